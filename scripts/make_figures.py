@@ -175,7 +175,7 @@ def noise_schedules_svg() -> str:
         f'<text x="20" y="{_fmt((top + bottom) / 2)}" font-size="15" text-anchor="middle" '
         f'transform="rotate(-90 20 {_fmt((top + bottom) / 2)})">'
         f'<tspan font-style="italic">ᾱ</tspan><tspan font-size="0.72em" dy="0.35em">t</tspan>'
-        f'<tspan dy="-0.35em"> (share of signal variance)</tspan></text>'
+        f'<tspan dy="-0.35em">\u00a0\u00a0(share of signal variance)</tspan></text>'
     )
     # Curves.
     for values, colour, dash in ((linear_alpha_bar(steps), BLUE, None),
@@ -209,8 +209,8 @@ def noise_schedules_svg() -> str:
 
 
 def ddpm_chain_svg() -> str:
-    width, height = 760, 250
-    cy = 125
+    width, height = 760, 280
+    cy = 140
     nodes = [(70, "0"), (230, "t−1"), (400, "t"), (560, ""), (690, "T")]
     r = 30
     body: list[str] = []
@@ -244,9 +244,10 @@ def ddpm_chain_svg() -> str:
     # Captions at the ends of the chain.
     body.append(text(70, cy + 58, "data", size=13, colour=MUTED))
     body.append(text(690, cy + 58, "≈ 𝒩(0, I)", size=13, colour=MUTED))
-    body.append(text(width / 2, 22, "forward: add noise (fixed)  →", size=13, colour=BLUE))
-    body.append(text(width / 2, height - 10, "←  reverse: remove noise (learned)", size=13,
+    body.append(text(width / 2, 24, "←  reverse process: remove noise (learned)", size=13,
                      colour=ORANGE))
+    body.append(text(width / 2, height - 12, "forward process: add noise (fixed)  →", size=13,
+                     colour=BLUE))
     return svg_document(
         width, height,
         "The DDPM Markov chain",
@@ -264,7 +265,7 @@ def ddpm_chain_svg() -> str:
 
 
 def model_families_svg() -> str:
-    width, height = 800, 430
+    width, height = 900, 450
     body: list[str] = []
 
     def node(cx: float, cy: float, w: float, label: str, note: str, colour: str) -> None:
@@ -275,34 +276,34 @@ def model_families_svg() -> str:
     def edge(x1: float, y1: float, x2: float, y2: float) -> None:
         body.append(line(x1, y1, x2, y2, colour=MUTED, width=1.4, marker="muted"))
 
-    node(400, 45, 300, "Deep generative models", "learn p(x) from samples", INK)
-    node(230, 145, 260, "Explicit density", "write down (a bound on) p(x)", INK)
-    node(650, 145, 230, "Implicit density", "only a sampler x = G(z)", INK)
-    edge(360, 71, 260, 119)
-    edge(440, 71, 620, 119)
+    node(450, 45, 300, "Deep generative models", "learn p(x) from samples", INK)
+    node(290, 145, 260, "Explicit density", "write down (a bound on) p(x)", INK)
+    node(760, 145, 230, "Implicit density", "only a sampler x = G(z)", INK)
+    edge(400, 71, 320, 119)
+    edge(500, 71, 730, 119)
 
-    node(120, 245, 200, "Tractable", "exact log p(x)", INK)
-    node(350, 245, 210, "Approximate", "bound or unnormalised", INK)
-    edge(200, 171, 140, 219)
-    edge(260, 171, 330, 219)
+    node(165, 245, 210, "Tractable", "exact log p(x)", INK)
+    node(495, 245, 230, "Approximate", "bound or unnormalised", INK)
+    edge(250, 171, 190, 219)
+    edge(330, 171, 470, 219)
 
-    node(70, 355, 130, "Autoregressive", "chain rule", BLUE)
-    node(205, 355, 125, "Flows", "change of variables", BLUE)
-    node(345, 355, 135, "VAE", "ELBO on log p(x)", GREEN)
-    node(490, 355, 135, "Energy-based", "p ∝ exp(−E), Z unknown", GREEN)
-    node(650, 245, 200, "GAN", "adversarial game", ORANGE)
-    edge(105, 271, 80, 329)
-    edge(135, 271, 195, 329)
-    edge(330, 271, 340, 329)
-    edge(380, 271, 470, 329)
-    edge(650, 171, 650, 219)
+    node(85, 355, 150, "Autoregressive", "chain rule", BLUE)
+    node(245, 355, 150, "Flows", "change of variables", BLUE)
+    node(410, 355, 150, "VAE", "ELBO on log p(x)", GREEN)
+    node(590, 355, 180, "Energy-based", "p ∝ exp(−E), Z unknown", GREEN)
+    node(760, 245, 200, "GAN", "adversarial game", ORANGE)
+    edge(140, 271, 95, 329)
+    edge(190, 271, 235, 329)
+    edge(470, 271, 420, 329)
+    edge(520, 271, 580, 329)
+    edge(760, 171, 760, 219)
 
-    node(680, 355, 190, "Diffusion models", "ELBO + score matching", PURPLE)
-    body.append(path("M412,370 C520,410 600,405 600,372", colour=PURPLE, width=1.4,
+    node(800, 355, 170, "Diffusion models", "ELBO + score matching", PURPLE)
+    body.append(path("M410,381 C450,440 700,440 770,385", colour=PURPLE, width=1.4,
                      dash="5 4", marker="ink"))
-    body.append(path("M557,370 C570,392 580,392 588,378", colour=PURPLE, width=1.4,
-                     dash="5 4"))
-    body.append(text(520, 418, "diffusion borrows from both", size=12, colour=PURPLE))
+    body.append(line(680, 355, 711, 355, colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
+    body.append(text(590, 438, "diffusion models borrow from VAEs and energy-based models",
+                     size=12, colour=PURPLE))
     return svg_document(
         width, height,
         "A taxonomy of deep generative models",
@@ -310,7 +311,8 @@ def model_families_svg() -> str:
         "implicit-density models. Explicit ones are either tractable (autoregressive "
         "models, normalising flows) or approximate (VAEs with an evidence lower bound, "
         "energy-based models with an unknown normaliser). GANs are the implicit-density "
-        "branch. Diffusion models are drawn as related to both VAEs and energy-based models.",
+        "branch. Dashed arrows lead from VAEs and from energy-based models to diffusion "
+        "models, which combine a variational bound with score matching.",
         body,
     )
 
