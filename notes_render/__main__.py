@@ -1,0 +1,5 @@
+"""`python -m notes_render`."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""The KaTeX engine: one embedded V8 (mini-racer) per build, called once per batch of formulas.
+
+Everything else talks to the `MathEngine` protocol, so the engine can be swapped,
+cached or run in several worker processes without the pipeline knowing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .config import PACKAGE_ROOT
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from py_mini_racer import MiniRacer
+
+FORMULA_TIME_LIMIT_S = 2.0
+"""Longest one formula may take to render before it is reported as an error."""
+
+BATCH_TIME_BASE_S = 5.0
+"""A batch may take this long plus FORMULA_BATCH_SHARE_S per formula before it is split."""
+FORMULA_BATCH_SHARE_S = 0.01
+
+MEMORY_LIMIT_BYTES = 1 << 30
+"""V8 heap ceiling, so an exploding formula fails instead of exhausting the machine."""
+
+
+@dataclass(frozen=True, slots=True)
+class MathRequest:
+    """One formula to typeset."""
+
+    tex: str
+    """The TeX exactly as written between the delimiters."""
+    display: bool
+    """Display (block) style rather than inline."""
+
+
+@dataclass(frozen=True, slots=True)
+class MathResult:
+    """KaTeX's answer for one formula: HTML, or an error with its offset in the TeX."""
+
+    html: str | None
+    """The typeset formula (HTML + MathML), None when KaTeX refused it."""
+    error: str | None = None
+    """KaTeX's message without its position suffix."""
+    position: int | None = None
+    """0-based offset in the TeX where KaTeX located the error, if it did."""
+    warnings: tuple[tuple[str, int | None], ...] = ()
+    """(message, offset) for each construct KaTeX's strict mode complains about."""
+
+
+class KatexError(Exception):
+    """KaTeX refused a formula."""
+
+    def __init__(self, message: str, position: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+
+
+class MathEngine(Protocol):
+    """What the pipeline needs from a TeX engine."""
+
+    version: str
+
+    def render_batch(
+        self, requests: Sequence[MathRequest], macros: Mapping[str, str]
+    ) -> list[MathResult]:
+        """Typeset formulas in order; definitions made by one stay for the next ones."""
+        ...
+
+
+# The glue evaluated once after katex.min.js. It renders a whole batch in one call and
+# turns every exception into data, so one bad formula never spoils the others.
+_GLUE = r"""
+var notesRender = (function () {
+  var trustLinks = false;
+  function trust(context) {
+    return trustLinks && (context.command === "\\href" || context.command === "\\url") &&
+      (context.protocol === "http" || context.protocol === "https");
+  }
+  function renderOne(item, macros) {
+    var warnings = [];
+    var options = {
+      displayMode: item.display, output: "htmlAndMathml", throwOnError: true,
+      macros: macros, globalGroup: true, trust: trust,
+      strict: function (code, message, token) {
+        warnings.push([message, token && token.loc ? token.loc.start : null]);
+        return "ignore";
+      }
+    };
+    try {
+      return {html: katex.renderToString(item.tex, options), warnings: warnings};
+    } catch (e) {
+      if (e instanceof katex.ParseError) {
+        return {error: e.rawMessage || e.message,
+                position: e.position === undefined ? null : e.position, warnings: warnings};
+      }
+      return {error: String(e && e.message || e), position: null, warnings: warnings};
+    }
+  }
+  return {
+    setTrustLinks: function (value) { trustLinks = value; },
+    render: function (payload) {
+      var request = JSON.parse(payload);
+      var macros = Object.assign({}, request.macros);
+      return JSON.stringify(request.items.map(function (item) { return renderOne(item, macros); }));
+    }
+  };
+})();
+"""
+
+
+def find_katex(katex_dir: Path | None, project_dir: Path | None = None) -> Path:
+    """KaTeX's dist/ folder, or a ConfigError that says how to install it."""
+    if katex_dir is not None:
+        candidates = [katex_dir]
+    else:
+        roots = [project_dir or Path.cwd(), PACKAGE_ROOT]
+        candidates = [root / "node_modules" / "katex" / "dist" for root in roots]
+    for candidate in candidates:
+        if (candidate / "katex.min.js").is_file() and (candidate / "katex.min.css").is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise ConfigError(
+        f"KaTeX not found (looked in {looked}). Run `npm ci` in {PACKAGE_ROOT} "
+        "to install the pinned version from package-lock.json."
+    )
+
+
+def katex_version(dist: Path) -> str:
+    """The installed KaTeX version, read from its package.json without starting V8."""
+    package = json.loads((dist.parent / "package.json").read_text(encoding="utf-8"))
+    return str(package["version"])
+
+
+class MiniRacerEngine:
+    """KaTeX running in an embedded V8; start-up (~70 ms) is paid once per instance."""
+
+    def __init__(self, dist: Path, *, trust_links: bool = False) -> None:
+        from py_mini_racer import MiniRacer  # heavy: imported only when math is rendered
+
+        self.version = katex_version(dist)
+        self._context: MiniRacer = MiniRacer()
+        self._context.set_hard_memory_limit(MEMORY_LIMIT_BYTES)
+        self._context.eval((dist / "katex.min.js").read_text(encoding="utf-8"))
+        self._context.eval(_GLUE)
+        self._context.eval(f"notesRender.setTrustLinks({'true' if trust_links else 'false'})")
+
+    def render_batch(
+        self, requests: Sequence[MathRequest], macros: Mapping[str, str]
+    ) -> list[MathResult]:
+        """Typeset all requests in one V8 call; split the batch if it runs out of time."""
+        if not requests:
+            return []
+        limit = BATCH_TIME_BASE_S + FORMULA_BATCH_SHARE_S * len(requests)
+        try:
+            return self._call(requests, macros, limit)
+        except _Timeout:
+            if len(requests) == 1:
+                return [_timeout_result(FORMULA_TIME_LIMIT_S)]
+        # Retry one by one so only the slow formula fails; macros defined by earlier
+        # formulas are replayed by rendering the prefix again (rare, and bounded).
+        results: list[MathResult] = []
+        for index, request in enumerate(requests):
+            try:
+                results.append(self._call([*requests[:index], request], macros, limit)[-1])
+            except _Timeout:
+                results.append(_timeout_result(FORMULA_TIME_LIMIT_S))
+        return results
+
+    def _call(
+        self, requests: Sequence[MathRequest], macros: Mapping[str, str], limit: float
+    ) -> list[MathResult]:
+        from py_mini_racer import JSTimeoutException
+
+        payload = json.dumps(
+            {"macros": dict(macros), "items": [{"tex": r.tex, "display": r.display} for r in requests]}
+        )
+        try:
+            answer = self._context.call("notesRender.render", payload, timeout_sec=limit)
+        except JSTimeoutException as exc:
+            raise _Timeout from exc
+        return [_result_from(item) for item in json.loads(str(answer))]
+
+    def render(self, tex: str, display: bool) -> str:
+        """Typeset one formula or raise KatexError with KaTeX's message and position."""
+        result = self.render_batch([MathRequest(tex, display)], {})[0]
+        if result.html is None:
+            raise KatexError(result.error or "unknown KaTeX error", result.position)
+        return result.html
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _timeout_result(seconds: float) -> MathResult:
+    return MathResult(html=None, error=f"formula took longer than {seconds:g} s to render; giving up")
+
+
+def _result_from(item: dict[str, object]) -> MathResult:
+    warnings = tuple(
+        (str(message), position if isinstance(position, int) else None)
+        for message, position in item.get("warnings", [])  # type: ignore[attr-defined]
+    )
+    if "html" in item:
+        return MathResult(html=str(item["html"]), warnings=warnings)
+    position = item.get("position")
+    return MathResult(
+        html=None,
+        error=str(item.get("error")),
+        position=position if isinstance(position, int) else None,
+        warnings=warnings,
+    )

@@ -1,0 +1,117 @@
+"""Markdown to tokens: the one MarkdownIt instance, its plugins, and front matter."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.tasklists import tasklists_plugin
+
+from .errors import ContentError, SourcePosition
+from .mathsyntax import math_plugin
+from .sources import NoteSource
+
+FRONT_MATTER_TYPES: dict[str, tuple[type, ...]] = {
+    "title": (str,),
+    "date": (str, datetime.date),
+    "description": (str,),
+    "macros": (dict,),
+}
+"""The front matter keys the renderer reads, with the types each accepts."""
+
+
+@dataclass(slots=True)
+class ParsedNote:
+    """A note after parsing: its tokens, front matter and source lines."""
+
+    source: NoteSource
+    """Where the note came from."""
+    text: str
+    """The note's text, newlines normalised."""
+    tokens: list[Token]
+    """markdown-it's token stream (inline tokens carry children)."""
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    """The YAML front matter, checked against FRONT_MATTER_TYPES."""
+    env: dict[str, Any] = field(default_factory=dict)
+    """markdown-it's env (footnote definitions and the like)."""
+
+    @property
+    def lines(self) -> list[str]:
+        """The source split into lines, for excerpts under error messages."""
+        return self.text.split("\n")
+
+
+@cache
+def markdown() -> MarkdownIt:
+    """CommonMark + GitHub tables, strikethrough, footnotes, task lists, front matter, math."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.enable(["table", "strikethrough"])
+    md.use(front_matter_plugin)
+    md.use(footnote_plugin)
+    md.use(tasklists_plugin)
+    md.use(math_plugin)
+    return md
+
+
+def read_note(source: NoteSource) -> str:
+    """The note's text, or a ContentError naming the first byte that is not UTF-8."""
+    data = source.path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        position = SourcePosition(source.display_path, line, column)
+        raise ContentError(position, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})") from exc
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_note(source: NoteSource, text: str) -> ParsedNote:
+    """Tokens and front matter of one note."""
+    env: dict[str, Any] = {}
+    tokens = markdown().parse(text, env)
+    note = ParsedNote(source=source, text=text, tokens=tokens, env=env)
+    if tokens and tokens[0].type == "front_matter":
+        note.front_matter = _load_front_matter(source, tokens[0].content)
+    return note
+
+
+def _load_front_matter(source: NoteSource, content: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(content) if content.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        # +2: the opening `---` line, and YAML's marks are 0-based.
+        line, column = (mark.line + 2, mark.column + 1) if mark is not None else (1, 0)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ContentError(
+            SourcePosition(source.display_path, line, column), f"invalid YAML front matter: {problem}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise ContentError(
+            SourcePosition(source.display_path, 2, 1), "front matter must be a mapping of keys to values"
+        )
+    for key, types in FRONT_MATTER_TYPES.items():
+        if key in data and not isinstance(data[key], types):
+            line = _key_line(content, key)
+            expected = " or ".join(t.__name__ for t in types)
+            raise ContentError(
+                SourcePosition(source.display_path, line, 1),
+                f"front matter key '{key}' must be {expected}, not {type(data[key]).__name__}",
+            )
+    return data
+
+
+def _key_line(content: str, key: str) -> int:
+    """1-based file line of a top-level front matter key (the `---` is line 1)."""
+    for index, line in enumerate(content.split("\n")):
+        if line.startswith(f"{key}:"):
+            return index + 2
+    return 1

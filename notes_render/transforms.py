@@ -1,0 +1,283 @@
+"""Passes over a parsed note's tokens: math, heading ids, links and referenced files.
+
+Each pass reads or edits tokens and returns what it learned; none renders HTML.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from markdown_it.token import Token
+
+from .errors import Diagnostic, SourcePosition
+from .katex import MathEngine, MathRequest, MathResult
+from .parsing import ParsedNote
+
+# --- math -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class MathItem:
+    """One formula of a note, with what is needed to report errors at the right place."""
+
+    token: Token
+    """The math token; its meta["html"] receives KaTeX's output."""
+    display: bool
+    """Typeset in display style."""
+    starts: list[tuple[int, int]]
+    """For each line of the TeX: (0-based source line, 0-based column) where it starts."""
+
+    @property
+    def tex(self) -> str:
+        """The TeX exactly as written."""
+        return self.token.content
+
+    def position_of(self, offset: int) -> tuple[int, int]:
+        """(0-based line, 0-based column) in the source file of an offset in the TeX."""
+        tex = self.tex[:offset]
+        line_index = tex.count("\n")
+        line_index = min(line_index, len(self.starts) - 1)
+        line, column = self.starts[line_index]
+        return line, column + offset - (tex.rfind("\n") + 1)
+
+
+def walk(tokens: list[Token]) -> Iterator[tuple[Token, Token | None]]:
+    """Every token in document order, with its parent inline token (None for blocks)."""
+    for token in tokens:
+        yield token, None
+        for child in token.children or ():
+            yield child, token
+
+
+def collect_math(note: ParsedNote) -> list[MathItem]:
+    """All formulas of a note in document order; ```math fences become display math."""
+    items = []
+    lines = note.lines
+    for token, parent in walk(note.tokens):
+        if token.type == "fence" and token.info.strip() == "math" and token.map:
+            _fence_to_math(token, lines)
+        if token.type == "math_block":
+            items.append(MathItem(token, True, list(token.meta["starts"])))
+        elif token.type in ("math_inline", "math_inline_display") and parent is not None:
+            starts = _inline_starts(parent, token, lines)
+            items.append(MathItem(token, token.type == "math_inline_display", starts))
+    return items
+
+
+def _fence_to_math(token: Token, lines: list[str]) -> None:
+    first = token.map[0] + 1 if token.map else 0
+    token.type = "math_block"
+    token.content = token.content.removesuffix("\n")
+    starts = []
+    for index, tex_line in enumerate(token.content.split("\n")):
+        raw = lines[first + index] if first + index < len(lines) else ""
+        starts.append((first + index, max(raw.find(tex_line), 0) if tex_line else 0))
+    token.meta = {"starts": starts}
+
+
+def _inline_starts(parent: Token, token: Token, lines: list[str]) -> list[tuple[int, int]]:
+    """Source positions of each TeX line of an inline formula, from its parent block."""
+    content = parent.content
+    first_line = parent.map[0] if parent.map else 0
+    content_lines = content.split("\n")
+    offset = int(token.meta.get("offset", 0))
+    starts = []
+    for tex_offset in [0, *(i + 1 for i, c in enumerate(token.content) if c == "\n")]:
+        at = offset + tex_offset
+        block_line = content.count("\n", 0, at)
+        column_in_content = at - (content.rfind("\n", 0, at) + 1)
+        source_line = first_line + block_line
+        raw = lines[source_line] if source_line < len(lines) else ""
+        prefix = raw.find(content_lines[block_line]) if content_lines[block_line] else 0
+        starts.append((source_line, max(prefix, 0) + column_in_content))
+    return starts
+
+
+def render_math(
+    note: ParsedNote, items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]
+) -> list[Diagnostic]:
+    """Typeset every formula of a note in one batch; return one diagnostic per problem."""
+    results = engine.render_batch([MathRequest(item.tex, item.display) for item in items], macros)
+    diagnostics = []
+    for item, result in zip(items, results, strict=True):
+        item.token.meta["html"] = result.html or _error_html(item, result)
+        for message, offset in result.warnings:
+            diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
+        if result.html is None:
+            diagnostics.append(_math_diagnostic(note, item, result.error or "", result.position, "error"))
+    return diagnostics
+
+
+def _error_html(item: MathItem, result: MathResult) -> str:
+    from html import escape
+
+    tag = "div" if item.display else "span"
+    return (
+        f'<{tag} class="katex-error" title="{escape(result.error or "", quote=True)}">'
+        f"{escape(item.tex)}</{tag}>"
+    )
+
+
+def _math_diagnostic(
+    note: ParsedNote, item: MathItem, message: str, offset: int | None, severity: str
+) -> Diagnostic:
+    line, column = item.position_of(offset if offset is not None else 0)
+    lines = note.lines
+    return Diagnostic(
+        SourcePosition(note.source.display_path, line + 1, column + 1),
+        message,
+        "warning" if severity == "warning" else "error",
+        lines[line] if line < len(lines) else None,
+    )
+
+
+# --- headings -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """A heading of a note, for its anchor and the table of contents."""
+
+    level: int
+    """1 for `#`, 2 for `##`, ..."""
+    text: str
+    """Plain text (formulas reduced to their TeX without backslashes)."""
+    anchor: str
+    """The id given to the heading element."""
+    inline: Token = field(repr=False, compare=False)
+    """The heading's inline token, to render it (with typeset math) in a table of contents."""
+
+
+def plain_text(inline: Token) -> str:
+    """The text of an inline token, with formulas reduced to their letters."""
+    parts = []
+    for child in inline.children or ():
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("math_inline", "math_inline_display"):
+            parts.append(re.sub(r"\\([a-zA-Z]+)", r"\1", child.content).replace("\\", ""))
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return "".join(parts).strip()
+
+
+def slugify(text: str) -> str:
+    """GitHub's anchor rule: lower case, punctuation dropped, spaces to hyphens."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = "".join(c for c in text if c.isalnum() or c in " -_")
+    return text.replace(" ", "-")
+
+
+def assign_heading_ids(tokens: list[Token]) -> list[Heading]:
+    """Give every heading a stable, unique id (GitHub's, so links made there still work)."""
+    headings = []
+    used: dict[str, int] = {}
+    for index, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        inline = tokens[index + 1]
+        text = plain_text(inline)
+        base = slugify(text) or "section"
+        count = used.get(base, 0)
+        anchor = base if count == 0 else f"{base}-{count}"
+        while anchor in used:
+            count += 1
+            anchor = f"{base}-{count}"
+        used[base] = count + 1
+        used.setdefault(anchor, 1)
+        token.attrSet("id", anchor)
+        headings.append(Heading(int(token.tag[1]), text, anchor, inline))
+    return headings
+
+
+# --- links and files ------------------------------------------------------------------
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_HTML_URL_ATTR = re.compile(r"""(\b(?:src|href)\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class LinkReport:
+    """What the link pass found in one note."""
+
+    files: set[PurePosixPath] = field(default_factory=set)
+    """Local files the note references, relative to the source folder, to copy."""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """References to files that do not exist or lie outside the source folder."""
+
+
+def is_local(url: str) -> bool:
+    """A relative URL to something in the site (not `#x`, not `//host`, no scheme)."""
+    return bool(url) and not url.startswith(("#", "/")) and not _SCHEME.match(url)
+
+
+def rewrite_links(note: ParsedNote, src_root: Path) -> LinkReport:
+    """Point `x.md` links at `x.html` and list the local files the note references."""
+    report = LinkReport()
+    for token, parent in walk(note.tokens):
+        if token.type == "link_open":
+            token.attrSet("href", _visit_url(note, src_root, str(token.attrGet("href") or ""), parent, report))
+        elif token.type == "image":
+            token.attrSet("src", _visit_url(note, src_root, str(token.attrGet("src") or ""), parent, report))
+        elif token.type in ("html_inline", "html_block"):
+            owner = parent or token
+
+            def replace(match: re.Match[str], owner: Token = owner) -> str:
+                url = match.group(2) if match.group(2) is not None else match.group(3)
+                return f'{match.group(1)}"{_visit_url(note, src_root, url, owner, report)}"'
+
+            token.content = _HTML_URL_ATTR.sub(replace, token.content)
+    return report
+
+
+def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, report: LinkReport) -> str:
+    if not is_local(url):
+        return url
+    parts = urlsplit(url)
+    target = PurePosixPath(posixpath.normpath(posixpath.join(str(note.source.rel.parent), unquote(parts.path))))
+    if target.parts and target.parts[0] == "..":
+        report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
+        return url
+    if not (src_root / target).exists():
+        report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist"))
+        return url
+    if target.suffix == ".md":
+        new_path = posixpath.splitext(parts.path)[0] + ".html"
+        return new_path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+    if (src_root / target).is_file():
+        report.files.add(target)
+    return url
+
+
+def _link_diagnostic(note: ParsedNote, owner: Token | None, url: str, problem: str) -> Diagnostic:
+    lines = note.lines
+    first = owner.map[0] if owner is not None and owner.map else 0
+    last = owner.map[1] if owner is not None and owner.map else len(lines)
+    for number in range(first, min(last, len(lines))):
+        column = lines[number].find(url)
+        if column >= 0:
+            return Diagnostic(
+                SourcePosition(note.source.display_path, number + 1, column + 1),
+                f"'{url}' {problem}",
+                source_line=lines[number],
+            )
+    return Diagnostic(SourcePosition(note.source.display_path, first + 1, 0), f"'{url}' {problem}")
+
+
+# --- titles ---------------------------------------------------------------------------
+
+
+def note_title(note: ParsedNote, headings: list[Heading]) -> str:
+    """Front matter title, else the first heading, else the file name."""
+    title = note.front_matter.get("title")
+    if isinstance(title, str) and title.strip():
+        return title.strip()
+    if headings:
+        return headings[0].text
+    return note.source.rel.stem.replace("-", " ").replace("_", " ")

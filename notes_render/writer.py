@@ -1,0 +1,93 @@
+"""Writing the site: atomic writes that skip unchanged files, and a manifest of what we wrote.
+
+Only files listed in the manifest of an earlier build are ever removed, so an output
+folder that also holds the user's own files never loses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath
+
+MANIFEST_NAME = ".notes-render-manifest.json"
+"""File in the output folder listing every file the last build wrote there."""
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write data to path via a temporary file and rename; False if it already held data."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def copy_atomic(source: Path, target: Path) -> bool:
+    """Copy a file unless target already has the same size and modification time."""
+    stat = source.stat()
+    try:
+        existing = target.stat()
+        if existing.st_size == stat.st_size and int(existing.st_mtime) == int(stat.st_mtime):
+            return False
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp_name)
+        os.chmod(tmp_name, 0o644)
+        os.utime(tmp_name, (stat.st_atime, stat.st_mtime))
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def read_manifest(out: Path) -> set[PurePosixPath]:
+    """Files the previous build wrote into out (empty when there was none or it is unreadable)."""
+    try:
+        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return {PurePosixPath(p) for p in data["files"] if isinstance(p, str)}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath]) -> list[PurePosixPath]:
+    """Record this build's files and remove those only the previous build wrote."""
+    removed = []
+    for rel in sorted(previous - written):
+        if rel.is_absolute() or ".." in rel.parts:
+            continue  # a tampered manifest must never reach outside the output folder
+        target = out / rel
+        if target.is_file() and not target.is_symlink():
+            target.unlink()
+            removed.append(rel)
+            _remove_empty_parents(target.parent, out)
+    manifest = json.dumps({"files": sorted(str(p) for p in written)}, indent=1) + "\n"
+    write_atomic(out / MANIFEST_NAME, manifest.encode("utf-8"))
+    return removed
+
+
+def _remove_empty_parents(folder: Path, out: Path) -> None:
+    while folder != out and folder.is_relative_to(out):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
