@@ -1,0 +1,85 @@
+"""Shared test helpers: build a folder of notes in-process and read what came out."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from notes_render import cli
+from notes_render.katex import MiniRacerEngine, find_katex
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).parent.parent
+
+_ANNOTATION = re.compile(
+    r'<math xmlns="http://www.w3.org/1998/Math/MathML"( display="block")?>.*?'
+    r'<annotation encoding="application/x-tex">(.*?)</annotation>',
+    re.S,
+)
+
+
+@dataclass
+class BuildResult:
+    """What one run of the command line produced."""
+
+    code: int
+    stdout: str
+    stderr: str
+    out: Path
+
+    def page(self, rel: str) -> str:
+        return (self.out / rel).read_text(encoding="utf-8")
+
+
+def formulas(page_html: str) -> list[tuple[str, str]]:
+    """(kind, TeX) of every typeset formula, from KaTeX's MathML annotation."""
+    return [
+        ("display" if block else "inline", html.unescape(tex))
+        for block, tex in _ANNOTATION.findall(page_html)
+    ]
+
+
+@pytest.fixture(scope="session")
+def katex_engine() -> MiniRacerEngine:
+    """One KaTeX engine for the tests that call the engine directly."""
+    return MiniRacerEngine(find_katex(None))
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., BuildResult]:
+    """Run `notes-render ARGS` in-process from the repository root."""
+    monkeypatch.chdir(REPO)
+
+    def run(*args: str | Path, out: Path | None = None) -> BuildResult:
+        code = cli.main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return BuildResult(code, captured.out, captured.err, out or REPO / "site")
+
+    return run
+
+
+@pytest.fixture
+def build_notes(tmp_path: Path, run_cli: Callable[..., BuildResult]) -> Callable[..., BuildResult]:
+    """Write {relative path: text} as notes into a temporary folder and build it."""
+
+    def build(notes: dict[str, str | bytes], *args: str) -> BuildResult:
+        src = tmp_path / "src"
+        if src.exists():
+            shutil.rmtree(src)
+        for rel, text in notes.items():
+            path = src / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(text, bytes):
+                path.write_bytes(text)
+            else:
+                path.write_text(text, encoding="utf-8")
+        out = tmp_path / "out"
+        return run_cli("--src", src, "--out", out, *args, out=out)
+
+    return build

@@ -1,0 +1,100 @@
+"""The command line: options, exit codes, error reports with positions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import FIXTURES, REPO, BuildResult
+
+
+def test_strict_reports_every_bad_formula_with_its_position(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    src = tmp_path / "notes"
+    src.mkdir()
+    shutil.copy(FIXTURES / "errors.md", src / "errors.md")
+    result = run_cli("--src", src, "--out", tmp_path / "out", "--strict", out=tmp_path / "out")
+    assert result.code == 1
+    lines = [line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in result.stderr.splitlines() if ".md:" in line]
+    assert lines == ["errors.md:3:50", "errors.md:6:26", "errors.md:11:6", "errors.md:15:31"]
+    assert "Undefined control sequence: \\undefinedmacro" in result.stderr
+    # The excerpt and the caret point at the column.
+    assert "    whose second line holds $\\undefinedmacro{x}$ here.\n" + " " * 29 + "^" in result.stderr
+
+
+def test_without_strict_bad_formulas_are_reported_but_the_build_succeeds(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    src = tmp_path / "notes"
+    src.mkdir()
+    shutil.copy(FIXTURES / "errors.md", src / "errors.md")
+    result = run_cli("--src", src, "--out", tmp_path / "out", out=tmp_path / "out")
+    assert result.code == 0
+    assert "errors.md:3:50:" in result.stderr
+    page = result.page("errors.html")
+    # The page shows KaTeX's red error text with the source TeX, and the good formulas.
+    assert '<span class="katex-error" title="' in page and "\\frac{a}{b</span>" in page
+    assert page.count('class="katex"') == 1
+
+
+def test_missing_source_folder_is_a_usage_error(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    result = run_cli("--src", tmp_path / "nope", "--out", tmp_path / "out")
+    assert result.code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_output_equal_to_or_inside_source_is_refused(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    src = tmp_path / "notes"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n", encoding="utf-8")
+    for out in (src, src / "site", tmp_path, REPO):
+        result = run_cli("--src", src, "--out", out)
+        assert result.code == 2, out
+        assert "--out" in result.stderr
+    assert sorted(p.name for p in src.iterdir()) == ["a.md"]
+
+
+def test_unknown_option_is_a_usage_error(run_cli: Callable[..., BuildResult]) -> None:
+    try:
+        code = run_cli("--no-such-option").code
+    except SystemExit as exc:  # argparse exits on its own
+        code = int(exc.code or 0)
+    assert code == 2
+
+
+def test_help_documents_every_option() -> None:
+    result = subprocess.run(
+        [sys.executable, "build.py", "build", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    for option in ("--src", "--out", "--strict", "--katex-dir", "--templates", "--quiet"):
+        assert option in result.stdout
+
+
+def test_three_entry_points_build_the_same_site(tmp_path: Path) -> None:
+    src = FIXTURES / "site-basic"
+    script = Path(sys.executable).with_name("notes-render")
+    commands = {
+        "build.py": [sys.executable, "build.py"],
+        "module": [sys.executable, "-m", "notes_render"],
+        "script": [str(script)],
+    }
+    pages = {}
+    for name, command in commands.items():
+        out = tmp_path / name
+        done = subprocess.run([*command, "--src", str(src), "--out", str(out), "--strict"], cwd=REPO,
+                              capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        assert done.returncode == 0, done.stderr
+        pages[name] = (out / "a.html").read_bytes()
+    assert len(set(pages.values())) == 1
+
+
+def test_missing_katex_says_to_run_npm_ci(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    src = tmp_path / "notes"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n", encoding="utf-8")
+    result = run_cli("--src", src, "--out", tmp_path / "out", "--katex-dir", tmp_path / "none")
+    assert result.code == 2
+    assert "KaTeX not found" in result.stderr and "npm ci" in result.stderr

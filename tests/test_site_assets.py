@@ -1,0 +1,43 @@
+"""A built site is self-contained: KaTeX's CSS and fonts are in assets/, nothing is fetched."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import FIXTURES, BuildResult
+
+_REF = re.compile(r"<(link|script|img|iframe|source)\b[^>]*?\b(?:src|href)\s*=\s*[\"']([^\"']*)", re.I)
+
+
+def _build(run_cli: Callable[..., BuildResult], tmp_path: Path) -> BuildResult:
+    out = tmp_path / "out"
+    result = run_cli("--src", FIXTURES / "site-basic", "--out", out, out=out)
+    assert result.code == 0, result.stderr
+    return result
+
+
+def test_katex_css_and_every_font_it_references_are_copied(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    site = _build(run_cli, tmp_path)
+    css = (site.out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))
+    assert len(fonts) > 50
+    for font in fonts:
+        assert (site.out / "assets" / "katex" / font).is_file(), font
+    assert (site.out / "assets" / "style.css").is_file()
+
+
+def test_pages_reference_nothing_outside_the_site_and_need_no_script(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    site = _build(run_cli, tmp_path)
+    pages = list(site.out.rglob("*.html"))
+    assert len(pages) == 4
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "<script" not in html, page
+        for tag, url in _REF.findall(html):
+            assert not re.match(r"^(https?:)?//", url), (page, tag, url)
+            target = (page.parent / url.split("#")[0]).resolve()
+            assert target.is_file(), (page, url)
