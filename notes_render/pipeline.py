@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -64,12 +64,22 @@ def default_engine(dist: Path, config: Config) -> MathEngine:
     return MiniRacerEngine(dist, trust_links=config.trust_links)
 
 
-def build_site(config: Config, engine_factory: EngineFactory = default_engine) -> BuildReport:
-    """Build config.src into config.out and report what was found."""
+def build_site(
+    config: Config,
+    engine_factory: EngineFactory = default_engine,
+    *,
+    only: Collection[PurePosixPath] | None = None,
+) -> BuildReport:
+    """Build config.src into config.out and report what was found.
+
+    With `only` (note paths relative to config.src), build just those notes plus the
+    assets and files they reference: no home page, and nothing already in config.out
+    is removed, since the rest of the site was not looked at.
+    """
     report = BuildReport()
     dist = find_katex(config.katex_dir)
     environment = templates.make_environment(config.templates_dir)
-    notes = discover_notes(config.src)
+    notes = discover_notes(config.src) if only is None else _select_notes(config.src, only)
     if not notes:
         raise ConfigError(f"no Markdown notes (*.md) found in {config.src}")
     engine: MathEngine | None = None
@@ -92,16 +102,25 @@ def build_site(config: Config, engine_factory: EngineFactory = default_engine) -
     version = katex_version(dist)
     for page in pages:
         _write_page(page, pages, environment, config, version, written)
-    if not any(page.source.rel == PurePosixPath("index.md") for page in pages):
+    if only is None and not any(page.source.rel == PurePosixPath("index.md") for page in pages):
         _write_index(pages, environment, config, version, written)
     _copy_katex(dist, config.out, written)
     _copy_own_assets(config.templates_dir / "assets", config.out, written)
     for rel in sorted(referenced):
         writer.copy_atomic(config.src / rel, config.out / rel)
         written.add(rel)
-    writer.finish(config.out, written, previous)
+    writer.finish(config.out, written if only is None else written | previous, previous)
     report.pages = sorted(p.source.output for p in pages)
     return report
+
+
+def _select_notes(src: Path, only: Collection[PurePosixPath]) -> list[NoteSource]:
+    """The named notes of src, in the order discovery gives; a missing one is a ConfigError."""
+    notes = [note for note in discover_notes(src) if note.rel in only]
+    missing = set(only) - {note.rel for note in notes}
+    if missing:
+        raise ConfigError(f"no such note in {src}: {', '.join(sorted(map(str, missing)))}")
+    return notes
 
 
 def _build_page(
