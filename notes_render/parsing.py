@@ -10,11 +10,14 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
 from .errors import ContentError, SourcePosition
+from .figures import figure_plugin
+from .highlight import highlight_code
 from .mathsyntax import math_plugin
 from .sources import NoteSource
 
@@ -50,13 +53,17 @@ class ParsedNote:
 
 @cache
 def markdown() -> MarkdownIt:
-    """CommonMark + GitHub tables, strikethrough, footnotes, task lists, front matter, math."""
-    md = MarkdownIt("commonmark", {"html": True})
+    """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
+    math, definition lists, captioned figures, and code highlighted at build time."""
+    # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
+    md = MarkdownIt("commonmark", {"html": True, "alerts": True, "highlight": highlight_code})
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(footnote_plugin)
     md.use(tasklists_plugin)
+    md.use(deflist_plugin)
     md.use(math_plugin)
+    md.use(figure_plugin)
     return md
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import parsing, templates, transforms, writer
+from . import highlight, parsing, templates, transforms, writer
 from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
@@ -106,6 +106,7 @@ def build_site(
         _write_index(pages, environment, config, version, written)
     _copy_katex(dist, config.out, written)
     _copy_own_assets(config.templates_dir / "assets", config.out, written)
+    _write_highlight_css(config.out, written)
     for rel in sorted(referenced):
         writer.copy_atomic(config.src / rel, config.out / rel)
         written.add(rel)
@@ -234,6 +235,13 @@ def _copy_katex(dist: Path, out: Path, written: set[PurePosixPath]) -> None:
     for font in sorted(set(_KATEX_FONT_URL.findall(css))):
         writer.copy_atomic(dist / font, out / target / font)
         written.add(target / font)
+
+
+def _write_highlight_css(out: Path, written: set[PurePosixPath]) -> None:
+    """Pygments' colours for highlighted code, generated so they follow the installed Pygments."""
+    target = PurePosixPath("assets/pygments.css")
+    writer.write_atomic(out / target, highlight.stylesheet().encode("utf-8"))
+    written.add(target)
 
 
 def _copy_own_assets(assets: Path, out: Path, written: set[PurePosixPath]) -> None:
