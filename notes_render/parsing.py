@@ -19,6 +19,7 @@ from .errors import ContentError, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
 from .mathsyntax import math_plugin
+from .navigation import permalink_plugin
 from .sources import NoteSource
 
 FRONT_MATTER_TYPES: dict[str, tuple[type, ...]] = {
@@ -64,6 +65,7 @@ def markdown() -> MarkdownIt:
     md.use(deflist_plugin)
     md.use(math_plugin)
     md.use(figure_plugin)
+    md.use(permalink_plugin)
     return md
 
 

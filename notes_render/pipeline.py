@@ -11,7 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import highlight, parsing, templates, transforms, writer
+from . import highlight, navigation, parsing, templates, transforms, writer
 from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
@@ -36,6 +36,8 @@ class Page:
     """Front matter description."""
     headings: list[transforms.Heading]
     """Its headings with their ids, in order."""
+    toc: list[navigation.TocEntry]
+    """Its table of contents, formulas typeset."""
     body: str
     """The note's rendered HTML, without the template around it."""
     formulas: int
@@ -148,7 +150,11 @@ def _build_page(
     diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
     report.diagnostics += diagnostics
     report.formulas += len(items)
-    body = parsing.markdown().renderer.render(parsed.tokens, parsing.markdown().options, parsed.env)
+    md = parsing.markdown()
+    body = md.renderer.render(parsed.tokens, md.options, parsed.env)
+    toc = navigation.table_of_contents(
+        headings, lambda children: md.renderer.renderInline(children, md.options, parsed.env)
+    )
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
     return Page(
@@ -157,6 +163,7 @@ def _build_page(
         date=date.isoformat() if isinstance(date, datetime.date) else date,
         description=description,
         headings=headings,
+        toc=toc,
         body=body,
         formulas=len(items),
     )
@@ -193,7 +200,9 @@ def _write_page(
         description=page.description,
         content=Markup(page.body),
         headings=page.headings,
+        toc=page.toc,
         notes=_listing(page.source.output, pages),
+        **navigation.page_links(page.source.output, [(p.source.output, p.title) for p in pages], config.site_title),
     )
     html = templates.render_page(environment, "note.html", context)
     writer.write_atomic(config.out / page.source.output, html.encode("utf-8"))

@@ -20,7 +20,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> str:
     from notes_render.pipeline import build_site
 
     out = tmp_path_factory.mktemp("writing") / "out"
-    report = build_site(make_config(src=FIXTURES / "writing", out=out, strict=True))
+    report = build_site(make_config(src=FIXTURES / "writing", out=out, strict=True, project_dir=FIXTURES))
     assert not report.diagnostics
     return (out / "features.html").read_text(encoding="utf-8")
 

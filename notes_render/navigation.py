@@ -1,0 +1,162 @@
+"""How a reader moves around the site: heading permalinks, a table of contents per note,
+previous/next links between notes, and a breadcrumb back home.
+
+Reading order is by path: the notes' output paths sorted, a folder's `index.md` first
+among its folder's notes, and the home page (`index.md` at the top) left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from markupsafe import Markup
+
+from .sources import relative_url
+
+if TYPE_CHECKING:
+    from .transforms import Heading
+
+HOME = PurePosixPath("index.html")
+"""The home page's output path."""
+
+TOC_DEPTH = 2
+"""Heading levels shown in a table of contents, counted from its top level."""
+
+# Inside a TOC entry (itself a link) these would nest links or repeat footnote marks.
+_NOT_IN_TOC = {"link_open", "link_close", "footnote_ref", "image", "html_inline"}
+
+
+# --- permalinks -----------------------------------------------------------------------
+
+
+def permalink_plugin(md: MarkdownIt) -> None:
+    """End every heading that has an id with a link to itself.
+
+    The link has no text; the stylesheet draws its mark, so copying a heading copies
+    only its words.
+    """
+    md.add_render_rule("heading_close", _render_heading_close)
+
+
+def _render_heading_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    opening = tokens[idx - 2] if idx >= 2 else None
+    anchor = opening.attrGet("id") if opening is not None and opening.type == "heading_open" else None
+    link = (
+        f'<a class="heading-permalink" href="#{escape(str(anchor), quote=True)}" '
+        'aria-label="Permalink to this section"></a>'
+        if anchor
+        else ""
+    )
+    return link + str(self.renderToken(tokens, idx, options, env))
+
+
+# --- table of contents ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class TocEntry:
+    """One heading in a table of contents."""
+
+    level: int
+    """The heading's level (2 for `##`)."""
+    anchor: str
+    """The heading's id, the target of the entry's link."""
+    html: Markup
+    """The heading's content as HTML, formulas typeset, links and footnote marks removed."""
+    children: list[TocEntry] = field(default_factory=list)
+    """The entries for the headings under this one."""
+
+
+def table_of_contents(headings: Sequence[Heading], render_inline: Callable[[list[Token]], str]) -> list[TocEntry]:
+    """Nested entries for a note's headings, its title heading left out.
+
+    A first heading of level 1 that is the only one is the note's title, not a section.
+    render_inline must run after math is typeset, so formulas in headings show typeset.
+    """
+    sections = list(headings)
+    if sections and sections[0].level == 1 and not any(h.level == 1 for h in sections[1:]):
+        sections = sections[1:]
+    if not sections:
+        return []
+    top = min(h.level for h in sections)
+    roots: list[TocEntry] = []
+    stack: list[TocEntry] = []
+    for heading in sections:
+        if heading.level >= top + TOC_DEPTH:
+            continue
+        children = [c for c in heading.inline.children or [] if c.type not in _NOT_IN_TOC]
+        entry = TocEntry(heading.level, heading.anchor, Markup(render_inline(children).strip()))
+        while stack and stack[-1].level >= heading.level:
+            stack.pop()
+        (stack[-1].children if stack else roots).append(entry)
+        stack.append(entry)
+    return roots
+
+
+# --- links between pages --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link to another page, as a template shows it."""
+
+    title: str
+    """The page's title."""
+    url: str
+    """Relative to the page the link appears on."""
+
+
+def reading_order(pages: Sequence[tuple[PurePosixPath, str]]) -> list[tuple[PurePosixPath, str]]:
+    """(output path, title) of every note but the home page, sorted by path.
+
+    A folder's index page comes first among that folder's notes, since it introduces them.
+    """
+    return sorted((p for p in pages if p[0] != HOME), key=lambda p: _reading_key(p[0]))
+
+
+def _reading_key(path: PurePosixPath) -> tuple[str, ...]:
+    return (*path.parent.parts, "" if path.name == HOME.name else path.name)
+
+
+def page_links(current: PurePosixPath, pages: Sequence[tuple[PurePosixPath, str]], home_title: str) -> dict[str, Any]:
+    """Template variables `prev`, `next`, `breadcrumbs` and `is_home` for one page.
+
+    pages holds (output path, title) of every page of the build.
+    """
+    order = reading_order(pages)
+    paths = [path for path, _ in order]
+    previous = following = None
+    if current in paths:
+        index = paths.index(current)
+        if index > 0:
+            previous = _link(current, *order[index - 1])
+        if index + 1 < len(order):
+            following = _link(current, *order[index + 1])
+    return {
+        "prev": previous,
+        "next": following,
+        "breadcrumbs": breadcrumbs(current, dict(pages), home_title),
+        "is_home": current == HOME,
+    }
+
+
+def breadcrumbs(current: PurePosixPath, titles: dict[PurePosixPath, str], home_title: str) -> list[Link]:
+    """Home, then the index page of each enclosing folder that has one; not the page itself."""
+    if current == HOME:
+        return []
+    trail = [Link(home_title, relative_url(current, HOME))]
+    for folder in reversed(current.parents[:-1]):
+        index = folder / "index.html"
+        if index in titles and index != current:
+            trail.append(_link(current, index, titles[index]))
+    return trail
+
+
+def _link(current: PurePosixPath, target: PurePosixPath, title: str) -> Link:
+    return Link(title, relative_url(current, target))
