@@ -42,7 +42,8 @@ def test_built_sites_are_valid_html(run_cli: Callable[..., BuildResult], tmp_pat
     errors_src.mkdir()
     shutil.copy(FIXTURES / "errors.md", errors_src / "errors.md")
     outs = []
-    for name, src in {"notes": REPO / "notes", "basic": FIXTURES / "site-basic", "errors": errors_src}.items():
+    sources = {"notes": REPO / "notes", "basic": FIXTURES / "site-basic", "errors": errors_src}
+    for name, src in sources.items():
         out = tmp_path / name
         result = run_cli("--src", src, "--out", out, out=out)
         assert result.code == 0, result.stderr

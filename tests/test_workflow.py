@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from conftest import REPO
 
 WORKFLOW = REPO / ".github" / "workflows" / "pages.yml"

@@ -1,0 +1,138 @@
+"""The site checker: `build --strict` and `check` report broken links, anchors and outside loads."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import FIXTURES, REPO, BuildResult
+
+BROKEN = FIXTURES / "site-broken"
+
+# Every problem planted in tests/fixtures/site-broken, where it is written in the Markdown.
+EXPECTED = [
+    "index.md:6:35: '#no-such-heading' points to a missing anchor: this page has no id 'no-such-heading'",
+    "index.md:7:38: 'other.md#nowhere' points to a missing anchor: other.html has no id 'nowhere'",
+    "index.md:8:30: 'missing.md' does not exist",
+    "index.md:10:39: '#eq:missing' points to a missing anchor: this page has no id 'eq:missing'",
+    "index.md:11:24: 'img/none.png' does not exist",
+    "index.md:12:22: <img src> loads 'https://example.org/a.png' from outside the site; "
+    "keep a copy in the site instead",
+    "index.md:13:25: <iframe src> loads '//example.org/embed' from outside the site; "
+    "keep a copy in the site instead",
+    "index.md:15:38: '/other.html' is an absolute path, which breaks when the site is opened from disk "
+    "or served from a sub-folder; use a relative link",
+    "other.md:3:65: 'index.md#gone' points to a missing anchor: index.html has no id 'gone'",
+]
+
+
+def problems(stderr: str, folder: Path) -> list[str]:
+    """The `file:line:col: message` lines of a run, with file relative to folder, sorted."""
+    prefix = str(folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder) + "/"
+    return sorted(
+        line.removeprefix(prefix)
+        for line in stderr.splitlines()
+        if re.match(r"^\S+:\d+:\d+: ", line)
+    )
+
+
+def test_strict_build_reports_each_broken_reference_once_at_its_markdown_line(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    result = run_cli("--src", BROKEN, "--out", tmp_path / "out", "--strict", out=tmp_path / "out")
+    assert result.code == 1
+    assert problems(result.stderr, BROKEN) == sorted(EXPECTED)
+    assert "9 errors" in result.stderr
+    # The excerpt and caret point at the reference in the note.
+    assert "    - broken anchor on this page: [x](#no-such-heading)\n" + " " * 38 + "^" in result.stderr
+
+
+def test_without_strict_the_checker_does_not_run(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    result = run_cli("--src", BROKEN, "--out", tmp_path / "out", out=tmp_path / "out")
+    assert result.code == 0
+    assert "missing anchor" not in result.stderr
+    assert "'missing.md' does not exist" in result.stderr  # the build's own report stays
+
+
+def test_check_command_reports_the_same_at_markdown_lines(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run_cli("--src", BROKEN, "--out", out, "-q").code == 0
+    result = run_cli("check", "--out", out, "--src", BROKEN)
+    assert result.code == 1
+    assert problems(result.stderr, BROKEN) == sorted(EXPECTED)
+
+
+def test_check_without_the_notes_reports_lines_of_the_built_pages(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert run_cli("--src", BROKEN, "--out", out, "-q").code == 0
+    result = run_cli("check", "--out", out, "--src", tmp_path / "no-notes")
+    assert result.code == 1
+    found = problems(result.stderr, out)
+    assert len(found) == len(EXPECTED)
+    assert "index.html:25:33: '#no-such-heading' points to a missing anchor: this page has no id " \
+        "'no-such-heading'" in found
+    assert "other.html:27:68: 'index.html#gone' points to a missing anchor: " \
+        "index.html has no id 'gone'" in found
+    html_line = (out / "index.html").read_text(encoding="utf-8").split("\n")[24]
+    assert html_line.index('<a href="#no-such-heading">') == 32
+
+
+def test_clean_sites_pass_the_checker(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    for src in (FIXTURES / "site-basic", REPO / "notes"):
+        out = tmp_path / src.name
+        assert run_cli("--src", src, "--out", out, "-q").code == 0
+        result = run_cli("check", "--out", out, "--src", src)
+        assert result.code == 0, result.stderr
+        assert "0 errors" in result.stderr
+
+
+def test_templates_and_stylesheets_that_load_from_outside_are_reported(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    base = templates / "base.html"
+    base.write_text(
+        base.read_text(encoding="utf-8").replace(
+            "{% block head %}",
+            '<link rel="stylesheet" href="https://cdn.example.org/x.css">\n'
+            '<link rel="canonical" href="https://example.org/">\n{% block head %}',
+        ),
+        encoding="utf-8",
+    )
+    (templates / "assets" / "style.css").write_text(
+        '@import "https://fonts.example.org/f.css";\nbody { background: url(//example.org/bg.png); }\n'
+        "h1 { background: url('missing.png'); }\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = run_cli("--src", FIXTURES / "site-basic", "--out", out, "--templates", templates, "--strict",
+                     out=out)
+    assert result.code == 1
+    found = problems(result.stderr, out)
+    stylesheet = [p for p in found if p.startswith("assets/style.css:")]
+    assert stylesheet == [
+        "assets/style.css:1:1: url() loads 'https://fonts.example.org/f.css' from outside the site; "
+        "keep a copy in the site instead",
+        "assets/style.css:2:20: url() loads '//example.org/bg.png' from outside the site; "
+        "keep a copy in the site instead",
+        "assets/style.css:3:18: 'missing.png' does not exist",
+    ]
+    pages = [p for p in found if not p.startswith("assets/")]
+    # One per page: the external stylesheet; the canonical link is not loaded, so it is fine.
+    assert len(pages) == 4
+    assert all("<link href> loads 'https://cdn.example.org/x.css'" in p for p in pages)
+
+
+def test_check_needs_a_built_site(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+    missing = run_cli("check", "--out", tmp_path / "nope")
+    assert missing.code == 2 and "is not a folder" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_cli("check", "--out", tmp_path / "empty")
+    assert empty.code == 2 and "no HTML pages" in empty.stderr
