@@ -21,6 +21,9 @@ EngineFactory = Callable[[Path, Config], MathEngine]
 
 _KATEX_FONT_URL = re.compile(r"url\((fonts/[^)]+)\)")
 
+COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
+"""KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
+
 
 @dataclass(slots=True)
 class Page:
@@ -236,7 +239,7 @@ def _write_index(
 
 
 def _copy_katex(dist: Path, out: Path, written: set[PurePosixPath]) -> None:
-    """KaTeX's stylesheet and every font file it references, under assets/katex/."""
+    """KaTeX's stylesheet, every font file it references, and copy-tex, under assets/katex/."""
     css = (dist / "katex.min.css").read_text(encoding="utf-8")
     target = PurePosixPath("assets/katex")
     writer.copy_atomic(dist / "katex.min.css", out / target / "katex.min.css")
@@ -244,6 +247,9 @@ def _copy_katex(dist: Path, out: Path, written: set[PurePosixPath]) -> None:
     for font in sorted(set(_KATEX_FONT_URL.findall(css))):
         writer.copy_atomic(dist / font, out / target / font)
         written.add(target / font)
+    # The page's only script: copying a selection puts the formulas' TeX on the clipboard.
+    writer.copy_atomic(dist / COPY_TEX_SCRIPT, out / target / COPY_TEX_SCRIPT)
+    written.add(target / COPY_TEX_SCRIPT)
 
 
 def _write_highlight_css(out: Path, written: set[PurePosixPath]) -> None:
