@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -83,7 +84,10 @@ def read_note(source: NoteSource) -> str:
 
 
 def parse_note(source: NoteSource, text: str) -> ParsedNote:
-    """Tokens and front matter of one note."""
+    """Tokens and front matter of one note; an empty note is an error, since it is most
+    likely a mistake (an unsaved file, a wrong copy) rather than a page meant to be blank."""
+    if not text.strip():
+        raise ContentError(SourcePosition(source.display_path, 0, 0), "note is empty")
     env: dict[str, Any] = {}
     tokens = markdown().parse(text, env)
     note = ParsedNote(source=source, text=text, tokens=tokens, env=env)
@@ -97,11 +101,21 @@ def _load_front_matter(source: NoteSource, content: str) -> dict[str, Any]:
         data = yaml.safe_load(content) if content.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        if context and "end of stream" in problem and getattr(exc, "context_mark", None) is not None:
+            mark = exc.context_mark  # an unclosed quote or bracket: point where it opens
+        if context:
+            problem = f"{context}, {problem}"
         # +2: the opening `---` line, and YAML's marks are 0-based.
         line, column = (mark.line + 2, mark.column + 1) if mark is not None else (1, 0)
-        problem = getattr(exc, "problem", None) or str(exc)
         raise ContentError(
             SourcePosition(source.display_path, line, column), f"invalid YAML front matter: {problem}"
+        ) from exc
+    except ValueError as exc:  # a well-formed but impossible date, e.g. 2024-02-30
+        raise ContentError(
+            SourcePosition(source.display_path, _bad_date_line(content), 1),
+            f"invalid date in YAML front matter: {exc}",
         ) from exc
     if not isinstance(data, dict):
         raise ContentError(
@@ -115,7 +129,25 @@ def _load_front_matter(source: NoteSource, content: str) -> dict[str, Any]:
                 SourcePosition(source.display_path, line, 1),
                 f"front matter key '{key}' must be {expected}, not {type(data[key]).__name__}",
             )
+    macros = data.get("macros")
+    if isinstance(macros, dict) and not all(isinstance(k, str) and k for k in macros):
+        raise ContentError(
+            SourcePosition(source.display_path, _key_line(content, "macros"), 1),
+            "front matter key 'macros' must map macro names to their expansions",
+        )
     return data
+
+
+def _bad_date_line(content: str) -> int:
+    """1-based file line of the first date-like value that is not a real date (1 if none)."""
+    for index, line in enumerate(content.split("\n")):
+        match = re.search(r"\b(\d{4}-\d{1,2}-\d{1,2})\b", line)
+        if match:
+            try:
+                datetime.date.fromisoformat(match.group(1))
+            except ValueError:
+                return index + 2
+    return 1
 
 
 def _key_line(content: str, key: str) -> int:
