@@ -6,14 +6,44 @@ folder that also holds the user's own files never loses them.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+
+from .errors import ConfigError
 
 MANIFEST_NAME = ".notes-render-manifest.json"
 """File in the output folder listing every file the last build wrote there."""
+
+LOCK_NAME = ".notes-render.lock"
+"""File in the output folder that a build holds locked while it writes there."""
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[None]:
+    """Hold out's lock while writing; a second build into the same folder fails at once.
+
+    flock is released by the kernel when the process ends, so a crashed or killed build
+    never leaves a stale lock behind; the empty lock file itself stays.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / LOCK_NAME, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another build is writing to {out} (it holds {out / LOCK_NAME}); "
+                "wait for it to finish, or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -71,10 +101,13 @@ def read_manifest(out: Path) -> set[PurePosixPath]:
 def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath]) -> list[PurePosixPath]:
     """Record this build's files and remove those only the previous build wrote."""
     removed = []
+    root = out.resolve()
     for rel in sorted(previous - written):
         if rel.is_absolute() or ".." in rel.parts:
             continue  # a tampered manifest must never reach outside the output folder
         target = out / rel
+        if target.resolve() != root / rel:
+            continue  # nor through a symbolic link, to a file or to a folder, anywhere on the way
         if target.is_file() and not target.is_symlink():
             target.unlink()
             removed.append(rel)
