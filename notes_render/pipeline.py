@@ -11,9 +11,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import highlight, navigation, parsing, templates, transforms, writer
+from . import highlight, navigation, parsing, sources, templates, transforms, writer
 from .config import Config
-from .errors import ConfigError, ContentError, Diagnostic
+from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
 from .sources import NoteSource, discover_notes, relative_url
 
@@ -87,6 +87,7 @@ def build_site(
     notes = discover_notes(config.src) if only is None else _select_notes(config.src, only)
     if not notes:
         raise ConfigError(f"no Markdown notes (*.md) found in {config.src}")
+    sources.check_outputs(notes)
     engine: MathEngine | None = None
 
     def get_engine() -> MathEngine:
@@ -102,22 +103,37 @@ def build_site(
         if page is not None:
             pages.append(page)
 
-    previous = writer.read_manifest(config.out)
-    written: set[PurePosixPath] = set()
-    version = katex_version(dist)
-    for page in pages:
-        _write_page(page, pages, environment, config, version, written)
-    if only is None and not any(page.source.rel == PurePosixPath("index.md") for page in pages):
-        _write_index(pages, environment, config, version, written)
-    _copy_katex(dist, config.out, written)
-    _copy_own_assets(config.templates_dir / "assets", config.out, written)
-    _write_highlight_css(config.out, written)
+    with writer.locked(config.out):
+        previous = writer.read_manifest(config.out)
+        written: set[PurePosixPath] = set()
+        version = katex_version(dist)
+        for page in pages:
+            _write_page(page, pages, environment, config, version, written)
+        if only is None and not any(page.source.rel == PurePosixPath("index.md") for page in pages):
+            _write_index(pages, environment, config, version, written)
+        _copy_katex(dist, config.out, written)
+        _copy_own_assets(config.templates_dir / "assets", config.out, written)
+        _write_highlight_css(config.out, written)
+        _copy_referenced(referenced, config, written)
+        writer.finish(config.out, written if only is None else written | previous, previous)
+    report.pages = sorted(p.source.output for p in pages)
+    return report
+
+
+def _copy_referenced(referenced: set[PurePosixPath], config: Config, written: set[PurePosixPath]) -> None:
+    """The images and files the notes link to; one that would replace a page or one of the
+    site's own files stops the build before it is copied."""
+    taken = {sources.url_key(rel): rel for rel in written}
+    for rel in sorted(referenced):
+        if sources.url_key(rel) in taken:
+            raise ContentError(
+                SourcePosition(sources.display_path(config.src / rel), 0, 0),
+                f"the notes link to this file, but the site already has {taken[sources.url_key(rel)]}; "
+                "rename or move the file",
+            )
     for rel in sorted(referenced):
         writer.copy_atomic(config.src / rel, config.out / rel)
         written.add(rel)
-    writer.finish(config.out, written if only is None else written | previous, previous)
-    report.pages = sorted(p.source.output for p in pages)
-    return report
 
 
 def _select_notes(src: Path, only: Collection[PurePosixPath]) -> list[NoteSource]:

@@ -6,6 +6,11 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .errors import ContentError, SourcePosition
+
+RESERVED = "assets"
+"""The output folder the build fills with the site's own files (stylesheets, KaTeX)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NoteSource:
@@ -24,10 +29,15 @@ class NoteSource:
     @property
     def display_path(self) -> Path:
         """The path to print in messages: relative to the working folder when possible."""
-        try:
-            return self.path.resolve().relative_to(Path.cwd())
-        except ValueError:
-            return self.path
+        return display_path(self.path)
+
+
+def display_path(path: Path) -> Path:
+    """A path as messages print it: relative to the working folder when possible."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def discover_notes(src: Path) -> list[NoteSource]:
@@ -40,6 +50,44 @@ def discover_notes(src: Path) -> list[NoteSource]:
         if path.is_file():
             notes.append(NoteSource(path=path, rel=rel))
     return notes
+
+
+def check_outputs(notes: list[NoteSource]) -> None:
+    """Refuse notes whose pages would collide, before anything is written.
+
+    Two notes collide when their pages are one file on a case-insensitive file system
+    (`A.md`, `a.md`) or one URL on a server with clean URLs (`a.md` and `a/index.md` are both
+    `a/`); a note inside `assets/` would mix with the site's own files.
+    """
+    seen: dict[str, NoteSource] = {}
+    for note in notes:
+        if note.rel.parts[0] == RESERVED:
+            raise ContentError(
+                SourcePosition(note.display_path, 0, 0),
+                f"{RESERVED}/ holds the site's own stylesheets and fonts; move the note out of it",
+            )
+        key = url_key(note.output)
+        other = seen.setdefault(key, note)
+        if other is not note:
+            raise ContentError(
+                SourcePosition(note.display_path, 0, 0),
+                f"its page {note.output} and the page {other.output} of {other.display_path} "
+                f"{_clash(note.output, other.output)}; rename one of the notes",
+            )
+
+
+def url_key(output: PurePosixPath) -> str:
+    """What two output files must not share: the clean URL of a page, case folded."""
+    text = str(output.with_suffix("")) if output.suffix == ".html" else str(output)
+    if text == "index" or text.endswith("/index"):
+        text = text.removesuffix("index")
+    return text.rstrip("/").casefold()
+
+
+def _clash(one: PurePosixPath, other: PurePosixPath) -> str:
+    if str(one).casefold() == str(other).casefold():
+        return "differ only in case, so they are one file on macOS and Windows"
+    return f"are both the URL '{url_key(one)}/'"
 
 
 def relative_url(from_page: PurePosixPath, to_path: PurePosixPath) -> str:
