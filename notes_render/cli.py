@@ -20,8 +20,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="notes-render",
         description="Build a folder of math-heavy Markdown notes into a static site; "
         "formulas are typeset with KaTeX at build time, so pages need no JavaScript.",
-        epilog="Exit status: 0 success, 1 content problems under --strict (or an unreadable "
-        "note), 2 usage or configuration error.",
+        epilog="Exit status: 0 success; 1 content problems under --strict (a bad formula, link "
+        "or anchor, a note that cannot be read), or notes whose pages would collide; 2 usage or "
+        "configuration error, another build writing to the same folder, or an output folder that "
+        "cannot be written; 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser("build", help="build the site (the default command)")
@@ -73,8 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotesRenderError as exc:
         print(f"notes-render: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the output folder cannot be written: full disk, no permission
+        print(f"notes-render: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
-        print("notes-render: interrupted", file=sys.stderr)
+        print("notes-render: interrupted; pages already written are complete, none is half-written",
+              file=sys.stderr)
         return 130
 
 
