@@ -1,0 +1,261 @@
+"""The real notes in a real browser: headless Chromium reads the built n1 page on a phone and
+a laptop, in light and dark mode, and we check what a reader would see.
+
+Screenshots and the page-weight figures go to test-artifacts/ (git-ignored). The site is
+served from 127.0.0.1 with gzip, as any static host serves it, so the weight is what a
+browser downloads. Outside CI the tests skip when Chromium is not installed; in CI
+(CI=true) they fail instead, since .ci/run installs it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, formulas
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = REPO / "test-artifacts"
+TYPORA_EXPORT_BYTES = 697_000
+"""What the Typora export of n1 weighed before this project (the figure to beat)."""
+_COMPRESSIBLE = {".html", ".css", ".js", ".svg", ".json"}
+
+
+class _GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, gzipped for text when the browser asks, like GitHub Pages or nginx."""
+
+    def send_head(self) -> Any:
+        path = Path(self.translate_path(self.path))
+        if path.suffix not in _COMPRESSIBLE or "gzip" not in self.headers.get("Accept-Encoding", ""):
+            return super().send_head()
+        try:
+            body = gzip.compress(path.read_bytes(), mtime=0)
+        except OSError:
+            return super().send_head()
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@dataclass
+class Site:
+    """The real notes, built."""
+
+    out: Path
+    n1_formulas: int
+    """Formulas typeset in n1.html, by their MathML annotations."""
+    n1_errors: int
+    """Formulas of n1 KaTeX refused, by the build's count (0 once every command is supported)."""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    from notes_render.config import make_config
+    from notes_render.pipeline import build_site
+
+    out = tmp_path_factory.mktemp("browser") / "site"
+    report = build_site(make_config(src=REPO / "notes", out=out, project_dir=REPO))
+    typeset = len(formulas((out / "n1.html").read_text(encoding="utf-8")))
+    return Site(out, typeset, sum(1 for d in report.errors if d.position.path.name == "n1.md"))
+
+
+@pytest.fixture(scope="module")
+def server(site: Site) -> Iterator[str]:
+    """Base URL of the site served from 127.0.0.1 on a free port; stopped afterwards."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_GzipHandler, directory=str(site.out)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def browser(site: Site) -> Iterator[Any]:
+    """Headless Chromium, started after the build (Playwright's event loop would stop
+    the embedded KaTeX from applying its time limits)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Visit:
+    """What one page load did, as the browser saw it."""
+
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+
+def _visit(browser: Any, server: str, path: str, width: int, scheme: str) -> Visit:
+    context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    visit = Visit(page)
+
+    def route(route: Any) -> None:
+        url = route.request.url
+        visit.requests.append(url)
+        if url.startswith(server):
+            route.continue_()
+        else:
+            visit.blocked.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    page.on("console", lambda message: message.type == "error" and visit.console_errors.append(message.text))
+    page.on("pageerror", lambda error: visit.console_errors.append(str(error)))
+    page.goto(server + path, wait_until="load")
+    page.evaluate("document.fonts.ready.then(() => true)")
+    return visit
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_n1_reads_well_on_phone_and_laptop(browser: Any, server: str, site: Site, width: int, scheme: str) -> None:
+    visit = _visit(browser, server, "n1.html", width, scheme)
+    page = visit.page
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"n1-{width}-{scheme}.png"))
+
+        # Nothing but the site was asked for, and nothing went wrong.
+        assert visit.blocked == []
+        assert all(url.startswith(server) for url in visit.requests)
+        assert visit.console_errors == []
+
+        # The page itself never scrolls sideways; long formulas scroll in their own box.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+        # Every formula is typeset: KaTeX's HTML in KaTeX's fonts, and no TeX delimiters left
+        # in the text a reader sees. Formulas KaTeX refused are shown as errors, and exactly
+        # the build's own error count of them.
+        seen = page.evaluate(_TYPESET_REPORT)
+        assert seen["formulas"] == site.n1_formulas > 200
+        assert seen["notKatexFont"] == []
+        assert seen["dollars"] == [], seen["dollars"][:3]
+        assert seen["errors"] == site.n1_errors
+
+        # KaTeX's fonts were loaded, each from the site's assets/.
+        fonts = page.evaluate(
+            "[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replace(/\"/g, ''))"
+        )
+        assert {"KaTeX_Main", "KaTeX_Math"} <= set(fonts)
+        font_requests = [url for url in visit.requests if url.endswith((".woff2", ".woff", ".ttf"))]
+        assert font_requests and all(url.startswith(server + "assets/katex/fonts/KaTeX_") for url in font_requests)
+
+        # The reader can find the way: contents in view, breadcrumb home, previous note.
+        assert page.locator("nav.toc").is_visible()
+        assert page.locator("nav.toc a").first.is_visible()
+        assert page.locator("nav.breadcrumbs a[href='index.html']").is_visible()
+        pager = page.locator("nav.pager a[rel='prev']")
+        assert pager.get_attribute("href") == "n0.html"
+        pager.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"n1-{width}-{scheme}-end.png"))
+    finally:
+        page.context.close()
+
+
+def test_n1_weighs_less_than_its_typora_export(browser: Any, server: str) -> None:
+    """Bytes a browser downloads for n1, by kind, written to test-artifacts/page-weight.json."""
+    visit = _visit(browser, server, "n1.html", 1280, "light")
+    try:
+        entries = visit.page.evaluate(
+            """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+                 .filter(e => e.responseStatus < 400 && e.decodedBodySize > 0)  // not the favicon probe (404)
+                 .map(e => ({url: e.name, transferred: e.encodedBodySize, decoded: e.decodedBodySize}))"""
+        )
+    finally:
+        visit.page.context.close()
+    kinds: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        kind = _kind(entry["url"])
+        totals = kinds.setdefault(kind, {"files": 0, "transferred": 0, "decoded": 0})
+        totals["files"] += 1
+        totals["transferred"] += entry["transferred"]
+        totals["decoded"] += entry["decoded"]
+    transferred = sum(k["transferred"] for k in kinds.values())
+    decoded = sum(k["decoded"] for k in kinds.values())
+    report = {
+        "page": "n1.html",
+        "transferred_bytes": transferred,
+        "uncompressed_bytes": decoded,
+        "typora_export_bytes": TYPORA_EXPORT_BYTES,
+        "by_kind": kinds,
+        "fonts": sorted(e["url"].rsplit("/", 1)[-1] for e in entries if _kind(e["url"]) == "font"),
+    }
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "page-weight.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    assert kinds["html"]["files"] == 1 and kinds["css"]["files"] == 3 and kinds["font"]["files"] >= 2
+    assert all(k["transferred"] > 0 for k in kinds.values())
+    assert transferred < TYPORA_EXPORT_BYTES / 2
+
+
+def _kind(url: str) -> str:
+    path = url.split("?")[0]
+    for suffix, kind in ((".html", "html"), (".css", "css"), (".js", "script"), (".svg", "image")):
+        if path.endswith(suffix):
+            return kind
+    if path.endswith((".woff2", ".woff", ".ttf")):
+        return "font"
+    return "html" if path.endswith("/") else "other"
+
+
+# Formulas, the ones not in a KaTeX font, the formulas shown as errors, and any `$` left in
+# the visible text outside code.
+_TYPESET_REPORT = """() => {
+  const formulas = [...document.querySelectorAll('.katex')];
+  const notKatexFont = formulas
+    .map(f => getComputedStyle(f).fontFamily)
+    .filter(family => !family.startsWith('KaTeX_'));
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT, {
+    acceptNode: node => node.parentElement.closest('.katex, .katex-error, pre, code')
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+  });
+  const dollars = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (node.data.includes('$')) dollars.push(node.data.trim().slice(0, 80));
+  }
+  return {
+    formulas: formulas.length,
+    notKatexFont,
+    dollars,
+    errors: document.querySelectorAll('.katex-error').length,
+  };
+}"""
