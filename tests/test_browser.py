@@ -259,3 +259,44 @@ _TYPESET_REPORT = """() => {
     errors: document.querySelectorAll('.katex-error').length,
   };
 }"""
+
+
+def test_copying_formulas_copies_their_tex(browser: Any, server: str) -> None:
+    visit = _visit(browser, server, "n1.html", 1280, "light")
+    try:
+        copied = visit.page.evaluate(_COPY_SELECTION, "#notation ~ p")
+        # The first paragraph of Notation, its inline formulas as $TeX$ ...
+        assert copied.startswith(r"A data point is a vector $\mathbf{x}_0 \in \mathbb{R}^d$ drawn from")
+        # ... and a display formula as $$TeX$$.
+        display = visit.page.evaluate(_COPY_SELECTION, ".math-display:has(.katex-display)")
+        assert display.startswith("$$") and display.endswith("$$") and r"\mathbf" in display
+        assert visit.console_errors == []
+    finally:
+        visit.page.context.close()
+
+
+def test_the_page_is_complete_without_javascript(browser: Any, server: str, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900}, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(server + "n1.html", wait_until="load")
+        assert page.locator(".katex").count() == site.n1_formulas
+        assert page.locator("nav.toc a").first.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        context.close()
+
+
+# Select the first element matching a selector, copy, and return what the copy put on the
+# clipboard as text (copy-tex rewrites it in its own 'copy' listener on the document).
+_COPY_SELECTION = """selector => {
+  const element = document.querySelector(selector);
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  getSelection().removeAllRanges();
+  getSelection().addRange(range);
+  let copied = null;
+  window.addEventListener('copy', event => { copied = event.clipboardData.getData('text/plain'); }, {once: true});
+  document.execCommand('copy');
+  return copied;
+}"""
