@@ -121,7 +121,15 @@ class _PageParser(HTMLParser):
 
 
 def _srcset_urls(srcset: str) -> list[str]:
-    return [candidate.split()[0] for candidate in srcset.split(",") if candidate.split()]
+    """The URLs of a srcset, as HTML splits it: a URL runs to white space (so a data: URL may
+    hold commas), then descriptors run to the next comma."""
+    urls = []
+    for match in re.finditer(r"[\s,]*([^\s,][^\s]*)([^,]*)", srcset):
+        url = match.group(1)
+        if url.endswith(",") and not match.group(2).strip():
+            url = url.rstrip(",")
+        urls.append(url)
+    return urls
 
 
 def _css_urls(css: str) -> Iterable[tuple[str, int]]:
@@ -235,8 +243,10 @@ class _Checker:
             if joined == ".." or joined.startswith("../"):
                 return (lambda u: f"'{u}' points outside the site"), ""
             target = PurePosixPath(joined)
-            if (self.out / target).is_dir():
+            if (self.out / target).is_dir() or parts.path.endswith("/"):
                 target = target / "index.html"
+                if not (self.out / target).is_file():
+                    return (lambda u: f"'{u}' is a folder without an index.html in the site"), ""
             if not (self.out / target).is_file():
                 return (lambda u: f"'{u}' does not exist"), ""
         fragment = unquote(parts.fragment)
@@ -301,9 +311,19 @@ class _Locator:
 
 
 def _find_all(line: str, text: str) -> list[int]:
+    """Columns where text stands in line as a whole URL, not inside a longer one
+    (`img/` must not be found in `img/fig.png`)."""
     columns = []
     start = line.find(text)
     while start >= 0:
-        columns.append(start)
+        end = start + len(text)
+        before = line[start - 1] if start else " "
+        after = line[end] if end < len(line) else " "
+        if not (_continues_url(before) or _continues_url(after)):
+            columns.append(start)
         start = line.find(text, start + 1)
     return columns
+
+
+def _continues_url(char: str) -> bool:
+    return char.isalnum() or char in "-._~%/#?=&+"
