@@ -7,7 +7,7 @@ among its folder's notes, and the home page (`index.md` at the top) left out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import PurePosixPath
@@ -73,11 +73,11 @@ class TocEntry:
     """The entries for the headings under this one."""
 
 
-def table_of_contents(headings: Sequence[Heading], render_inline: Callable[[list[Token]], str]) -> list[TocEntry]:
+def table_of_contents(headings: Sequence[Heading], md: MarkdownIt, env: dict[str, Any]) -> list[TocEntry]:
     """Nested entries for a note's headings, its title heading left out.
 
     A first heading of level 1 that is the only one is the note's title, not a section.
-    render_inline must run after math is typeset, so formulas in headings show typeset.
+    Call it after math is typeset, so formulas in headings show typeset.
     """
     sections = list(headings)
     if sections and sections[0].level == 1 and not any(h.level == 1 for h in sections[1:]):
@@ -91,7 +91,10 @@ def table_of_contents(headings: Sequence[Heading], render_inline: Callable[[list
         if heading.level >= top + TOC_DEPTH:
             continue
         children = [c for c in heading.inline.children or [] if c.type not in _NOT_IN_TOC]
-        entry = TocEntry(heading.level, heading.anchor, Markup(render_inline(children).strip()))
+        inline = Token("inline", "", 0, children=children)
+        entry = TocEntry(
+            heading.level, heading.anchor, Markup(md.renderer.render([inline], md.options, env).strip())
+        )
         while stack and stack[-1].level >= heading.level:
             stack.pop()
         (stack[-1].children if stack else roots).append(entry)
@@ -124,7 +127,9 @@ def _reading_key(path: PurePosixPath) -> tuple[str, ...]:
     return (*path.parent.parts, "" if path.name == HOME.name else path.name)
 
 
-def page_links(current: PurePosixPath, pages: Sequence[tuple[PurePosixPath, str]], home_title: str) -> dict[str, Any]:
+def page_links(
+    current: PurePosixPath, pages: Sequence[tuple[PurePosixPath, str]], home_title: str
+) -> dict[str, Any]:
     """Template variables `prev`, `next`, `breadcrumbs` and `is_home` for one page.
 
     pages holds (output path, title) of every page of the build.

@@ -171,9 +171,7 @@ def _build_page(
     report.formulas += len(items)
     md = parsing.markdown()
     body = md.renderer.render(parsed.tokens, md.options, parsed.env)
-    toc = navigation.table_of_contents(
-        headings, lambda children: md.renderer.renderInline(children, md.options, parsed.env)
-    )
+    toc = navigation.table_of_contents(headings, md, parsed.env)
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
     return Page(
@@ -221,7 +219,9 @@ def _write_page(
         headings=page.headings,
         toc=page.toc,
         notes=_listing(page.source.output, pages),
-        **navigation.page_links(page.source.output, [(p.source.output, p.title) for p in pages], config.site_title),
+        **navigation.page_links(
+            page.source.output, [(p.source.output, p.title) for p in pages], config.site_title
+        ),
     )
     html = templates.render_page(environment, "note.html", context)
     writer.write_atomic(config.out / page.source.output, html.encode("utf-8"))

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import REPO, formulas
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -148,7 +147,9 @@ def _visit(browser: Any, server: str, path: str, width: int, scheme: str) -> Vis
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [390, 1280])
-def test_n1_reads_well_on_phone_and_laptop(browser: Any, server: str, site: Site, width: int, scheme: str) -> None:
+def test_n1_reads_well_on_phone_and_laptop(
+    browser: Any, server: str, site: Site, width: int, scheme: str
+) -> None:
     visit = _visit(browser, server, "n1.html", width, scheme)
     page = visit.page
     try:
@@ -178,7 +179,9 @@ def test_n1_reads_well_on_phone_and_laptop(browser: Any, server: str, site: Site
         )
         assert {"KaTeX_Main", "KaTeX_Math"} <= set(fonts)
         font_requests = [url for url in visit.requests if url.endswith((".woff2", ".woff", ".ttf"))]
-        assert font_requests and all(url.startswith(server + "assets/katex/fonts/KaTeX_") for url in font_requests)
+        assert font_requests and all(
+            url.startswith(server + "assets/katex/fonts/KaTeX_") for url in font_requests
+        )
 
         # The reader can find the way: contents in view, breadcrumb home, previous note.
         assert page.locator("nav.toc").is_visible()
@@ -197,7 +200,7 @@ def test_n1_weighs_less_than_its_typora_export(browser: Any, server: str) -> Non
     visit = _visit(browser, server, "n1.html", 1280, "light")
     try:
         entries = visit.page.evaluate(
-            """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+            """() => ['navigation', 'resource'].flatMap(type => performance.getEntriesByType(type))
                  .filter(e => e.responseStatus < 400 && e.decodedBodySize > 0)  // not the favicon probe (404)
                  .map(e => ({url: e.name, transferred: e.encodedBodySize, decoded: e.decodedBodySize}))"""
         )
@@ -296,7 +299,9 @@ _COPY_SELECTION = """selector => {
   getSelection().removeAllRanges();
   getSelection().addRange(range);
   let copied = null;
-  window.addEventListener('copy', event => { copied = event.clipboardData.getData('text/plain'); }, {once: true});
+  window.addEventListener('copy', event => {
+    copied = event.clipboardData.getData('text/plain');
+  }, {once: true});
   document.execCommand('copy');
   return copied;
 }"""

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, formulas
 
 
@@ -38,7 +37,9 @@ def _pager(page: str) -> dict[str, tuple[str, str]]:
     match = re.search(r'<nav class="pager"[^>]*>(.*?)</nav>', page, re.S)
     if not match:
         return {}
-    links = re.findall(r'rel="(prev|next)" href="([^"]*)"><span class="pager-label">\w+</span> ([^<]*)</a>', match.group(1))
+    links = re.findall(
+        r'rel="(prev|next)" href="([^"]*)"><span class="pager-label">\w+</span> ([^<]*)</a>', match.group(1)
+    )
     return {rel: (href, title) for rel, href, title in links}
 
 
@@ -60,7 +61,7 @@ def test_toc_shows_math_in_headings_typeset(out: Path) -> None:
     toc = _toc(_page(out, "alpha.html"))
     entry = re.search(r'<a href="#first-alpha-section">(.*?)</a>\s*<ul>', toc, re.S)
     assert entry and formulas(entry.group(1)) == [("inline", r"\alpha")]
-    assert entry.group(1).startswith("First <span class=\"katex\">")
+    assert entry.group(1).startswith('First <span class="katex">')
     assert "$" not in toc
 
 
@@ -104,15 +105,24 @@ def test_title_is_shown_once(out: Path) -> None:
 def test_previous_and_next_follow_path_order_without_the_home_page(out: Path) -> None:
     # alpha, beta, guide/index (a folder's index first), guide/gamma
     assert _pager(_page(out, "alpha.html")) == {"next": ("beta.html", "Beta")}
-    assert _pager(_page(out, "beta.html")) == {"prev": ("alpha.html", "Alpha"), "next": ("guide/index.html", "Guide")}
-    assert _pager(_page(out, "guide/index.html")) == {"prev": ("../beta.html", "Beta"), "next": ("gamma.html", "Gamma")}
+    assert _pager(_page(out, "beta.html")) == {
+        "prev": ("alpha.html", "Alpha"),
+        "next": ("guide/index.html", "Guide"),
+    }
+    assert _pager(_page(out, "guide/index.html")) == {
+        "prev": ("../beta.html", "Beta"),
+        "next": ("gamma.html", "Gamma"),
+    }
     assert _pager(_page(out, "guide/gamma.html")) == {"prev": ("index.html", "Guide")}
     assert _pager(_page(out, "index.html")) == {}
 
 
 def test_breadcrumbs_lead_home_through_folder_index_pages(out: Path) -> None:
     assert _breadcrumbs(_page(out, "alpha.html")) == [("index.html", "Notes")]
-    assert _breadcrumbs(_page(out, "guide/gamma.html")) == [("../index.html", "Notes"), ("index.html", "Guide")]
+    assert _breadcrumbs(_page(out, "guide/gamma.html")) == [
+        ("../index.html", "Notes"),
+        ("index.html", "Guide"),
+    ]
     assert _breadcrumbs(_page(out, "guide/index.html")) == [("../index.html", "Notes")]
     assert '<li aria-current="page">Gamma</li>' in _page(out, "guide/gamma.html")
     assert '<nav class="breadcrumbs"' not in _page(out, "index.html")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, BuildResult, formulas
 
 
@@ -55,11 +54,17 @@ def test_lone_titled_image_becomes_a_figure_with_caption(page: str) -> None:
         "<figcaption>The forward and reverse chains.</figcaption>\n</figure>"
     ) in page
     # also in a tight list, whose paragraphs have no tags of their own
-    assert '<li>\n<figure><img src="chain.svg" alt="In a tight list" /><figcaption>Listed figure</figcaption>' in page
+    assert (
+        '<li>\n<figure><img src="chain.svg" alt="In a tight list" /><figcaption>Listed figure</figcaption>'
+        in page
+    )
 
 
 def test_images_among_text_or_without_title_stay_images(page: str) -> None:
-    assert '<p>An inline <img src="chain.svg" alt="icon" title="not a figure" /> stays in its paragraph.</p>' in page
+    assert (
+        '<p>An inline <img src="chain.svg" alt="icon" title="not a figure" /> stays in its paragraph.</p>'
+        in page
+    )
     assert '<p><img src="chain.svg" alt="No title" /></p>' in page
     assert page.count("<figure>") == 2
 
@@ -76,7 +81,9 @@ def test_unknown_or_missing_language_is_plain_escaped_code(page: str) -> None:
     assert "<pre><code>plain &lt;text&gt;\n</code></pre>" in page
 
 
-def test_pygments_stylesheet_has_light_and_dark_colours(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+def test_pygments_stylesheet_has_light_and_dark_colours(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
     result = run_cli("--src", FIXTURES / "writing", "--out", tmp_path / "out", out=tmp_path / "out")
     assert result.code == 0, result.stderr
     css = (result.out / "assets" / "pygments.css").read_text(encoding="utf-8")
