@@ -79,8 +79,8 @@ def test_check_without_the_notes_reports_lines_of_the_built_pages(
     assert len(found) == len(EXPECTED)
     # Positions in the built HTML, wherever the templates put the note's content.
     line, column = _position(out / "index.html", '<a href="#no-such-heading">')
-    assert f"index.html:{line}:{column + 1}: '#no-such-heading' points to a missing anchor: this page has no id " \
-        "'no-such-heading'" in found
+    assert f"index.html:{line}:{column + 1}: '#no-such-heading' points to a missing anchor: " \
+        "this page has no id 'no-such-heading'" in found
     line, column = _position(out / "other.html", '<a href="index.html#gone">')
     assert f"other.html:{line}:{column + 1}: 'index.html#gone' points to a missing anchor: " \
         "index.html has no id 'gone'" in found
