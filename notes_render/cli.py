@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from pathlib import Path, PurePosixPath
 
 from .errors import ConfigError, Diagnostic, NotesRenderError
 
@@ -37,7 +38,45 @@ def _parser() -> argparse.ArgumentParser:
                        help="the notes it was built from, to report problems at their Markdown "
                        "lines (default: notes; optional)")
     check.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    preview = commands.add_parser(
+        "preview",
+        help="serve one note and rebuild it on every save",
+        description="Build one note into a temporary folder, serve it on this machine and rebuild it "
+        "whenever the note, an image it uses, the templates, the stylesheet or pyproject.toml is "
+        "saved; the open page reloads by itself and shows build errors in an overlay.",
+    )
+    preview.add_argument("note", type=Path, help="the Markdown note to preview")
+    preview.add_argument("--src", type=Path, default=None, metavar="DIR",
+                         help="the notes folder the note belongs to, for its links and images "
+                         "(default: notes if the note is inside it, else the note's folder)")
+    _add_server_options(preview)
+    serve = commands.add_parser(
+        "serve",
+        help="serve the whole site and rebuild it on every save",
+        description="Build the site into a temporary folder, serve it on this machine and rebuild "
+        "it whenever a note, a file in the notes folder, the templates or pyproject.toml is saved.",
+    )
+    serve.add_argument("--src", type=Path, default=Path("notes"), metavar="DIR",
+                       help="folder of Markdown notes, searched recursively (default: notes)")
+    _add_server_options(serve)
     return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only; any "
+                        "other address lets other machines read the preview and prints a warning)")
+    parser.add_argument("--port", type=int, default=None, metavar="N",
+                        help="port to listen on (default: 8000, or a free one if 8000 is taken; "
+                        "0: any free one); a port given here that is taken is an error")
+    parser.add_argument("--open", action="store_true",
+                        help="open the page in the default web browser (default: open nothing)")
+    parser.add_argument("--katex-dir", type=Path, default=None, metavar="DIR",
+                        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project)")
+    parser.add_argument("--templates", type=Path, default=None, metavar="DIR",
+                        help="Jinja2 templates folder (default: the project's templates/, or the "
+                        "one pyproject.toml names)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the address and problems")
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
@@ -70,8 +109,9 @@ def _with_default_command(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
+    commands = {"build": _build, "check": _check, "preview": _preview, "serve": _serve}
     try:
-        return _check(args) if args.command == "check" else _build(args)
+        return commands[args.command](args)
     except NotesRenderError as exc:
         print(f"notes-render: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -141,3 +181,68 @@ def _check(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"checked {len(files)} files in {out}; {errors} errors", file=sys.stderr)
     return EXIT_CONTENT if errors else EXIT_OK
+def _preview(args: argparse.Namespace) -> int:
+    note: Path = args.note
+    if note.suffix != ".md" or not note.is_file():
+        raise ConfigError(f"{note} is not a Markdown note (an existing .md file)")
+    src: Path = args.src or (Path("notes") if note.resolve().is_relative_to(Path("notes").resolve())
+                            else note.parent)
+    try:
+        rel = PurePosixPath(note.resolve().relative_to(src.resolve()).as_posix())
+    except ValueError:
+        raise ConfigError(f"{note} is not inside the notes folder {src} (see --src)") from None
+    return _run_preview(args, src, rel)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return _run_preview(args, args.src, None)
+
+
+def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None) -> int:
+    """Serve until Ctrl-C; the temporary output folder is removed on the way out."""
+    import functools
+    import tempfile
+    import webbrowser
+
+    from . import preview
+    from .config import make_config
+
+    if not preview.is_loopback(args.host):
+        print(f"notes-render: warning: listening on {args.host}: other machines can read this "
+              "preview; use --host 127.0.0.1 to keep it on this machine", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="notes-render-preview-", ignore_cleanup_errors=True) as tmp:
+        load = functools.partial(make_config, src=src, out=Path(tmp), templates_dir=args.templates,
+                                 katex_dir=args.katex_dir)
+        site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
+        with preview.running(site, host=args.host, port=args.port) as server:
+            print(f"serving {src / only if only else src} at {server.url}", flush=True)
+            if args.open:
+                webbrowser.open(server.url)
+            if not args.quiet:
+                print(f"building into {tmp}; watching for changes, press Ctrl-C to stop",
+                      file=sys.stderr, flush=True)
+            with contextlib.suppress(KeyboardInterrupt), _terminate_as_interrupt():
+                server.serve_forever()  # until Ctrl-C (or SIGTERM), the way a preview ends
+    if not args.quiet:
+        print("notes-render: preview stopped", file=sys.stderr)
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Let SIGTERM stop a preview as cleanly as Ctrl-C (temporary folder removed)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,582 @@
+"""Live preview: build into a temporary folder, serve it, rebuild on every save, reload the page.
+
+Four small parts, each on its own thread: a `Watcher` (watchfiles) turns saves into change
+sets, a `Rebuilder` runs one build at a time through `LiveSite`, which calls
+`pipeline.build_site` and publishes the outcome on a `BuildState`, and a `PreviewServer`
+serves the output folder, streams "reload" events and adds the reload script and the error
+overlay to the HTML it sends. The files on disk stay exactly what `build` writes: script-free.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import errno
+import html
+import ipaddress
+import mimetypes
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import watchfiles
+
+from . import pipeline, writer
+from .config import Config
+from .errors import ConfigError, NotesRenderError
+from .katex import MathEngine
+from .sources import discover_notes
+
+DEFAULT_PORT = 8000
+"""Tried first when no --port is given; a free port is taken if it is busy."""
+
+EVENTS_PATH = "/__notes_render/events"
+"""The server-sent events stream the reload script listens to."""
+
+KEEPALIVE_S = 15.0
+"""Seconds between comments on an idle event stream, so dead clients are noticed."""
+
+WATCH_STEP_MS = 50
+"""watchfiles yields once no new change arrived for this long: a burst of saves is one rebuild."""
+
+_RELOAD_SCRIPT = """<script>/* notes-render preview only: reload when the site is rebuilt */
+(function () {{
+  var built = {generation};
+  var events = new EventSource("{events}");
+  function check(event) {{
+    if (Number(event.data) !== built) {{ events.close(); location.reload(); }}
+  }}
+  events.addEventListener("hello", check);
+  events.addEventListener("reload", check);
+}})();
+</script>
+"""
+
+_OVERLAY = (
+    '<div id="notes-render-overlay" role="alert" style="position:fixed;left:0;right:0;bottom:0;'
+    "z-index:2147483647;max-height:60vh;overflow:auto;margin:0;padding:.75em 1em;"
+    "background:#fff4f4;color:#7a0000;border-top:3px solid #c00;font:14px/1.45 ui-monospace,monospace;"
+    'text-align:left">'
+    '<button type="button" onclick="this.parentNode.remove()" aria-label="close" '
+    'style="float:right;font:inherit;cursor:pointer">×</button>'
+    "<strong>notes-render: {count} {noun} in the last build</strong>"
+    '<pre style="white-space:pre-wrap;margin:.5em 0 0">{text}</pre></div>\n'
+)
+
+_NOT_FOUND_PAGE = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Not found</title></head>\n'
+    "<body><h1>Not found</h1><p>{path} is not part of the preview.</p>\n</body></html>\n"
+)
+
+_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".woff2": "font/woff2",
+          ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml", ".js": "text/javascript"}
+
+
+# --- what the last build found ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error of the last build, shown in the overlay."""
+
+    page: PurePosixPath | None
+    """The page it concerns (relative to the output folder); None: every page."""
+    text: str
+    """`file:line:col: message` with the excerpt, as the build prints it."""
+
+
+class BuildState:
+    """The generation and problems of the latest build; event streams wait on it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.generation = 0
+        """How many builds have finished; pages carry the number they were served with."""
+        self.problems: tuple[Problem, ...] = ()
+        """Errors of the latest build."""
+        self.closed = False
+        """Set when the server stops, so waiting event streams end."""
+
+    def publish(self, problems: Collection[Problem]) -> None:
+        """Record a finished build and wake every event stream."""
+        with self._changed:
+            self.generation += 1
+            self.problems = tuple(problems)
+            self._changed.notify_all()
+
+    def snapshot(self) -> tuple[int, tuple[Problem, ...]]:
+        """Generation and problems, read together."""
+        with self._changed:
+            return self.generation, self.problems
+
+    def wait_newer(self, generation: int, timeout: float | None) -> int:
+        """The generation once it differs from `generation`, or the same one after timeout."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != generation or self.closed, timeout)
+            return self.generation
+
+    def close(self) -> None:
+        """End every event stream."""
+        with self._changed:
+            self.closed = True
+            self._changed.notify_all()
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+class _EngineCache:
+    """Keeps KaTeX running between rebuilds: starting it costs more than typesetting a note."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Path, bool] | None = None
+        self._engine: MathEngine | None = None
+
+    def __call__(self, dist: Path, config: Config) -> MathEngine:
+        key = (dist, config.trust_links)
+        if self._engine is None or key != self._key:
+            self._key, self._engine = key, pipeline.default_engine(dist, config)
+        return self._engine
+
+
+class LiveSite:
+    """The previewed notes, built on request into the output folder of the config."""
+
+    def __init__(
+        self,
+        load_config: Callable[[], Config],
+        *,
+        project_dir: Path,
+        only: PurePosixPath | None = None,
+        quiet: bool = False,
+    ) -> None:
+        self._load_config = load_config
+        self._only = only
+        self._quiet = quiet
+        self._engines = _EngineCache()
+        self._config: Config | None = None
+        self._templates = Path()
+        config = self._load()
+        self.src = config.src.resolve()
+        """The notes folder (it comes from the command line, so it never changes)."""
+        self.out = config.out.resolve()
+        """The folder the site is built into and served from."""
+        self.pyproject = project_dir.resolve() / "pyproject.toml"
+        """The configuration file; a change to it reloads the config."""
+        self.state = BuildState()
+        """The outcome of the latest build, read by the server."""
+        self.inputs: frozenset[Path] = frozenset()
+        """For a one-note preview: the note and the files it references, as the last build saw."""
+
+    def _load(self) -> Config:
+        """Read the config again (pyproject.toml may have changed)."""
+        self._config = self._load_config()
+        self._templates = self._config.templates_dir.resolve()
+        return self._config
+
+    @property
+    def entry(self) -> PurePosixPath | None:
+        """The page `/` leads to: the previewed note's, or None for the whole site."""
+        return None if self._only is None else self._only.with_suffix(".html")
+
+    def watch_roots(self) -> tuple[Path, ...]:
+        """Folders watched recursively: the notes and the templates (with their assets)."""
+        return _outermost([self.src, self._templates])
+
+    def wants(self, change: watchfiles.Change, path: str) -> bool:
+        """Whether a change to path can alter the preview."""
+        changed = Path(path)
+        if changed == self.pyproject or changed.is_relative_to(self._templates):
+            return True
+        if not changed.is_relative_to(self.src):
+            return False
+        if self._only is None:
+            return True
+        # A file added under the notes may be an image the note names but was missing.
+        added = change == watchfiles.Change.added and changed.suffix != ".md"
+        return added or changed in self.inputs
+
+    def build(self, changed: Collection[Path] = ()) -> None:
+        """Rebuild and publish the outcome; bad content or settings never raise."""
+        started = time.perf_counter()
+        problems: list[Problem] = []
+        try:
+            config = self._load() if self._config is None or self.pyproject in changed else self._config
+            only = None if self._only is None else [self._only]
+            report = pipeline.build_site(config, self._engines, only=only)
+        except NotesRenderError as exc:
+            if isinstance(exc, ConfigError):
+                self._config = None  # load it again next time: the problem may be in pyproject.toml
+            self._log(f"notes-render: error: {exc}")
+            problems.append(Problem(None, str(exc)))
+        except Exception as exc:  # a bug must not take the server down; say where it is
+            traceback.print_exc()
+            problems.append(Problem(None, f"internal error: {exc!r} (see the terminal)"))
+        else:
+            problems = self._report(config, report, time.perf_counter() - started)
+            self.inputs = self._referenced_files()
+        self.state.publish(problems)
+
+    def _report(self, config: Config, report: pipeline.BuildReport, seconds: float) -> list[Problem]:
+        """Print the build's diagnostics; return its errors, each tied to its page."""
+        for diagnostic in report.diagnostics:
+            self._log(diagnostic.format())
+        errors = report.errors
+        if not self._quiet:
+            self._log(f"built {len(report.pages)} pages in {seconds * 1000:.0f} ms; "
+                      f"{len(errors)} errors, {len(report.diagnostics) - len(errors)} warnings")
+        pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
+        return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
+
+    def _referenced_files(self) -> frozenset[Path]:
+        """The note and every source file the build copied (listed in the output manifest)."""
+        if self._only is None:
+            return frozenset()
+        copied = (self.src / rel for rel in writer.read_manifest(self.out))
+        return frozenset({self.src / self._only, *(path for path in copied if path.is_file())})
+
+    def _log(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _outermost(folders: list[Path]) -> tuple[Path, ...]:
+    """The folders without those inside another (watching those twice is pointless)."""
+    return tuple(f for f in dict.fromkeys(folders)
+                 if not any(f != other and f.is_relative_to(other) for other in folders))
+
+
+class Rebuilder:
+    """Runs builds one at a time on its own thread.
+
+    Changes that arrive while a build runs are merged into a single follow-up build, so
+    builds never interleave and a burst of saves never queues a build per save.
+    """
+
+    def __init__(self, build: Callable[[frozenset[Path]], None]) -> None:
+        self._build = build
+        self._wake = threading.Condition()
+        self._pending: set[Path] | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="notes-render-rebuild", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request(self, changed: Collection[Path] = ()) -> None:
+        """Ask for a build that sees these changes; merged with any build not yet started."""
+        with self._wake:
+            self._pending = (self._pending or set()) | set(changed)
+            self._wake.notify()
+
+    def stop(self, timeout: float) -> None:
+        """Let a running build finish (up to timeout seconds) and start no other."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                self._wake.wait_for(lambda: self._pending is not None or self._stopping)
+                if self._stopping:
+                    return
+                changed, self._pending = frozenset(self._pending or ()), None
+            self._build(changed)
+
+
+class Watcher:
+    """Turns saves under the watched folders into build requests, via watchfiles."""
+
+    def __init__(self, site: LiveSite, on_change: Callable[[set[Path]], None]) -> None:
+        self._site = site
+        self._on_change = on_change
+        self._stop = threading.Event()
+        self._default_filter = watchfiles.DefaultFilter()  # editor swap and backup files
+        self._ready = [threading.Event(), threading.Event()]
+        self._threads = [
+            threading.Thread(target=self._watch_folders, name="notes-render-watch", daemon=True),
+            threading.Thread(target=self._watch_config, name="notes-render-watch-config", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until saves are noticed: both watches have set up their inotify watches."""
+        deadline = time.monotonic() + timeout
+        return all(ready.wait(max(0.0, deadline - time.monotonic())) for ready in self._ready)
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
+
+    def _accept(self, change: watchfiles.Change, path: str) -> bool:
+        return self._default_filter(change, path) and self._site.wants(change, path)
+
+    def _watch_folders(self) -> None:
+        """The notes and templates, recursively; restarted when the config moves the templates."""
+        while not self._stop.is_set():
+            roots = self._site.watch_roots()
+            self._watch(roots, recursive=True, ready=self._ready[0],
+                        moved=lambda: self._site.watch_roots() != roots)  # noqa: B023 (called at once)
+
+    def _watch_config(self) -> None:
+        """The project folder alone, not recursively: it holds node_modules and the like."""
+        self._watch((self._site.pyproject.parent,), recursive=False, ready=self._ready[1],
+                    moved=lambda: False)
+
+    def _watch(self, roots: tuple[Path, ...], *, recursive: bool, ready: threading.Event,
+               moved: Callable[[], bool]) -> None:
+        until = _Until(self._stop, ready, moved)
+        for batch in watchfiles.watch(*roots, watch_filter=self._accept, stop_event=until, step=WATCH_STEP_MS,
+                                      recursive=recursive, raise_interrupt=False):
+            self._on_change({Path(path) for _, path in batch})
+
+
+class _Until:
+    """The stop event handed to watchfiles, which asks it every step once it is watching."""
+
+    def __init__(self, stop: threading.Event, ready: threading.Event, moved: Callable[[], bool]) -> None:
+        self._stop = stop
+        self._ready = ready
+        self._moved = moved
+
+    def is_set(self) -> bool:
+        self._ready.set()  # watchfiles asks only after its watches are in place
+        return self._stop.is_set() or self._moved()
+
+
+# --- serving ----------------------------------------------------------------------------
+
+
+def resolve_request(root: Path, url_path: str) -> Path | None:
+    """The file under root that a request path names, or None (not found, or outside root).
+
+    The path is percent-decoded before it is checked, so `%2e%2e%2f` is `../`; hidden
+    names (the manifest) are not served, and a symlink counts by where it points.
+    """
+    path = unquote(urlsplit(url_path).path)
+    parts = [part for part in path.split("/") if part]
+    if "\0" in path or any(part.startswith(".") for part in parts):
+        return None
+    candidate = root.joinpath(*parts)
+    if candidate.is_dir():
+        candidate = candidate / "index.html"
+    try:
+        real = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not real.is_relative_to(root.resolve()) or not real.is_file():
+        return None
+    return real
+
+
+def inject(page: str, generation: int, problems: Collection[Problem]) -> str:
+    """The page with the reload script and, if the build found errors, the overlay."""
+    extra = _RELOAD_SCRIPT.format(generation=generation, events=EVENTS_PATH)
+    if problems:
+        count = len(problems)
+        text = "\n".join(html.escape(problem.text) for problem in problems)
+        extra = _OVERLAY.format(count=count, noun="error" if count == 1 else "errors", text=text) + extra
+    at = page.lower().rfind("</body>")
+    return page + extra if at < 0 else page[:at] + extra + page[at:]
+
+
+class PreviewServer(ThreadingHTTPServer):
+    """Serves one output folder and the event stream of a LiveSite."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], site: LiveSite) -> None:
+        self.address_family = _family(address[0])
+        self.site = site
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        """The address to open, e.g. `http://127.0.0.1:8000/`."""
+        host, port = str(self.server_address[0]), self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+
+def _family(host: str) -> socket.AddressFamily:
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"--host {host}: {exc.strerror}") from exc
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """GET and HEAD for files of the output folder, plus the event stream."""
+
+    server: PreviewServer
+    timeout = 30  # a connection that sends nothing does not hold a thread forever
+
+    def do_GET(self) -> None:
+        self._respond(body=True)
+
+    def do_HEAD(self) -> None:
+        self._respond(body=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Requests are not logged: the terminal is for build problems."""
+
+    def _respond(self, *, body: bool) -> None:
+        site = self.server.site
+        path = urlsplit(self.path).path
+        if path == EVENTS_PATH:
+            self._stream_events()
+            return
+        root = site.out
+        target = resolve_request(root, path)
+        if target is None and path == "/" and site.entry is not None:
+            self._redirect("/" + str(site.entry))
+            return
+        if target is None and path != "/" and not path.endswith("/") and (root / path.lstrip("/")).is_dir():
+            self._redirect(path + "/")  # so the folder's index.html resolves its relative links
+            return
+        if target is None:
+            page = _NOT_FOUND_PAGE.format(path=html.escape(path))
+            self._send_html(HTTPStatus.NOT_FOUND, page, site.state.problems, body)
+            return
+        if target.suffix == ".html":
+            page = target.read_text(encoding="utf-8")
+            self._send_html(HTTPStatus.OK, page, self._problems_for(target), body)
+            return
+        self._send_file(target, body)
+
+    def _problems_for(self, target: Path) -> list[Problem]:
+        page = PurePosixPath(target.relative_to(self.server.site.out).as_posix())
+        return [p for p in self.server.site.state.problems if p.page in (None, page)]
+
+    def _send_html(self, status: HTTPStatus, page: str, problems: Collection[Problem], body: bool) -> None:
+        generation = self.server.site.state.generation
+        data = inject(page, generation, problems).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def _send_file(self, target: Path, body: bool) -> None:
+        stat = target.stat()
+        since = self.headers.get("If-Modified-Since")
+        if since is not None and _not_modified_since(since, stat.st_mtime):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.end_headers()
+            return
+        content_type = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", content_type or "application/octet-stream")
+        self.send_header("Content-Length", str(stat.st_size))
+        self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
+        self.send_header("Cache-Control", "no-cache")  # revalidate: a stylesheet may have changed
+        self.end_headers()
+        if body:
+            self.wfile.write(target.read_bytes())
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(HTTPStatus.FOUND)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _stream_events(self) -> None:
+        """`hello` with the current generation, then `reload` after every build."""
+        state = self.server.site.state
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        generation = state.generation
+        try:
+            self._event(f"retry: 1000\nevent: hello\ndata: {generation}\n\n")
+            while not state.closed:
+                newer = state.wait_newer(generation, KEEPALIVE_S)
+                if state.closed:
+                    return
+                if newer == generation:
+                    self._event(": keep-alive\n\n")
+                else:
+                    generation = newer
+                    self._event(f"event: reload\ndata: {generation}\n\n")
+        except OSError:
+            return  # the page went away (reloaded or closed)
+
+    def _event(self, text: str) -> None:
+        self.wfile.write(text.encode("utf-8"))
+        self.wfile.flush()
+
+
+def _not_modified_since(header: str, mtime: float) -> bool:
+    try:
+        since = email.utils.parsedate_to_datetime(header).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return False
+    return int(mtime) <= int(since)
+
+
+# --- putting it together ----------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can reach a server bound to host."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(site: LiveSite, host: str, port: int | None) -> PreviewServer:
+    """A server on host:port; without a port, DEFAULT_PORT or else any free one."""
+    try:
+        return PreviewServer((host, DEFAULT_PORT if port is None else port), site)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+        if port is not None:
+            raise ConfigError(f"port {port} on {host} is in use; choose another with --port, "
+                              "or --port 0 for any free one") from exc
+    return PreviewServer((host, 0), site)
+
+
+@contextmanager
+def running(site: LiveSite, *, host: str = "127.0.0.1", port: int | None = None) -> Iterator[PreviewServer]:
+    """Build once, then serve, watch and rebuild until the block ends; then stop everything.
+
+    The server's serve_forever() is left to the caller (the CLI runs it in the main thread,
+    so Ctrl-C reaches it; tests run it in a thread).
+    """
+    server = bind(site, host, port)
+    rebuilder = Rebuilder(site.build)
+    watcher = Watcher(site, rebuilder.request)
+    try:
+        rebuilder.start()
+        watcher.start()
+        rebuilder.request()
+        site.state.wait_newer(0, timeout=None)  # the first build, before anyone is told the URL
+        watcher.wait_ready(timeout=10)
+        yield server
+    finally:
+        site.state.close()
+        watcher.stop(timeout=5)
+        rebuilder.stop(timeout=30)
+        server.server_close()

@@ -1,0 +1,455 @@
+"""The live preview over real HTTP: pages, assets, traversal, events, rebuilds and the overlay."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import FIXTURES, REPO, formulas
+
+from notes_render import preview
+from notes_render.config import make_config
+from notes_render.errors import ConfigError
+
+WAIT_S = 20.0
+"""Longest any test waits for one answer or event; a hang fails instead of blocking CI."""
+
+
+@dataclass
+class Project:
+    """A project folder: pyproject.toml, templates/ and notes/ (a copy of site-basic)."""
+
+    root: Path
+    out: Path
+
+    @property
+    def notes(self) -> Path:
+        return self.root / "notes"
+
+    def site(self, only: str | None) -> preview.LiveSite:
+        load = partial(make_config, src=self.notes, out=self.out, project_dir=self.root,
+                       templates_dir=self.root / "templates")
+        return preview.LiveSite(load, project_dir=self.root, only=PurePosixPath(only) if only else None,
+                                quiet=True)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    root = tmp_path / "project"
+    shutil.copytree(FIXTURES / "site-basic", root / "notes")
+    shutil.copytree(REPO / "templates", root / "templates")
+    pyproject = '[tool.notes-render]\nsite-title = "First title"\n'
+    (root / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("outside the site", encoding="utf-8")
+    return Project(root, tmp_path / "out")
+
+
+@dataclass
+class Live:
+    """A running preview and a way to talk to it."""
+
+    server: preview.PreviewServer
+    site: preview.LiveSite
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """GET path exactly as written (no client-side normalisation of `..` or `%2e`)."""
+        host, port = self.server.server_address[:2]
+        connection = http.client.HTTPConnection(str(host), port, timeout=WAIT_S)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        finally:
+            connection.close()
+
+    def page(self, path: str) -> str:
+        status, _, body = self.get(path)
+        assert status == 200, path
+        return body.decode("utf-8")
+
+    @contextmanager
+    def events(self) -> Iterator[EventStream]:
+        host, port = self.server.server_address[:2]
+        connection = http.client.HTTPConnection(str(host), port, timeout=WAIT_S)
+        try:
+            connection.request("GET", preview.EVENTS_PATH)
+            response = connection.getresponse()
+            assert response.status == 200
+            assert response.getheader("Content-Type") == "text/event-stream"
+            yield EventStream(response)
+        finally:
+            connection.close()
+
+
+@dataclass
+class EventStream:
+    response: http.client.HTTPResponse
+
+    def next(self) -> tuple[str, str]:
+        """The next event as (name, data); comments (keep-alives) are skipped."""
+        name, data = "message", ""
+        while True:
+            line = self.response.readline().decode("utf-8")
+            assert line, "the event stream ended"
+            line = line.rstrip("\n")
+            if not line:
+                if data:
+                    return name, data
+                continue
+            field, _, value = line.partition(": ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data = value
+
+    def next_reload(self) -> int:
+        """Wait for the next rebuild and return its generation."""
+        while True:
+            name, data = self.next()
+            if name == "reload":
+                return int(data)
+
+
+@contextmanager
+def serving(site: preview.LiveSite) -> Iterator[Live]:
+    with preview.running(site, port=0) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            yield Live(server, site)
+        finally:
+            server.shutdown()
+            thread.join(WAIT_S)
+
+
+@pytest.fixture
+def live_note(project: Project) -> Iterator[Live]:
+    with serving(project.site("a.md")) as live:
+        yield live
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+# --- serving ------------------------------------------------------------------------------
+
+
+def test_the_note_is_served_with_the_reload_script_but_built_without_it(
+    live_note: Live, project: Project
+) -> None:
+    status, headers, _ = live_note.get("/")
+    assert status == 302 and headers["location"] == "/a.html"
+    page = live_note.page("/a.html")
+    assert "<title>Front Title · First title</title>" in page
+    assert f'new EventSource("{preview.EVENTS_PATH}")' in page
+    assert "notes-render-overlay" not in page  # the note has no errors
+    # Only this note is built, and the built files stay script-free.
+    assert not (project.out / "sub" / "b.html").exists()
+    for built in project.out.rglob("*.html"):
+        assert "<script" not in built.read_text(encoding="utf-8")
+
+
+def test_assets_the_page_links_to_are_served(live_note: Live, project: Project) -> None:
+    page = live_note.page("/a.html")
+    links = re.findall(r'<(?:link|img)\b[^>]*?(?:href|src)="([^"#]+)"', page)
+    assert "assets/katex/katex.min.css" in links and "img/fig.png" in links
+    for link in links:
+        status, headers, body = live_note.get("/" + link)
+        assert status == 200, link
+        assert body == (project.out / link).read_bytes()
+    status, headers, css = live_note.get("/assets/katex/katex.min.css")
+    assert headers["content-type"].startswith("text/css")
+    fonts = sorted(set(re.findall(rb"url\((fonts/[^)]+\.woff2)\)", css)))
+    assert len(fonts) > 10
+    for font in fonts:
+        status, headers, body = live_note.get("/assets/katex/" + font.decode())
+        assert (status, headers["content-type"]) == (200, "font/woff2")
+        assert body[:4] == b"wOF2"
+
+
+def test_paths_outside_the_output_folder_are_not_found(live_note: Live, project: Project) -> None:
+    (project.out / "escape").symlink_to(project.out.parent / "secret.txt")
+    (project.out / "escape-dir").symlink_to(project.out.parent, target_is_directory=True)
+    for path in (
+        "/../secret.txt",
+        "/assets/../../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/assets/%2E%2E%2F%2E%2E%2Fsecret.txt",
+        "/..%5csecret.txt",
+        "/escape",
+        "/escape-dir/secret.txt",
+        "/.notes-render-manifest.json",
+        "/no-such-page.html",
+        "/a.md",
+        "/__notes_render/other",
+    ):
+        status, _, body = live_note.get(path)
+        assert status == 404, path
+        assert b"outside the site" not in body
+
+
+def test_resolve_request_refuses_every_escape(tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "p.html").write_text("p", encoding="utf-8")
+    (tmp_path / "secret").write_text("s", encoding="utf-8")
+    assert preview.resolve_request(root, "/sub/p.html?x=1") == (root / "sub" / "p.html").resolve()
+    assert preview.resolve_request(root, "/sub/%70.html") == (root / "sub" / "p.html").resolve()
+    for path in ("/../secret", "/sub/../../secret", "/%2e%2e%2fsecret", "/sub/%2e%2e/%2e%2e/secret",
+                 "/%00", "/sub", "/"):
+        assert preview.resolve_request(root, path) is None, path
+
+
+def test_whole_site_is_served_by_serve(project: Project) -> None:
+    with serving(project.site(None)) as live:
+        index = live.page("/")
+        assert 'href="sub/b.html"' in index
+        assert "B heading" in live.page("/sub/b.html")
+        status, headers, _ = live.get("/sub")
+        assert status == 302 and headers["location"] == "/sub/"
+
+
+# --- rebuilding -----------------------------------------------------------------------------
+
+
+def test_event_stream_announces_a_rebuild_after_the_note_changes(live_note: Live, project: Project) -> None:
+    with live_note.events() as events:
+        name, data = events.next()
+        assert name == "hello"
+        _edit(project.notes / "a.md", "Some ~~struck~~ text", "Freshly written text")
+        assert events.next_reload() == int(data) + 1
+    page = live_note.page("/a.html")
+    assert "Freshly written text" in page
+    assert f"var built = {int(data) + 1};" in page
+
+
+def test_templates_stylesheet_and_config_are_watched(live_note: Live, project: Project) -> None:
+    with live_note.events() as events:
+        events.next()
+        template = project.root / "templates" / "note.html"
+        _edit(template, '<article class="note">', '<article class="note edited">')
+        events.next_reload()
+        assert '<article class="note edited">' in live_note.page("/a.html")
+
+        with (project.root / "templates" / "assets" / "style.css").open("a", encoding="utf-8") as css:
+            css.write("\n.edited { color: teal; }\n")
+        events.next_reload()
+        assert live_note.get("/assets/style.css")[2].endswith(b".edited { color: teal; }\n")
+
+        _edit(project.root / "pyproject.toml", "First title", "Second title")
+        events.next_reload()
+        assert "<title>Front Title · Second title</title>" in live_note.page("/a.html")
+
+
+def test_an_image_the_note_uses_is_watched(live_note: Live, project: Project) -> None:
+    with live_note.events() as events:
+        events.next()
+        (project.notes / "img" / "fig.png").write_bytes(b"\x89PNG new picture")
+        events.next_reload()
+        assert live_note.get("/img/fig.png")[2] == b"\x89PNG new picture"
+
+
+def test_a_broken_formula_shows_an_overlay_until_it_is_fixed(live_note: Live, project: Project) -> None:
+    note = project.notes / "a.md"
+    with live_note.events() as events:
+        events.next()
+        _edit(note, "Some ~~struck~~ text", r"Some $\frac{1}{\nosuchmacro}$ text")
+        events.next_reload()
+        page = live_note.page("/a.html")
+        overlay = re.search(r'<div id="notes-render-overlay".*?</div>', page, re.S)
+        assert overlay is not None
+        assert re.search(r"a\.md:8:16: Undefined control sequence: \\nosuchmacro", overlay.group(0))
+        # The build itself stays as `build` writes it: KaTeX's error span, no overlay, no script.
+        built = (project.out / "a.html").read_text(encoding="utf-8")
+        assert "katex-error" in built and "notes-render-overlay" not in built
+
+        _edit(note, r"\nosuchmacro", r"\pi")
+        events.next_reload()
+        page = live_note.page("/a.html")
+        assert "notes-render-overlay" not in page
+        assert ("inline", r"\frac{1}{\pi}") in formulas(page)
+
+
+def test_broken_front_matter_shows_an_overlay_and_the_server_keeps_going(
+    live_note: Live, project: Project
+) -> None:
+    note = project.notes / "a.md"
+    with live_note.events() as events:
+        events.next()
+        _edit(note, 'title: "Front Title"', "title: [unclosed")
+        events.next_reload()
+        page = live_note.page("/a.html")
+        assert "notes-render-overlay" in page
+        assert re.search(r"a\.md:\d+:\d+: invalid YAML front matter", page)
+
+        _edit(note, "title: [unclosed", 'title: "Mended Title"')
+        events.next_reload()
+        page = live_note.page("/a.html")
+        assert "notes-render-overlay" not in page and "<title>Mended Title" in page
+
+
+def test_a_broken_config_or_template_is_shown_and_mended(live_note: Live, project: Project) -> None:
+    with live_note.events() as events:
+        events.next()
+        _edit(project.root / "pyproject.toml", '"First title"', "[not a string")
+        events.next_reload()
+        assert "invalid TOML" in live_note.page("/a.html")
+        _edit(project.root / "pyproject.toml", "[not a string", '"Third title"')
+        events.next_reload()
+        page = live_note.page("/a.html")
+        assert "notes-render-overlay" not in page and "Third title" in page
+
+        _edit(project.root / "templates" / "note.html", "{% endblock %}", "{% endblok %}")
+        events.next_reload()
+        assert "template error" in live_note.page("/a.html")
+        _edit(project.root / "templates" / "note.html", "{% endblok %}", "{% endblock %}")
+        events.next_reload()
+        assert "notes-render-overlay" not in live_note.page("/a.html")
+
+
+def test_the_overlay_of_a_page_names_only_its_own_errors(project: Project) -> None:
+    _edit(project.notes / "sub" / "b.md", "# B heading", "# B heading\n\n$\\broken$")
+    with serving(project.site(None)) as live:
+        assert "b.md:3:2: Undefined control sequence: \\broken" in live.page("/sub/b.html")
+        assert "notes-render-overlay" not in live.page("/a.html")
+
+
+def test_builds_never_interleave_and_requests_during_one_make_one_more() -> None:
+    started, release = threading.Event(), threading.Event()
+    builds: list[frozenset[Path]] = []
+    done = threading.Semaphore(0)
+
+    def build(changed: frozenset[Path]) -> None:
+        builds.append(changed)
+        started.set()
+        assert release.wait(WAIT_S)
+        done.release()
+
+    rebuilder = preview.Rebuilder(build)
+    rebuilder.start()
+    try:
+        rebuilder.request({Path("first")})
+        assert started.wait(WAIT_S)
+        for name in ("a", "b", "a", "c"):  # a burst while the first build runs
+            rebuilder.request({Path(name)})
+        release.set()
+        assert done.acquire(timeout=WAIT_S) and done.acquire(timeout=WAIT_S)
+    finally:
+        rebuilder.stop(WAIT_S)
+    assert builds == [frozenset({Path("first")}), frozenset({Path("a"), Path("b"), Path("c")})]
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+def test_a_taken_port_falls_back_only_when_none_was_asked_for(project: Project) -> None:
+    site = project.site("a.md")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
+            preview.bind(site, "127.0.0.1", port)
+        original = preview.DEFAULT_PORT
+        preview.DEFAULT_PORT = port
+        try:
+            server = preview.bind(site, "127.0.0.1", None)
+        finally:
+            preview.DEFAULT_PORT = original
+        with server:
+            assert server.server_address[1] not in (port, 0)
+
+
+def test_only_loopback_hosts_count_as_private() -> None:
+    assert all(preview.is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost"))
+    assert not any(preview.is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.2", "example.org"))
+
+
+def test_help_documents_every_preview_and_serve_option() -> None:
+    for command, options in {
+        "preview": ("--src", "--host", "--port", "--open", "--katex-dir", "--templates", "--quiet", "note"),
+        "serve": ("--src", "--host", "--port", "--open", "--katex-dir", "--templates", "--quiet"),
+    }.items():
+        result = subprocess.run([sys.executable, "build.py", command, "--help"], cwd=REPO,
+                                capture_output=True, text=True, check=True, timeout=WAIT_S)
+        for option in options:
+            assert option in result.stdout, (command, option)
+
+
+def _start_cli(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """Run `build.py preview ...` with a stand-in browser; return it and the URL it printed."""
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened"}\n', encoding="utf-8")
+    browser.chmod(0o755)
+    process = subprocess.Popen([sys.executable, "build.py", *args], cwd=REPO, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"})
+    timer = threading.Timer(WAIT_S, process.kill)  # a hung start-up fails the test, never CI
+    timer.start()
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+    finally:
+        timer.cancel()
+    match = re.search(r"at (http://127\.0\.0\.1:\d+/)$", line.strip())
+    assert match, line
+    return process, match.group(1)
+
+
+@pytest.mark.parametrize("open_browser", [True, False])
+def test_cli_serves_opens_only_when_asked_and_stops_cleanly_on_ctrl_c(
+    project: Project, tmp_path: Path, open_browser: bool
+) -> None:
+    args = ["preview", str(project.notes / "a.md"), "--port", "0", *(["--open"] if open_browser else [])]
+    process, url = _start_cli(args, tmp_path)
+    try:
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=WAIT_S)
+        connection.request("GET", "/a.html")
+        response = connection.getresponse()
+        assert response.status == 200 and b"Front Title" in response.read()
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=WAIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "preview stopped" in stderr
+    folder = re.search(r"building into (\S+);", stderr)
+    assert folder and not Path(folder.group(1)).exists()
+    opened = tmp_path / "opened"
+    # The process has ended, so a browser it asked for has run (webbrowser waits for it).
+    urls = opened.read_text(encoding="utf-8").split() if opened.exists() else []
+    assert urls == ([url] if open_browser else [])
+    with socket.socket() as again:  # nothing listens there any more: a new preview can take the port
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+        again.bind(("127.0.0.1", parts.port or 0))
+        again.listen()
+
+
+def test_cli_refuses_a_note_that_is_not_there(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "build.py", "preview", str(tmp_path / "nope.md")], cwd=REPO,
+                            capture_output=True, text=True, timeout=WAIT_S)
+    assert result.returncode == 2
+    assert "nope.md is not a Markdown note" in result.stderr
