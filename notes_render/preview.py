@@ -4,7 +4,7 @@ Four small parts, each on its own thread: a `Watcher` (watchfiles) turns saves i
 sets, a `Rebuilder` runs one build at a time through `LiveSite`, which calls
 `pipeline.build_site` and publishes the outcome on a `BuildState`, and a `PreviewServer`
 serves the output folder, streams "reload" events and adds the reload script and the error
-overlay to the HTML it sends. The files on disk stay exactly what `build` writes: script-free.
+overlay to the HTML it sends. The files on disk stay exactly what `build` writes.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ EVENTS_PATH = "/__notes_render/events"
 KEEPALIVE_S = 15.0
 """Seconds between comments on an idle event stream, so dead clients are noticed."""
 
-WATCH_STEP_MS = 50
+WATCH_STEP_MS = 20
 """watchfiles yields once no new change arrived for this long: a burst of saves is one rebuild."""
 
 _RELOAD_SCRIPT = """<script>/* notes-render preview only: reload when the site is rebuilt */
@@ -441,31 +441,28 @@ class _Handler(BaseHTTPRequestHandler):
         if path == EVENTS_PATH:
             self._stream_events()
             return
+        # Read the generation before the file: a page labelled older than its content only
+        # reloads once more, while one labelled newer would miss the rebuild it lacks.
+        generation, problems = site.state.snapshot()
         root = site.out
         target = resolve_request(root, path)
         if target is None and path == "/" and site.entry is not None:
             self._redirect("/" + str(site.entry))
-            return
-        if target is None and path != "/" and not path.endswith("/") and (root / path.lstrip("/")).is_dir():
+        elif target is None and path != "/" and not path.endswith("/") and (root / path.lstrip("/")).is_dir():
             self._redirect(path + "/")  # so the folder's index.html resolves its relative links
-            return
-        if target is None:
+        elif target is None:
             page = _NOT_FOUND_PAGE.format(path=html.escape(path))
-            self._send_html(HTTPStatus.NOT_FOUND, page, site.state.problems, body)
-            return
-        if target.suffix == ".html":
+            self._send_html(HTTPStatus.NOT_FOUND, inject(page, generation, problems), body)
+        elif target.suffix == ".html":
+            served = PurePosixPath(target.relative_to(root).as_posix())
+            own = [problem for problem in problems if problem.page in (None, served)]
             page = target.read_text(encoding="utf-8")
-            self._send_html(HTTPStatus.OK, page, self._problems_for(target), body)
-            return
-        self._send_file(target, body)
+            self._send_html(HTTPStatus.OK, inject(page, generation, own), body)
+        else:
+            self._send_file(target, body)
 
-    def _problems_for(self, target: Path) -> list[Problem]:
-        page = PurePosixPath(target.relative_to(self.server.site.out).as_posix())
-        return [p for p in self.server.site.state.problems if p.page in (None, page)]
-
-    def _send_html(self, status: HTTPStatus, page: str, problems: Collection[Problem], body: bool) -> None:
-        generation = self.server.site.state.generation
-        data = inject(page, generation, problems).encode("utf-8")
+    def _send_html(self, status: HTTPStatus, page: str, body: bool) -> None:
+        data = page.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))

@@ -160,10 +160,12 @@ def test_the_note_is_served_with_the_reload_script_but_built_without_it(
     assert "<title>Front Title · First title</title>" in page
     assert f'new EventSource("{preview.EVENTS_PATH}")' in page
     assert "notes-render-overlay" not in page  # the note has no errors
-    # Only this note is built, and the built files stay script-free.
+    # Only this note is built, and the built file is what `build` writes: the reload
+    # script is added to the response alone.
     assert not (project.out / "sub" / "b.html").exists()
-    for built in project.out.rglob("*.html"):
-        assert "<script" not in built.read_text(encoding="utf-8")
+    built = (project.out / "a.html").read_text(encoding="utf-8")
+    assert preview.EVENTS_PATH not in built
+    assert page == preview.inject(built, live_note.site.state.generation, ())
 
 
 def test_assets_the_page_links_to_are_served(live_note: Live, project: Project) -> None:
@@ -453,3 +455,67 @@ def test_cli_refuses_a_note_that_is_not_there(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=WAIT_S)
     assert result.returncode == 2
     assert "nope.md is not a Markdown note" in result.stderr
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's headless Chromium driven by Playwright (whose own browser download is not used)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it, and CI must run the browser tests")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                              timeout=WAIT_S * 1000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def test_the_open_page_follows_the_note_in_a_browser(browser: object, project: Project) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    note = project.notes / "live.md"
+    note.write_text("# Live note\n\nFirst version of the text.\n\n$$\nE = mc^2\n$$\n", encoding="utf-8")
+    tex_of_formulas = "() => [...document.querySelectorAll('annotation')].map(a => a.textContent.trim())"
+    with serving(project.site("live.md")) as live:
+        page = browser.new_page()
+        page.set_default_timeout(WAIT_S * 1000)
+        try:
+            page.goto(live.server.url)  # `/` leads to the note
+            assert page.url.endswith("/live.html")
+            assert "First version of the text." in page.inner_text("article")
+            assert page.evaluate(tex_of_formulas) == ["E = mc^2"]
+
+            # Save new text and a new formula: the page reloads by itself.
+            note.write_text("# Live note\n\nSecond version, rewritten.\n\n$$\n\\int_0^1 x\\,dx = \\tfrac12\n$$\n",
+                            encoding="utf-8")
+            page.wait_for_function("() => document.body.innerText.includes('Second version, rewritten.')")
+            assert page.evaluate(tex_of_formulas) == ["\\int_0^1 x\\,dx = \\tfrac12"]
+            assert "First version" not in page.inner_text("article")
+
+            # Break the formula on line 6: the overlay names the place and KaTeX's message.
+            note.write_text("# Live note\n\nSecond version, rewritten.\n\n$$\n\\int_0^1 \\brokenmacro\n$$\n",
+                            encoding="utf-8")
+            overlay = page.wait_for_selector("#notes-render-overlay")
+            assert overlay is not None
+            assert re.search(r"live\.md:6:10: Undefined control sequence: \\brokenmacro", overlay.inner_text())
+
+            # Mend it: the overlay goes away on the next save.
+            note.write_text("# Live note\n\nThird version.\n\n$$\n\\int_0^1 \\pi\n$$\n", encoding="utf-8")
+            page.wait_for_selector("#notes-render-overlay", state="detached")
+            assert "Third version." in page.inner_text("article")
+            assert page.evaluate(tex_of_formulas) == ["\\int_0^1 \\pi"]
+        finally:
+            page.close()
