@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +86,33 @@ def build_notes(tmp_path: Path, run_cli: Callable[..., BuildResult]) -> Callable
         return run_cli("--src", src, "--out", out, *args, out=out)
 
     return build
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, installed by .ci/run; Playwright's own browser download is never used."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def launch_chromium() -> Iterator[Any]:
+    """Headless Chromium through Playwright. Outside CI a missing Chromium skips the test;
+    in CI (CI=true) it fails it, since .ci/run installs Chromium."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it, and CI must run browser tests")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

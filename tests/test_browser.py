@@ -13,7 +13,6 @@ import gzip
 import http.server
 import io
 import json
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,17 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, formulas
+from conftest import REPO, formulas, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = REPO / "test-artifacts"
 TYPORA_EXPORT_BYTES = 697_000
 """What the Typora export of n1 weighed before this project (the figure to beat)."""
@@ -101,16 +91,8 @@ def server(site: Site) -> Iterator[str]:
 def browser(site: Site) -> Iterator[Any]:
     """Headless Chromium, started after the build (Playwright's event loop would stop
     the embedded KaTeX from applying its time limits)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launch_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @dataclass

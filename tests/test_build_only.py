@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
-
 from conftest import FIXTURES
+
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
 from notes_render.pipeline import build_site

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, REPO, formulas
+from conftest import FIXTURES, REPO, formulas, launch_chromium
 
 from notes_render import preview
 from notes_render.config import make_config
@@ -459,27 +459,10 @@ def test_cli_refuses_a_note_that_is_not_there(tmp_path: Path) -> None:
 
 # --- in a real browser ------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's headless Chromium driven by Playwright (whose own browser download is not used)."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; .ci/run installs it, and CI must run the browser tests")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                              timeout=WAIT_S * 1000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch_chromium() as chromium:
+        yield chromium
 
 
 def test_the_open_page_follows_the_note_in_a_browser(browser: object, project: Project) -> None:
@@ -487,7 +470,11 @@ def test_the_open_page_follows_the_note_in_a_browser(browser: object, project: P
 
     assert isinstance(browser, Browser)
     note = project.notes / "live.md"
-    note.write_text("# Live note\n\nFirst version of the text.\n\n$$\nE = mc^2\n$$\n", encoding="utf-8")
+
+    def save(text: str, tex: str) -> None:
+        note.write_text(f"# Live note\n\n{text}\n\n$$\n{tex}\n$$\n", encoding="utf-8")
+
+    save("First version of the text.", "E = mc^2")
     tex_of_formulas = "() => [...document.querySelectorAll('annotation')].map(a => a.textContent.trim())"
     with serving(project.site("live.md")) as live:
         page = browser.new_page()
@@ -499,23 +486,22 @@ def test_the_open_page_follows_the_note_in_a_browser(browser: object, project: P
             assert page.evaluate(tex_of_formulas) == ["E = mc^2"]
 
             # Save new text and a new formula: the page reloads by itself.
-            note.write_text("# Live note\n\nSecond version, rewritten.\n\n$$\n\\int_0^1 x\\,dx = \\tfrac12\n$$\n",
-                            encoding="utf-8")
+            save("Second version, rewritten.", r"\int_0^1 x\,dx = \tfrac12")
             page.wait_for_function("() => document.body.innerText.includes('Second version, rewritten.')")
-            assert page.evaluate(tex_of_formulas) == ["\\int_0^1 x\\,dx = \\tfrac12"]
+            assert page.evaluate(tex_of_formulas) == [r"\int_0^1 x\,dx = \tfrac12"]
             assert "First version" not in page.inner_text("article")
 
             # Break the formula on line 6: the overlay names the place and KaTeX's message.
-            note.write_text("# Live note\n\nSecond version, rewritten.\n\n$$\n\\int_0^1 \\brokenmacro\n$$\n",
-                            encoding="utf-8")
+            save("Second version, rewritten.", r"\int_0^1 \brokenmacro")
             overlay = page.wait_for_selector("#notes-render-overlay")
             assert overlay is not None
-            assert re.search(r"live\.md:6:10: Undefined control sequence: \\brokenmacro", overlay.inner_text())
+            message = overlay.inner_text()
+            assert re.search(r"live\.md:6:10: Undefined control sequence: \\brokenmacro", message)
 
             # Mend it: the overlay goes away on the next save.
-            note.write_text("# Live note\n\nThird version.\n\n$$\n\\int_0^1 \\pi\n$$\n", encoding="utf-8")
+            save("Third version.", r"\int_0^1 \pi")
             page.wait_for_selector("#notes-render-overlay", state="detached")
             assert "Third version." in page.inner_text("article")
-            assert page.evaluate(tex_of_formulas) == ["\\int_0^1 \\pi"]
+            assert page.evaluate(tex_of_formulas) == [r"\int_0^1 \pi"]
         finally:
             page.close()
