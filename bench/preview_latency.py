@@ -28,8 +28,14 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 20.0
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 
 class Events:
@@ -73,13 +79,16 @@ def fetch(host: str, port: int, path: str) -> str:
 def summary(name: str, seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
     p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
-    return (f"{name}: median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, "
-            f"min {ms[0]:.0f} ms, max {ms[-1]:.0f} ms over {len(ms)} saves")
+    return (
+        f"{name}: median {statistics.median(ms):.0f} ms, p90 {p90:.0f} ms, "
+        f"min {ms[0]:.0f} ms, max {ms[-1]:.0f} ms over {len(ms)} saves"
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--note", type=Path, default=Path("notes/n1.md"), help="note to preview")
     parser.add_argument("--runs", type=int, default=20, help="measured saves (after 3 warm-up saves)")
     parser.add_argument("--browser", action="store_true", help="also measure in headless Chromium")
@@ -92,9 +101,13 @@ def main() -> int:
         original = note.read_text(encoding="utf-8")
         log = Path(tmp) / "preview.log"  # not a pipe: one left unread fills up and blocks the server
         with log.open("w", encoding="utf-8") as stderr:
-            process = subprocess.Popen([sys.executable, "build.py", "preview", str(note), "--src", str(src),
-                                        "--port", "0"],
-                                       cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            process = subprocess.Popen(
+                [sys.executable, "build.py", "preview", str(note), "--src", str(src), "--port", "0"],
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         try:
             assert process.stdout is not None
             url = re.search(r"http://\S+", process.stdout.readline())
@@ -128,8 +141,12 @@ def main() -> int:
             print(summary("save -> new page fetched", page_s))
 
             if args.browser:
-                print(summary("save -> new text shown in Chromium", browser_runs(url.group(0), page_path,
-                                                                               save, args.runs)))
+                print(
+                    summary(
+                        "save -> new text shown in Chromium",
+                        browser_runs(url.group(0), page_path, save, args.runs),
+                    )
+                )
 
             time.sleep(1.0)  # let the last rebuild settle
             before = generation(host, port, page_path)
@@ -166,8 +183,9 @@ def browser_runs(url: str, page_path: str, save: object, runs: int) -> list[floa
             for run in range(-3, runs):
                 started = time.perf_counter()
                 token = save(1000 + run)
-                page.wait_for_function("t => document.body && document.body.innerText.includes(t)",
-                                       arg=token, polling="raf")
+                page.wait_for_function(
+                    "t => document.body && document.body.innerText.includes(t)", arg=token, polling="raf"
+                )
                 if run >= 0:
                     seconds.append(time.perf_counter() - started)
         finally:

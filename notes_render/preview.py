@@ -76,8 +76,15 @@ _NOT_FOUND_PAGE = (
     "<body><h1>Not found</h1><p>{path} is not part of the preview.</p>\n</body></html>\n"
 )
 
-_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".woff2": "font/woff2",
-          ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml", ".js": "text/javascript"}
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".woff2": "font/woff2",
+    ".woff": "font/woff",
+    ".ttf": "font/ttf",
+    ".svg": "image/svg+xml",
+    ".js": "text/javascript",
+}
 
 
 # --- what the last build found ----------------------------------------------------------
@@ -231,8 +238,10 @@ class LiveSite:
             self._log(diagnostic.format())
         errors = report.errors
         if not self._quiet:
-            self._log(f"built {len(report.pages)} pages in {seconds * 1000:.0f} ms; "
-                      f"{len(errors)} errors, {len(report.diagnostics) - len(errors)} warnings")
+            self._log(
+                f"built {len(report.pages)} pages in {seconds * 1000:.0f} ms; "
+                f"{len(errors)} errors, {len(report.diagnostics) - len(errors)} warnings"
+            )
         pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
         return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
 
@@ -249,8 +258,11 @@ class LiveSite:
 
 def _outermost(folders: list[Path]) -> tuple[Path, ...]:
     """The folders without those inside another (watching those twice is pointless)."""
-    return tuple(f for f in dict.fromkeys(folders)
-                 if not any(f != other and f.is_relative_to(other) for other in folders))
+    return tuple(
+        f
+        for f in dict.fromkeys(folders)
+        if not any(f != other and f.is_relative_to(other) for other in folders)
+    )
 
 
 class Rebuilder:
@@ -329,20 +341,27 @@ class Watcher:
     def _watch_folders(self) -> None:
         """The notes and templates, recursively; restarted when the config moves the templates."""
         while not self._stop.is_set():
-            roots = self._site.watch_roots()
-            self._watch(roots, recursive=True, ready=self._ready[0],
-                        moved=lambda: self._site.watch_roots() != roots)  # noqa: B023 (called at once)
+            self._watch(self._site.watch_roots(), recursive=True, ready=self._ready[0], follow_config=True)
 
     def _watch_config(self) -> None:
         """The project folder alone, not recursively: it holds node_modules and the like."""
-        self._watch((self._site.pyproject.parent,), recursive=False, ready=self._ready[1],
-                    moved=lambda: False)
+        self._watch(
+            (self._site.pyproject.parent,), recursive=False, ready=self._ready[1], follow_config=False
+        )
 
-    def _watch(self, roots: tuple[Path, ...], *, recursive: bool, ready: threading.Event,
-               moved: Callable[[], bool]) -> None:
-        until = _Until(self._stop, ready, moved)
-        for batch in watchfiles.watch(*roots, watch_filter=self._accept, stop_event=until, step=WATCH_STEP_MS,
-                                      recursive=recursive, raise_interrupt=False):
+    def _watch(
+        self, roots: tuple[Path, ...], *, recursive: bool, ready: threading.Event, follow_config: bool
+    ) -> None:
+        """Forward changes under roots until stopped (or, following the config, until the roots move)."""
+        until = _Until(self._stop, ready, lambda: follow_config and self._site.watch_roots() != roots)
+        for batch in watchfiles.watch(
+            *roots,
+            watch_filter=self._accept,
+            stop_event=until,
+            step=WATCH_STEP_MS,
+            recursive=recursive,
+            raise_interrupt=False,
+        ):
             self._on_change({Path(path) for _, path in batch})
 
 
@@ -550,8 +569,9 @@ def bind(site: LiveSite, host: str, port: int | None) -> PreviewServer:
         if exc.errno != errno.EADDRINUSE:
             raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
         if port is not None:
-            raise ConfigError(f"port {port} on {host} is in use; choose another with --port, "
-                              "or --port 0 for any free one") from exc
+            raise ConfigError(
+                f"port {port} on {host} is in use; choose another with --port, or --port 0 for any free one"
+            ) from exc
     return PreviewServer((host, 0), site)
 
 

@@ -43,8 +43,9 @@ def test_only_keeps_the_rest_of_an_existing_site(src: Path, tmp_path: Path) -> N
     before = _files(out)
     index = (out / "index.html").read_bytes()
     note = src / "a.md"
-    note.write_text(note.read_text(encoding="utf-8").replace("Some ~~struck~~", "Changed ~~struck~~"),
-                    encoding="utf-8")
+    note.write_text(
+        note.read_text(encoding="utf-8").replace("Some ~~struck~~", "Changed ~~struck~~"), encoding="utf-8"
+    )
     build_site(config, only=[PurePosixPath("a.md")])
     assert _files(out) == before
     assert (out / "index.html").read_bytes() == index

@@ -41,10 +41,16 @@ class Project:
         return self.root / "notes"
 
     def site(self, only: str | None) -> preview.LiveSite:
-        load = partial(make_config, src=self.notes, out=self.out, project_dir=self.root,
-                       templates_dir=self.root / "templates")
-        return preview.LiveSite(load, project_dir=self.root, only=PurePosixPath(only) if only else None,
-                                quiet=True)
+        load = partial(
+            make_config,
+            src=self.notes,
+            out=self.out,
+            project_dir=self.root,
+            templates_dir=self.root / "templates",
+        )
+        return preview.LiveSite(
+            load, project_dir=self.root, only=PurePosixPath(only) if only else None, quiet=True
+        )
 
 
 @pytest.fixture
@@ -215,8 +221,15 @@ def test_resolve_request_refuses_every_escape(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text("s", encoding="utf-8")
     assert preview.resolve_request(root, "/sub/p.html?x=1") == (root / "sub" / "p.html").resolve()
     assert preview.resolve_request(root, "/sub/%70.html") == (root / "sub" / "p.html").resolve()
-    for path in ("/../secret", "/sub/../../secret", "/%2e%2e%2fsecret", "/sub/%2e%2e/%2e%2e/secret",
-                 "/%00", "/sub", "/"):
+    for path in (
+        "/../secret",
+        "/sub/../../secret",
+        "/%2e%2e%2fsecret",
+        "/sub/%2e%2e/%2e%2e/secret",
+        "/%00",
+        "/sub",
+        "/",
+    ):
         assert preview.resolve_request(root, path) is None, path
 
 
@@ -390,8 +403,14 @@ def test_help_documents_every_preview_and_serve_option() -> None:
         "preview": ("--src", "--host", "--port", "--open", "--katex-dir", "--templates", "--quiet", "note"),
         "serve": ("--src", "--host", "--port", "--open", "--katex-dir", "--templates", "--quiet"),
     }.items():
-        result = subprocess.run([sys.executable, "build.py", command, "--help"], cwd=REPO,
-                                capture_output=True, text=True, check=True, timeout=WAIT_S)
+        result = subprocess.run(
+            [sys.executable, "build.py", command, "--help"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=WAIT_S,
+        )
         for option in options:
             assert option in result.stdout, (command, option)
 
@@ -401,9 +420,14 @@ def _start_cli(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], 
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened"}\n', encoding="utf-8")
     browser.chmod(0o755)
-    process = subprocess.Popen([sys.executable, "build.py", *args], cwd=REPO, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        [sys.executable, "build.py", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"},
+    )
     timer = threading.Timer(WAIT_S, process.kill)  # a hung start-up fails the test, never CI
     timer.start()
     try:
@@ -451,13 +475,19 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly_on_ctrl_c(
 
 
 def test_cli_refuses_a_note_that_is_not_there(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "build.py", "preview", str(tmp_path / "nope.md")], cwd=REPO,
-                            capture_output=True, text=True, timeout=WAIT_S)
+    result = subprocess.run(
+        [sys.executable, "build.py", "preview", str(tmp_path / "nope.md")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
     assert result.returncode == 2
     assert "nope.md is not a Markdown note" in result.stderr
 
 
 # --- in a real browser ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
