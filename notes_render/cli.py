@@ -62,11 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 0 (any free port) to 65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1, this machine only; any "
                         "other address lets other machines read the preview and prints a warning)")
-    parser.add_argument("--port", type=int, default=None, metavar="N",
+    parser.add_argument("--port", type=_port, default=None, metavar="N",
                         help="port to listen on (default: 8000, or a free one if 8000 is taken; "
                         "0: any free one); a port given here that is taken is an error")
     parser.add_argument("--open", action="store_true",

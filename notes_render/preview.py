@@ -9,7 +9,6 @@ overlay to the HTML it sends. The files on disk stay exactly what `build` writes
 
 from __future__ import annotations
 
-import email.utils
 import errno
 import html
 import ipaddress
@@ -214,22 +213,21 @@ class LiveSite:
     def build(self, changed: Collection[Path] = ()) -> None:
         """Rebuild and publish the outcome; bad content or settings never raise."""
         started = time.perf_counter()
-        problems: list[Problem] = []
+        problems: list[Problem]
         try:
             config = self._load() if self._config is None or self.pyproject in changed else self._config
             only = None if self._only is None else [self._only]
             report = pipeline.build_site(config, self._engines, only=only)
+            problems = self._report(config, report, time.perf_counter() - started)
+            self.inputs = self._referenced_files()
         except NotesRenderError as exc:
             if isinstance(exc, ConfigError):
                 self._config = None  # load it again next time: the problem may be in pyproject.toml
             self._log(f"notes-render: error: {exc}")
-            problems.append(Problem(None, str(exc)))
+            problems = [Problem(None, str(exc))]
         except Exception as exc:  # a bug must not take the server down; say where it is
             traceback.print_exc()
-            problems.append(Problem(None, f"internal error: {exc!r} (see the terminal)"))
-        else:
-            problems = self._report(config, report, time.perf_counter() - started)
-            self.inputs = self._referenced_files()
+            problems = [Problem(None, f"internal error: {exc!r} (see the terminal)")]
         self.state.publish(problems)
 
     def _report(self, config: Config, report: pipeline.BuildReport, seconds: float) -> list[Problem]:
@@ -242,6 +240,9 @@ class LiveSite:
                 f"built {len(report.pages)} pages in {seconds * 1000:.0f} ms; "
                 f"{len(errors)} errors, {len(report.diagnostics) - len(errors)} warnings"
             )
+        if self._only is not None:
+            return [Problem(None, d.format()) for d in errors]  # all about the one page there is
+        # In the whole site, each page shows its own errors.
         pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
         return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
 
@@ -475,7 +476,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif target.suffix == ".html":
             served = PurePosixPath(target.relative_to(root).as_posix())
             own = [problem for problem in problems if problem.page in (None, served)]
-            page = target.read_text(encoding="utf-8")
+            try:
+                page = target.read_text(encoding="utf-8")
+            except FileNotFoundError:  # a rebuild removed it just now
+                self.send_error(HTTPStatus.NOT_FOUND)
+                return
             self._send_html(HTTPStatus.OK, inject(page, generation, own), body)
         else:
             self._send_file(target, body)
@@ -491,21 +496,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _send_file(self, target: Path, body: bool) -> None:
-        stat = target.stat()
-        since = self.headers.get("If-Modified-Since")
-        if since is not None and _not_modified_since(since, stat.st_mtime):
+        try:
+            stat = target.stat()
+            data = target.read_bytes()
+        except FileNotFoundError:  # a rebuild removed it just now
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return
+        # Nanosecond time and size, not Last-Modified: two saves within a second must differ.
+        tag = f'"{stat.st_mtime_ns:x}-{len(data):x}"'
+        if self.headers.get("If-None-Match") == tag:
             self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", tag)
             self.end_headers()
             return
         content_type = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", content_type or "application/octet-stream")
-        self.send_header("Content-Length", str(stat.st_size))
-        self.send_header("Last-Modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", tag)
         self.send_header("Cache-Control", "no-cache")  # revalidate: a stylesheet may have changed
         self.end_headers()
         if body:
-            self.wfile.write(target.read_bytes())
+            self.wfile.write(data)
 
     def _redirect(self, location: str) -> None:
         self.send_response(HTTPStatus.FOUND)
@@ -538,14 +550,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _event(self, text: str) -> None:
         self.wfile.write(text.encode("utf-8"))
         self.wfile.flush()
-
-
-def _not_modified_since(header: str, mtime: float) -> bool:
-    try:
-        since = email.utils.parsedate_to_datetime(header).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return False
-    return int(mtime) <= int(since)
 
 
 # --- putting it together ----------------------------------------------------------------

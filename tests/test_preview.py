@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import FIXTURES, REPO, formulas, launch_chromium
 
-from notes_render import preview
+from notes_render import cli, preview
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
 
@@ -71,12 +71,12 @@ class Live:
     server: preview.PreviewServer
     site: preview.LiveSite
 
-    def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """GET path exactly as written (no client-side normalisation of `..` or `%2e`)."""
         host, port = self.server.server_address[:2]
         connection = http.client.HTTPConnection(str(host), port, timeout=WAIT_S)
         try:
-            connection.request("GET", path)
+            connection.request("GET", path, headers=headers or {})
             response = connection.getresponse()
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         finally:
@@ -272,6 +272,19 @@ def test_templates_stylesheet_and_config_are_watched(live_note: Live, project: P
         _edit(project.root / "pyproject.toml", "First title", "Second title")
         events.next_reload()
         assert "<title>Front Title · Second title</title>" in live_note.page("/a.html")
+
+
+def test_a_changed_stylesheet_is_never_answered_not_modified(live_note: Live, project: Project) -> None:
+    _, headers, _ = live_note.get("/assets/style.css")
+    tag = {"If-None-Match": headers["etag"]}
+    assert live_note.get("/assets/style.css", tag)[0] == 304
+    with live_note.events() as events:
+        events.next()
+        with (project.root / "templates" / "assets" / "style.css").open("a", encoding="utf-8") as css:
+            css.write("\n.same-second { color: teal; }\n")  # within the second of the first version
+        events.next_reload()
+        status, _, body = live_note.get("/assets/style.css", tag)
+        assert status == 200 and body.endswith(b".same-second { color: teal; }\n")
 
 
 def test_an_image_the_note_uses_is_watched(live_note: Live, project: Project) -> None:
@@ -472,6 +485,14 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly_on_ctrl_c(
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
         again.bind(("127.0.0.1", parts.port or 0))
         again.listen()
+
+
+def test_cli_refuses_a_port_that_is_no_port(capsys: pytest.CaptureFixture[str]) -> None:
+    for port in ("70000", "-1", "http"):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(["serve", "--port", port])
+        assert exit_.value.code == 2
+        assert "is not a port number" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_note_that_is_not_there(tmp_path: Path) -> None:
