@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--src", type=Path, default=Path("notes"), metavar="DIR",
                        help="folder of Markdown notes, searched recursively (default: notes)")
     _add_server_options(serve)
+    cache = commands.add_parser("cache", help="manage the cache of typeset formulas and pages")
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    prune = cache_commands.add_parser("prune", help="remove entries no build has used lately")
+    prune.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                       help="the cache folder (default: .notes-render-cache in the working folder)")
+    prune.add_argument("--max-age", type=int, default=30, metavar="DAYS",
+                       help="remove entries unused for this many days; 0 empties the cache "
+                       "(default: 30)")
     return parser
 
 
@@ -101,7 +109,26 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
                         "project, installed by `npm ci`)")
     parser.add_argument("--templates", type=Path, default=None, metavar="DIR",
                         help="Jinja2 templates folder (default: the project's templates/)")
+    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                        help="keep typeset formulas and the build state here, so a rebuild "
+                        "only redoes what changed (default: .notes-render-cache in the "
+                        "working folder)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="build everything from scratch and leave the cache alone")
+    parser.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+                        help="worker processes for a big build (default: the number of CPUs; "
+                        "small builds always use one)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _with_default_command(argv: list[str]) -> list[str]:
@@ -116,7 +143,7 @@ def _with_default_command(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(_with_default_command(list(sys.argv[1:] if argv is None else argv)))
-    commands = {"build": _build, "check": _check, "preview": _preview, "serve": _serve}
+    commands = {"build": _build, "check": _check, "preview": _preview, "serve": _serve, "cache": _prune}
     try:
         return commands[args.command](args)
     except NotesRenderError as exc:
@@ -142,6 +169,9 @@ def _build(args: argparse.Namespace) -> int:
         strict=args.strict,
         templates_dir=args.templates,
         katex_dir=args.katex_dir,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
     )
     report = build_site(config)
     if config.strict:
@@ -154,7 +184,8 @@ def _build(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         print(
             f"built {len(report.pages)} pages, {report.formulas} formulas into {config.out} "
-            f"in {seconds:.2f} s; {errors} errors, {warnings} warnings",
+            f"in {seconds:.2f} s; {errors} errors, {warnings} warnings "
+            f"({len(report.built)} notes built, {len(report.rendered)} pages rendered)",
             file=sys.stderr,
         )
     if config.strict and errors:
@@ -170,6 +201,18 @@ def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagno
     reported = {diagnostic.position for diagnostic in known}
     found = check_site(out, written_files(out), note_sources(src))
     return [diagnostic for diagnostic in found if diagnostic.position not in reported]
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from .cache import Store
+    from .config import CACHE_DIR_NAME
+
+    folder: Path = args.cache_dir or Path.cwd() / CACHE_DIR_NAME
+    if not folder.is_dir():
+        raise ConfigError(f"no cache at {folder}")
+    removed = Store(folder).prune(max(0, args.max_age))
+    print(f"removed {removed} cache entries from {folder}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -11,6 +11,9 @@ from typing import Any
 
 from .errors import ConfigError
 
+CACHE_DIR_NAME = ".notes-render-cache"
+"""The default cache folder, in the project folder (beside pyproject.toml)."""
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 """The checkout that holds notes_render/, templates/ and node_modules/ (an editable install)."""
 
@@ -35,6 +38,10 @@ class Config:
     """Allow \\href and \\url to http(s) targets in formulas; everything else stays untrusted."""
     site_title: str = "Notes"
     """The site's name, shown in the header and page titles."""
+    cache_dir: Path | None = None
+    """Folder of the formula cache and the build state; None builds everything from scratch."""
+    jobs: int = 1
+    """Worker processes a big build may spread its notes over."""
 
 
 def load_pyproject_settings(project_dir: Path) -> dict[str, Any]:
@@ -70,6 +77,9 @@ def make_config(
     project_dir: Path | None = None,
     templates_dir: Path | None = None,
     katex_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
 ) -> Config:
     """Combine command-line values with pyproject.toml and refuse dangerous settings."""
     project_dir = (project_dir or Path.cwd()).resolve()
@@ -91,6 +101,8 @@ def make_config(
         macros=_macros_from(settings, where),
         trust_links=trust_links,
         site_title=site_title,
+        cache_dir=(cache_dir or project_dir / CACHE_DIR_NAME) if use_cache else None,
+        jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
     )
     check_paths(config, project_dir)
     return config

@@ -6,6 +6,7 @@ cached or run in several worker processes without the pipeline knowing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,8 @@ class MathResult:
     """0-based offset in the TeX where KaTeX located the error, if it did."""
     warnings: tuple[tuple[str, int | None], ...] = ()
     """(message, offset) for each construct KaTeX's strict mode complains about."""
+    transient: bool = False
+    """The answer depends on the moment (a time-out), so it must not be cached."""
 
 
 class KatexError(Exception):
@@ -113,6 +116,16 @@ var notesRender = (function () {
   };
 })();
 """
+
+
+def engine_id(version: str, *, trust_links: bool) -> str:
+    """What identifies this engine's answers: KaTeX's version and every option it is given.
+
+    The options live in _GLUE, so its text is part of the identity: changing an option
+    there changes the id, and cached answers made with the old options are not reused.
+    """
+    glue = hashlib.sha256(_GLUE.encode("utf-8")).hexdigest()[:16]
+    return f"katex {version}; glue {glue}; trust-links {trust_links}"
 
 
 def find_katex(katex_dir: Path | None, project_dir: Path | None = None) -> Path:
@@ -200,7 +213,9 @@ class _Timeout(Exception):
 
 
 def _timeout_result(seconds: float) -> MathResult:
-    return MathResult(html=None, error=f"formula took longer than {seconds:g} s to render; giving up")
+    return MathResult(
+        html=None, error=f"formula took longer than {seconds:g} s to render; giving up", transient=True
+    )
 
 
 def _result_from(item: dict[str, object]) -> MathResult:

@@ -90,7 +90,8 @@ def table_of_contents(headings: Sequence[Heading], md: MarkdownIt, env: dict[str
     for heading in sections:
         if heading.level >= top + TOC_DEPTH:
             continue
-        children = [c for c in heading.inline.children or [] if c.type not in _NOT_IN_TOC]
+        tokens = heading.inline.children if heading.inline is not None else None
+        children = [c for c in tokens or [] if c.type not in _NOT_IN_TOC]
         inline = Token("inline", "", 0, children=children)
         entry = TocEntry(
             heading.level, heading.anchor, Markup(md.renderer.render([inline], md.options, env).strip())

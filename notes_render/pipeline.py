@@ -1,50 +1,40 @@
-"""build_site: discover notes, parse, transform, typeset math, render templates, write."""
+"""build_site: discover notes, see what changed since the last build, build the changed
+ones (parse, transform, typeset; in worker processes for a big build), render templates,
+write, and remember what was built.
+
+The heavy stages (markdown-it, Jinja, V8) are imported only when they have work to do,
+so a rebuild where nothing changed costs little more than a stat of every file.
+"""
 
 from __future__ import annotations
 
-import datetime
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
-
-from . import highlight, navigation, parsing, sources, templates, transforms, writer
+from . import sources, state, writer
+from .cache import BODIES, Store
 from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
+from .page import Page, page_from_state
 from .sources import NoteSource, discover_notes, relative_url
+from .state import BuildState, NoteResult
+from .workers import EngineFactory
 
-EngineFactory = Callable[[Path, Config], MathEngine]
+if TYPE_CHECKING:
+    import jinja2
+
+__all__ = ["BuildReport", "EngineFactory", "Page", "build_site", "default_engine"]
 
 _KATEX_FONT_URL = re.compile(r"url\((fonts/[^)]+)\)")
 
 COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
 """KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
 
-
-@dataclass(slots=True)
-class Page:
-    """One note, transformed and ready for its template."""
-
-    source: NoteSource
-    """Where it came from."""
-    title: str
-    """Front matter title, else first heading, else file name."""
-    date: str | None
-    """Front matter date, as ISO text."""
-    description: str | None
-    """Front matter description."""
-    headings: list[transforms.Heading]
-    """Its headings with their ids, in order."""
-    toc: list[navigation.TocEntry]
-    """Its table of contents, formulas typeset."""
-    body: str
-    """The note's rendered HTML, without the template around it."""
-    formulas: int
-    """How many formulas it holds."""
+HOME = PurePosixPath("index.html")
 
 
 @dataclass(slots=True)
@@ -54,9 +44,13 @@ class BuildReport:
     pages: list[PurePosixPath] = field(default_factory=list)
     """Pages written (relative to the output folder), changed or not."""
     formulas: int = 0
-    """Formulas typeset."""
+    """Formulas in the site, typeset now or earlier."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """Every problem found, in note order."""
+    built: list[PurePosixPath] = field(default_factory=list)
+    """Notes parsed and transformed by this build (the others had not changed)."""
+    rendered: list[PurePosixPath] = field(default_factory=list)
+    """Pages whose template was rendered by this build (the others were left as they were)."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -65,8 +59,29 @@ class BuildReport:
 
 
 def default_engine(dist: Path, config: Config) -> MathEngine:
-    """One embedded KaTeX for the whole build."""
+    """One embedded KaTeX per process."""
     return MiniRacerEngine(dist, trust_links=config.trust_links)
+
+
+@dataclass(slots=True)
+class _Build:
+    """What one build carries from stage to stage."""
+
+    config: Config
+    dist: Path
+    engine_factory: EngineFactory
+    store: Store | None
+    previous: BuildState
+    current: BuildState
+    pages: dict[PurePosixPath, Page] = field(default_factory=dict)
+    """Notes whose page is rendered by this build, ready for their template."""
+    unreadable: dict[PurePosixPath, Diagnostic] = field(default_factory=dict)
+    """Notes that could not be read, with why."""
+    render_all: bool = True
+    """Every page is rendered again: the templates or the list of notes changed."""
+    environment: jinja2.Environment | None = None
+    """The Jinja environment, made when the first page is rendered."""
+    report: BuildReport = field(default_factory=BuildReport)
 
 
 def build_site(
@@ -77,46 +92,138 @@ def build_site(
 ) -> BuildReport:
     """Build config.src into config.out and report what was found.
 
-    With `only` (note paths relative to config.src), build just those notes plus the
-    assets and files they reference: no home page, and nothing already in config.out
-    is removed, since the rest of the site was not looked at.
+    With config.cache_dir, formulas come from the cache and a note that did not change
+    since the last build is not built again; its page is rewritten only if something it
+    shows changed. With `only` (note paths relative to config.src), build just those
+    notes plus the assets and files they reference: no home page, and nothing already in
+    config.out is removed, since the rest of the site was not looked at.
     """
-    report = BuildReport()
     dist = find_katex(config.katex_dir)
-    environment = templates.make_environment(config.templates_dir)
     notes = discover_notes(config.src) if only is None else _select_notes(config.src, only)
     if not notes:
         raise ConfigError(f"no Markdown notes (*.md) found in {config.src}")
     sources.check_outputs(notes)
-    engine: MathEngine | None = None
-
-    def get_engine() -> MathEngine:
-        nonlocal engine
-        if engine is None:
-            engine = engine_factory(dist, config)
-        return engine
-
-    pages: list[Page] = []
-    referenced: set[PurePosixPath] = set()
-    for note in notes:
-        page = _build_page(note, config, get_engine, referenced, report)
-        if page is not None:
-            pages.append(page)
+    version = katex_version(dist)
+    state_file = state.state_path(config) if only is None else None
+    build = _Build(
+        config, dist, engine_factory,
+        store=Store(config.cache_dir) if config.cache_dir is not None else None,
+        previous=state.load(state_file),
+        current=BuildState(state.inputs_fingerprint(config, version), state.layout_fingerprint(config, version)),
+    )
+    _keep_unchanged(build, notes)
+    _build_notes(build, [note for note in notes if note.rel not in build.current.notes])
+    _build_notes(build, _linking_to_changed(build, notes))
+    _load_pages_to_render_again(build, notes)
 
     with writer.locked(config.out):
-        previous = writer.read_manifest(config.out)
+        previous_files = writer.read_manifest(config.out)
         written: set[PurePosixPath] = set()
-        version = katex_version(dist)
-        for page in pages:
-            _write_page(page, pages, environment, config, version, written)
-        if only is None and not any(page.source.rel == PurePosixPath("index.md") for page in pages):
-            _write_index(pages, environment, config, version, written)
+        results = [build.current.notes[n.rel] for n in notes if n.rel in build.current.notes]
+        _write_pages(build, results, version, written)
+        if only is None and not any(r.source.rel == PurePosixPath("index.md") for r in results):
+            _write_index(build, results, version, written)
         _copy_katex(dist, config.out, written)
         _copy_own_assets(config.templates_dir / "assets", config.out, written)
-        _write_highlight_css(config.out, written)
-        _copy_referenced(referenced, config, written)
-        writer.finish(config.out, written if only is None else written | previous, previous)
-    report.pages = sorted(p.source.output for p in pages)
+        _write_highlight_css(build, written)
+        _copy_referenced(set().union(*(r.files for r in results)), config, written)
+        writer.finish(config.out, written if only is None else written | previous_files, previous_files)
+    state.save(state_file, build.current)
+    return _report(build, notes)
+
+
+def _keep_unchanged(build: _Build, notes: list[NoteSource]) -> None:
+    """Take over the last build's result for every note that did not change."""
+    if build.previous.inputs != build.current.inputs:
+        return  # code, settings or KaTeX changed: every note is built again
+    for note in notes:
+        result = build.previous.notes.get(note.rel)
+        if result is not None and state.unchanged(note, result, build.config.src):
+            result.source = note
+            build.current.notes[note.rel] = result
+
+
+def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
+    """Parse, transform and typeset notes (maybe in workers); keep their bodies in the cache."""
+    if not notes:
+        return
+    from .workers import build_notes  # heavy only when there is something to build
+
+    bodies = []
+    for note, built in zip(notes, build_notes(notes, build.config, build.dist, build.engine_factory), strict=True):
+        if isinstance(built, Diagnostic):
+            build.unreadable[note.rel] = built
+            build.current.notes.pop(note.rel, None)
+            continue
+        key = state.body_key(built.body) if build.store is not None else ""
+        bodies.append((key, built.body.encode("utf-8")))
+        build.current.notes[note.rel] = state.result_of(built, key)
+        build.pages[note.rel] = built
+        build.report.built.append(note.rel)
+    if build.store is not None:
+        build.store.put_many(BODIES, bodies)
+
+
+def _linking_to_changed(build: _Build, notes: list[NoteSource]) -> list[NoteSource]:
+    """Unchanged notes that point at a note whose listing entry (title...) changed or that
+    appeared or went: what they show of it may have changed, so they are built again."""
+    old, new = build.previous.notes, build.current.notes
+    changed = {rel for rel in old.keys() | new.keys()
+               if rel not in old or rel not in new or old[rel].listing_entry != new[rel].listing_entry}
+    if not changed:
+        return []
+    return [
+        note for note in notes
+        if note.rel in new and note.rel not in build.pages and changed & new[note.rel].targets.keys()
+    ]
+
+
+def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
+    """Unchanged notes whose page must be rendered again: the templates or the list of
+    notes changed, or the page file is not as the last build left it. Their bodies come
+    from the cache; a note whose body is not there is built again."""
+    build.render_all = build.previous.layout != build.current.layout or _listing_changed(build)
+    wanted = [
+        result for rel, result in build.current.notes.items()
+        if rel not in build.pages and (
+            build.render_all
+            or result.output_stat is None
+            or state.file_stat(build.config.out / result.source.output) != result.output_stat
+        )
+    ]
+    if not wanted:
+        return
+    found = build.store.get_many(BODIES, [r.body_key for r in wanted]) if build.store is not None else {}
+    for result in wanted:
+        body = found.get(result.body_key)
+        if body is not None:
+            summary = {"title": result.title, "date": result.date, "description": result.description,
+                       "formulas": result.formulas}
+            build.pages[result.source.rel] = page_from_state(
+                result.source, summary, result.outline, body.decode("utf-8")
+            )
+    missing = {r.source.rel for r in wanted} - build.pages.keys()
+    _build_notes(build, [note for note in notes if note.rel in missing])
+
+
+def _listing_changed(build: _Build) -> bool:
+    old = [r.listing_entry for r in build.previous.notes.values()]
+    new = [r.listing_entry for r in build.current.notes.values()]
+    return sorted(old) != sorted(new)
+
+
+def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
+    """Every note's problems in note order, whether found now or by an earlier build."""
+    report = build.report
+    for note in notes:
+        if note.rel in build.unreadable:
+            report.diagnostics.append(build.unreadable[note.rel])
+        elif note.rel in build.current.notes:
+            result = build.current.notes[note.rel]
+            report.diagnostics += result.diagnostics
+            report.formulas += result.formulas
+            report.pages.append(note.output)
+    report.pages.sort()
     return report
 
 
@@ -145,52 +252,6 @@ def _select_notes(src: Path, only: Collection[PurePosixPath]) -> list[NoteSource
     return notes
 
 
-def _build_page(
-    note: NoteSource,
-    config: Config,
-    get_engine: Callable[[], MathEngine],
-    referenced: set[PurePosixPath],
-    report: BuildReport,
-) -> Page | None:
-    """Parse and transform one note; a note that cannot be read is reported and skipped."""
-    try:
-        parsed = parsing.parse_note(note, parsing.read_note(note))
-    except ContentError as exc:
-        report.diagnostics.append(exc.diagnostic())
-        return None
-    headings = transforms.assign_heading_ids(parsed.tokens)
-    links = transforms.rewrite_links(parsed, config.src)
-    referenced |= links.files
-    items = transforms.collect_math(parsed)
-    diagnostics = list(links.diagnostics)
-    if items:
-        macros = {**config.macros, **_note_macros(parsed)}
-        diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
-    diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
-    report.diagnostics += diagnostics
-    report.formulas += len(items)
-    md = parsing.markdown()
-    body = md.renderer.render(parsed.tokens, md.options, parsed.env)
-    toc = navigation.table_of_contents(headings, md, parsed.env)
-    date = parsed.front_matter.get("date")
-    description = parsed.front_matter.get("description")
-    return Page(
-        source=note,
-        title=transforms.note_title(parsed, headings),
-        date=date.isoformat() if isinstance(date, datetime.date) else date,
-        description=description,
-        headings=headings,
-        toc=toc,
-        body=body,
-        formulas=len(items),
-    )
-
-
-def _note_macros(parsed: parsing.ParsedNote) -> dict[str, str]:
-    macros = parsed.front_matter.get("macros") or {}
-    return {(k if k.startswith("\\") else "\\" + k): str(v) for k, v in macros.items()}
-
-
 def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dict[str, Any]:
     root = relative_url(page_path, PurePosixPath("index.html"))[: -len("index.html")]
     return {
@@ -202,56 +263,90 @@ def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dic
     }
 
 
-def _write_page(
-    page: Page,
-    pages: list[Page],
-    environment: Any,
-    config: Config,
-    version: str,
-    written: set[PurePosixPath],
-) -> None:
-    context = _page_context(page.source.output, config, version)
-    context.update(
-        title=page.title,
-        date=page.date,
-        description=page.description,
-        content=Markup(page.body),
-        headings=page.headings,
-        toc=page.toc,
-        notes=_listing(page.source.output, pages),
-        **navigation.page_links(
-            page.source.output, [(p.source.output, p.title) for p in pages], config.site_title
-        ),
-    )
-    html = templates.render_page(environment, "note.html", context)
-    writer.write_atomic(config.out / page.source.output, html.encode("utf-8"))
-    written.add(page.source.output)
+def _write_pages(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
+    """Render the template of every page that needs it; leave the others as they are."""
+    order = [(r.source.output, r.title) for r in results]
+    listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
+    for result in results:
+        output = result.source.output
+        page = build.pages.get(result.source.rel)
+        if page is not None:
+            from . import navigation  # heavy: markdown-it, needed only to render
+
+            listing = listings.get(output.parent)
+            if listing is None:  # the same for every page of a folder, so made once per folder
+                listing = listings[output.parent] = _listing(output, results)
+            context = _page_context(output, build.config, version)
+            context.update(
+                title=page.title,
+                date=page.date,
+                description=page.description,
+                content=_markup(page.body),
+                headings=page.headings,
+                toc=page.toc,
+                notes=listing,
+                **navigation.page_links(output, order, build.config.site_title),
+            )
+            _render(build, "note.html", context, output)
+            result.output_stat = state.file_stat(build.config.out / output)
+        written.add(output)
 
 
-def _listing(from_page: PurePosixPath, pages: list[Page]) -> list[dict[str, Any]]:
+def _listing(from_page: PurePosixPath, results: list[NoteResult]) -> list[dict[str, Any]]:
     """The notes as the index template lists them, with URLs relative to from_page."""
     return [
         {
-            "title": p.title,
-            "url": relative_url(from_page, p.source.output),
-            "date": p.date,
-            "description": p.description,
+            "title": r.title,
+            "url": relative_url(from_page, r.source.output),
+            "date": r.date,
+            "description": r.description,
         }
-        for p in pages
-        if p.source.rel != PurePosixPath("index.md")
+        for r in results
+        if r.source.rel != PurePosixPath("index.md")
     ]
 
 
-def _write_index(
-    pages: list[Page], environment: Any, config: Config, version: str, written: set[PurePosixPath]
-) -> None:
+def _write_index(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
     """The home page listing every note, for a folder without index.md."""
-    output = PurePosixPath("index.html")
-    context = _page_context(output, config, version)
-    context.update(title=config.site_title, description=None, notes=_listing(output, pages))
-    html = templates.render_page(environment, "index.html", context)
-    writer.write_atomic(config.out / output, html.encode("utf-8"))
-    written.add(output)
+    if build.render_all or not _untouched(build, HOME):
+        context = _page_context(HOME, build.config, version)
+        context.update(title=build.config.site_title, description=None, notes=_listing(HOME, results))
+        _render(build, "index.html", context, HOME)
+    _remember(build, HOME)
+    written.add(HOME)
+
+
+def _render(build: _Build, template: str, context: dict[str, Any], output: PurePosixPath) -> None:
+    """Render one template into one page; Jinja is loaded on the first page rendered."""
+    from . import templates
+
+    if build.environment is None:
+        build.environment = templates.make_environment(build.config.templates_dir)
+    html = templates.render_page(build.environment, template, context)
+    writer.write_atomic(build.config.out / output, html.encode("utf-8"))
+    build.report.rendered.append(output)
+
+
+def _markup(html: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup(html)
+
+
+def _untouched(build: _Build, output: PurePosixPath) -> bool:
+    """True when a generated file is as the last build (under the same inputs) left it."""
+    recorded = build.previous.generated.get(str(output))
+    return (
+        build.previous.inputs == build.current.inputs
+        and recorded is not None
+        and state.file_stat(build.config.out / output) == recorded
+    )
+
+
+def _remember(build: _Build, output: PurePosixPath) -> None:
+    stat = state.file_stat(build.config.out / output)
+    if stat is not None:
+        build.current.generated[str(output)] = stat
 
 
 def _copy_katex(dist: Path, out: Path, written: set[PurePosixPath]) -> None:
@@ -268,10 +363,14 @@ def _copy_katex(dist: Path, out: Path, written: set[PurePosixPath]) -> None:
     written.add(target / COPY_TEX_SCRIPT)
 
 
-def _write_highlight_css(out: Path, written: set[PurePosixPath]) -> None:
+def _write_highlight_css(build: _Build, written: set[PurePosixPath]) -> None:
     """Pygments' colours for highlighted code, generated so they follow the installed Pygments."""
     target = PurePosixPath("assets/pygments.css")
-    writer.write_atomic(out / target, highlight.stylesheet().encode("utf-8"))
+    if not _untouched(build, target):
+        from . import highlight  # heavy: Pygments
+
+        writer.write_atomic(build.config.out / target, highlight.stylesheet().encode("utf-8"))
+    _remember(build, target)
     written.add(target)
 
 

@@ -150,8 +150,9 @@ class Heading:
     """Plain text (formulas reduced to their TeX without backslashes)."""
     anchor: str
     """The id given to the heading element."""
-    inline: Token = field(repr=False, compare=False)
-    """The heading's inline token, to render it (with typeset math) in a table of contents."""
+    inline: Token | None = field(default=None, repr=False, compare=False)
+    """The heading's inline token, to render it (with typeset math) in a table of contents;
+    None once the page has left the process that parsed it (a worker, the build state)."""
 
 
 def plain_text(inline: Token) -> str:
@@ -210,6 +211,9 @@ class LinkReport:
     """Local files the note references, relative to the source folder, to copy."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """References to files that do not exist or lie outside the source folder."""
+    targets: dict[PurePosixPath, bool] = field(default_factory=dict)
+    """Every local path the note points at, and whether it existed: the note must be
+    built again when one of them appears or disappears."""
 
 
 def is_local(url: str) -> bool:
@@ -244,7 +248,8 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
     if target.parts and target.parts[0] == "..":
         report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
         return url
-    if not (src_root / target).exists():
+    report.targets[target] = (src_root / target).exists()
+    if not report.targets[target]:
         report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist"))
         return url
     if target.suffix == ".md":

@@ -1,0 +1,273 @@
+"""The formula cache: KaTeX's answers kept on disk, so a formula is typeset once, ever.
+
+`CachedEngine` wraps the real engine behind the same `MathEngine` protocol; a batch whose
+formulas are all known never starts V8. Entries live in one SQLite file (WAL mode, so two
+builds may read and write at once), each with a checksum: an entry that does not match is
+ignored and typeset again, never served. Rendered note bodies are kept there too (see
+state.py), so a template change re-renders pages without typesetting anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from .katex import MathEngine, MathRequest, MathResult
+
+DB_NAME = "cache.sqlite3"
+"""The SQLite file inside the cache folder."""
+
+FORMULAS = "formulas"
+BODIES = "bodies"
+_TABLES = (FORMULAS, BODIES)
+
+_DAY_S = 86400
+
+# Commands that change the macros later formulas of the same note see (KaTeX keeps them in
+# the batch's shared macros object). Matched without a word boundary on purpose: `\define`
+# also counts, which only makes keys more specific, never wrong.
+_DEFINES = re.compile(
+    r"\\(?:[gex]?def|let|futurelet|global|(?:new|renew|provide)command|(?:new|renew)environment)"
+)
+_CONTROL_SEQUENCE = re.compile(r"\\(?:[A-Za-z@]+|.)", re.S)
+# With these a formula can reach a macro whose name it never spells out.
+_INDIRECT = re.compile(r"\\(?:csname|expandafter)")
+
+
+def defines_macros(tex: str) -> bool:
+    """True when a formula may define or redefine a macro for the formulas after it."""
+    return _DEFINES.search(tex) is not None
+
+
+def macros_used(text: str, macros: Mapping[str, str]) -> dict[str, str]:
+    """The macros text can expand, directly or through other macros' expansions."""
+    if _INDIRECT.search(text):
+        return dict(macros)
+    used: dict[str, str] = {}
+    pending = [text]
+    while pending:
+        for name in _CONTROL_SEQUENCE.findall(pending.pop()):
+            if name in macros and name not in used:
+                used[name] = macros[name]
+                pending.append(macros[name])
+    return used
+
+
+def formula_keys(requests: Sequence[MathRequest], macros: Mapping[str, str], engine_id: str) -> list[str]:
+    """One key per formula: everything that decides KaTeX's answer for it.
+
+    That is the engine (KaTeX version and options), display mode, the TeX, the global and
+    front-matter macros it can reach, and every earlier formula of the batch that defines
+    macros, since those definitions stay in effect for it.
+    """
+    keys = []
+    definitions: list[str] = []
+    for request in requests:
+        reachable = macros_used("\n".join([*definitions, request.tex]), macros)
+        material = json.dumps(
+            [engine_id, request.display, request.tex, definitions, sorted(reachable.items())],
+            ensure_ascii=False,
+        )
+        keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
+        if defines_macros(request.tex):
+            definitions.append(request.tex)
+    return keys
+
+
+class Store:
+    """A key-value store of checksummed entries in SQLite; every failure is a miss.
+
+    Safe when several builds (or worker processes) use it at once: SQLite's WAL mode lets
+    readers and one writer proceed together, and writers wait for each other.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._db: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            try:
+                self._db = self._open()
+            except sqlite3.OperationalError:
+                raise  # busy or unwritable: the callers treat it as a miss
+            except sqlite3.DatabaseError:
+                # Not a database (truncated, overwritten): start a new one.
+                self._discard()
+                self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            for table in _TABLES:
+                db.execute(
+                    f"CREATE TABLE IF NOT EXISTS {table} "
+                    "(key TEXT PRIMARY KEY, value BLOB NOT NULL, digest TEXT NOT NULL, used INTEGER NOT NULL)"
+                )
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _discard(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        for suffix in ("", "-wal", "-shm"):
+            (self.folder / (DB_NAME + suffix)).unlink(missing_ok=True)
+
+    def get_many(self, table: str, keys: Sequence[str]) -> dict[str, bytes]:
+        """The intact entries among keys; missing or damaged ones are simply absent."""
+        if not keys:
+            return {}
+        found: dict[str, bytes] = {}
+        today = int(time.time()) // _DAY_S
+        try:
+            db = self._connect()
+            unique = list(dict.fromkeys(keys))
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT key, value, digest, used FROM {table} WHERE key IN ({marks})", chunk
+                ).fetchall()
+                stale = []
+                for key, value, digest, used in rows:
+                    if isinstance(value, bytes) and _digest(value) == digest:
+                        found[key] = value
+                        if used < today:
+                            stale.append(key)
+                if stale:  # remember use at most once a day, for `cache prune`
+                    marks = ",".join("?" * len(stale))
+                    db.execute(f"UPDATE {table} SET used = ? WHERE key IN ({marks})", [today, *stale])
+        except sqlite3.OperationalError:  # busy for longer than the timeout: a miss this time
+            pass
+        except sqlite3.DatabaseError:
+            self._discard()  # damaged beyond single entries: everything is a miss, rebuilt anew
+        return found
+
+    def put_many(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
+        """Store entries; a cache that cannot be written only costs speed, never the build."""
+        today = int(time.time()) // _DAY_S
+        rows = [(key, value, _digest(value), today) for key, value in items]
+        if not rows:
+            return
+        try:
+            db = self._connect()
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
+        except sqlite3.OperationalError:  # busy for longer than the timeout: skip this time
+            pass
+        except sqlite3.DatabaseError:
+            self._discard()
+
+    def prune(self, max_age_days: int) -> int:
+        """Remove entries no build has used for max_age_days; returns how many went."""
+        cutoff = int(time.time()) // _DAY_S - max_age_days
+        db = self._connect()
+        removed = 0
+        for table in _TABLES:
+            removed += db.execute(f"DELETE FROM {table} WHERE used <= ?", (cutoff,)).rowcount
+        db.execute("VACUUM")
+        return removed
+
+    def close(self) -> None:
+        """Close the database (it is reopened on next use)."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+def _digest(value: bytes) -> str:
+    return hashlib.blake2b(value, digest_size=16).hexdigest()
+
+
+class CachedEngine:
+    """A MathEngine that answers from the store and asks the real engine only for misses.
+
+    The real engine is made on the first miss, so a build whose formulas are all cached
+    never loads V8.
+    """
+
+    def __init__(self, store: Store, make_engine: Callable[[], MathEngine], *, version: str, engine_id: str) -> None:
+        self.version = version
+        self._store = store
+        self._make_engine = make_engine
+        self._engine: MathEngine | None = None
+        self._engine_id = engine_id
+        self.hits = 0
+        """Formulas answered from the cache."""
+        self.misses = 0
+        """Formulas sent to the real engine."""
+
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
+        """Typeset requests like the real engine would, typesetting only unknown formulas."""
+        keys = formula_keys(requests, macros, self._engine_id)
+        results: list[MathResult | None] = [None] * len(requests)
+        for index, value in self._lookup(keys).items():
+            results[index] = value
+        missing = [index for index, result in enumerate(results) if result is None]
+        self.hits += len(requests) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            fresh = self._render(requests, missing, macros)
+            results_to_store = []
+            for index, result in fresh.items():
+                results[index] = result
+                if not result.transient:
+                    results_to_store.append((keys[index], _encode(result)))
+            self._store.put_many(FORMULAS, results_to_store)
+        return [result for result in results if result is not None]
+
+    def _lookup(self, keys: Sequence[str]) -> dict[int, MathResult]:
+        stored = self._store.get_many(FORMULAS, keys)
+        found = {}
+        for index, key in enumerate(keys):
+            if key in stored:
+                result = _decode(stored[key])
+                if result is not None:
+                    found[index] = result
+        return found
+
+    def _render(
+        self, requests: Sequence[MathRequest], missing: list[int], macros: Mapping[str, str]
+    ) -> dict[int, MathResult]:
+        """Typeset the missing formulas, replaying earlier definitions so they see the same macros."""
+        if self._engine is None:
+            self._engine = self._make_engine()
+        wanted = set(missing)
+        send = [i for i in range(missing[-1] + 1) if i in wanted or defines_macros(requests[i].tex)]
+        answers = self._engine.render_batch([requests[i] for i in send], macros)
+        return {i: answer for i, answer in zip(send, answers, strict=True) if i in wanted}
+
+
+def _encode(result: MathResult) -> bytes:
+    data = {"html": result.html, "error": result.error, "position": result.position,
+            "warnings": [list(w) for w in result.warnings]}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(value: bytes) -> MathResult | None:
+    """The result stored in value, or None when it is not one (then it is typeset again)."""
+    try:
+        data = json.loads(value)
+        html, error, position = data["html"], data["error"], data["position"]
+        warnings = tuple((str(m), p) for m, p in data["warnings"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(html, str) or (html is None and isinstance(error, str))):
+        return None
+    if position is not None and not isinstance(position, int):
+        return None
+    return MathResult(html=html, error=error, position=position, warnings=warnings)
+

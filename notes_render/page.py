@@ -1,0 +1,158 @@
+"""One note from Markdown to a Page: parse, transform, typeset its math, render its body.
+
+This is the unit of work a build repeats for every changed note, in this process or in a
+worker. It imports markdown-it and friends only when a note is actually built, so a
+rebuild that finds nothing to do never loads them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .errors import ContentError, Diagnostic, SourcePosition
+from .katex import MathEngine
+from .sources import NoteSource
+
+if TYPE_CHECKING:
+    from .navigation import TocEntry
+    from .parsing import ParsedNote
+    from .transforms import Heading
+
+
+@dataclass(slots=True)
+class Page:
+    """One note, transformed and ready for its template."""
+
+    source: NoteSource
+    """Where it came from."""
+    title: str
+    """Front matter title, else first heading, else file name."""
+    date: str | None
+    """Front matter date, as ISO text."""
+    description: str | None
+    """Front matter description."""
+    headings: list[Heading]
+    """Its headings with their ids, in order."""
+    toc: list[TocEntry]
+    """Its table of contents, formulas typeset."""
+    body: str
+    """The note's rendered HTML, without the template around it."""
+    formulas: int
+    """How many formulas it holds."""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    """Problems found in it, in source order."""
+    files: set[PurePosixPath] = field(default_factory=set)
+    """Local files it references (relative to the source folder), to copy."""
+    targets: dict[PurePosixPath, bool] = field(default_factory=dict)
+    """Every local path it points at and whether that existed when it was built."""
+
+
+def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEngine]) -> Page | Diagnostic:
+    """Parse and transform one note; a note that cannot be read gives its Diagnostic instead."""
+    from . import navigation, parsing, transforms  # heavy: markdown-it, Pygments, YAML
+
+    try:
+        parsed = parsing.parse_note(note, parsing.read_note(note))
+    except ContentError as exc:
+        return exc.diagnostic()
+    headings = transforms.assign_heading_ids(parsed.tokens)
+    links = transforms.rewrite_links(parsed, config.src)
+    items = transforms.collect_math(parsed)
+    diagnostics = list(links.diagnostics)
+    if items:
+        macros = {**config.macros, **_note_macros(parsed)}
+        diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
+    diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
+    md = parsing.markdown()
+    body = md.renderer.render(parsed.tokens, md.options, parsed.env)
+    toc = navigation.table_of_contents(headings, md, parsed.env)
+    date = parsed.front_matter.get("date")
+    description = parsed.front_matter.get("description")
+    return Page(
+        source=note,
+        title=transforms.note_title(parsed, headings),
+        date=date.isoformat() if isinstance(date, datetime.date) else date,
+        description=description,
+        headings=headings,
+        toc=toc,
+        body=body,
+        formulas=len(items),
+        diagnostics=diagnostics,
+        files=links.files,
+        targets=links.targets,
+    )
+
+
+def _note_macros(parsed: ParsedNote) -> dict[str, str]:
+    macros = parsed.front_matter.get("macros") or {}
+    return {(k if k.startswith("\\") else "\\" + k): str(v) for k, v in macros.items()}
+
+
+def detach(page: Page) -> Page:
+    """The page without its tokens, small enough to send between processes."""
+    from dataclasses import replace
+
+    page.headings = [replace(h, inline=None) for h in page.headings]
+    return page
+
+
+# --- to and from the build state --------------------------------------------------------
+
+
+def outline_data(page: Page) -> dict[str, Any]:
+    """Headings and table of contents as JSON data, for the build state."""
+    return {
+        "headings": [[h.level, h.text, h.anchor] for h in page.headings],
+        "toc": [_toc_data(entry) for entry in page.toc],
+    }
+
+
+def _toc_data(entry: TocEntry) -> list[Any]:
+    return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
+
+
+def page_from_state(
+    source: NoteSource, summary: dict[str, Any], outline: dict[str, Any], body: str
+) -> Page:
+    """A Page rebuilt from what the build state kept, to render its template again."""
+    from .transforms import Heading
+
+    return Page(
+        source=source,
+        title=summary["title"],
+        date=summary["date"],
+        description=summary["description"],
+        headings=[Heading(level, text, anchor) for level, text, anchor in outline["headings"]],
+        toc=[_toc_entry(item) for item in outline["toc"]],
+        body=body,
+        formulas=summary["formulas"],
+    )
+
+
+def _toc_entry(item: list[Any]) -> TocEntry:
+    from markupsafe import Markup
+
+    from .navigation import TocEntry
+
+    level, anchor, html, children = item
+    return TocEntry(level, anchor, Markup(html), [_toc_entry(child) for child in children])
+
+
+def diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
+    """A Diagnostic as JSON data."""
+    position = diagnostic.position
+    return [str(position.path), position.line, position.column, diagnostic.message,
+            diagnostic.severity, diagnostic.source_line]
+
+
+def diagnostic_from_data(data: list[Any]) -> Diagnostic:
+    """The Diagnostic diagnostic_data recorded."""
+    from pathlib import Path
+
+    path, line, column, message, severity, source_line = data
+    return Diagnostic(SourcePosition(Path(path), line, column), message, severity, source_line)

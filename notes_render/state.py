@@ -1,0 +1,252 @@
+"""The build state: what the last build made of each note, so the next one redoes only
+what changed.
+
+One JSON file in the cache folder per (source folder, output folder) pair records each
+note's fingerprint (modification time and size, then a content hash) and its result, and
+fingerprints of everything else a page depends on. Reading it loads nothing heavy, so a
+rebuild that finds nothing to do never imports markdown-it, Jinja or V8.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from . import __version__, writer
+from .config import Config
+from .errors import Diagnostic
+from .katex import engine_id
+from .page import Page, diagnostic_data, diagnostic_from_data, outline_data
+from .sources import NoteSource
+
+STATE_VERSION = 1
+"""Bumped when the file's layout changes; a state of another version is ignored."""
+
+_PACKAGE = Path(__file__).resolve().parent
+# Third-party code whose version changes the pages' HTML (code highlighting, Markdown).
+_LIBRARIES = ("markdown_it", "mdit_py_plugins", "pygments", "yaml")
+
+Stat = tuple[int, int]
+"""(modification time in ns, size) of a file."""
+
+
+@dataclass(slots=True)
+class NoteResult:
+    """What a build learned from one note: everything but its body, which the cache keeps.
+
+    Later stages (the index, navigation, link checks) read notes through this, so a note
+    that did not change needs neither parsing nor its body.
+    """
+
+    source: NoteSource
+    """Where it came from."""
+    title: str
+    """The page title."""
+    date: str | None
+    """Front matter date, as ISO text."""
+    description: str | None
+    """Front matter description."""
+    formulas: int
+    """How many formulas it holds."""
+    diagnostics: list[Diagnostic]
+    """Problems found in it, reported again by every build until the note changes."""
+    files: set[PurePosixPath]
+    """Local files it references, to copy."""
+    targets: dict[PurePosixPath, bool]
+    """Local paths it points at and whether each existed when it was built."""
+    outline: dict[str, Any]
+    """Headings and table of contents as JSON data (see page.outline_data)."""
+    body_key: str
+    """Key of its body HTML in the cache's `bodies` table."""
+    source_stat: Stat
+    """The source file's fingerprint when it was built."""
+    source_digest: str
+    """SHA-256 of the source bytes, for when the time changed but the text did not."""
+    output_stat: Stat | None = None
+    """The page file as this build left it; another value means someone touched it."""
+
+    @property
+    def listing_entry(self) -> tuple[str, str, str | None, str | None]:
+        """What other pages show of this note (index, navigation): a change re-renders them."""
+        return (str(self.source.output), self.title, self.date, self.description)
+
+
+@dataclass(slots=True)
+class BuildState:
+    """The notes of the last build and the fingerprints they were built under."""
+
+    inputs: str = ""
+    """Fingerprint of what every body depends on: code, settings, KaTeX."""
+    layout: str = ""
+    """Fingerprint of what every page around a body depends on: templates, site title."""
+    notes: dict[PurePosixPath, NoteResult] = field(default_factory=dict)
+    """The notes built, by path relative to the source folder."""
+    generated: dict[str, Stat] = field(default_factory=dict)
+    """Files made from no note (the home page, Pygments' stylesheet), as the build left them."""
+
+
+def result_of(page: Page, body_key: str) -> NoteResult:
+    """The NoteResult of a page just built."""
+    stat = page.source.path.stat()
+    return NoteResult(
+        source=page.source,
+        title=page.title,
+        date=page.date,
+        description=page.description,
+        formulas=page.formulas,
+        diagnostics=page.diagnostics,
+        files=page.files,
+        targets=page.targets,
+        outline=outline_data(page),
+        body_key=body_key,
+        source_stat=(stat.st_mtime_ns, stat.st_size),
+        source_digest=file_digest(page.source.path),
+    )
+
+
+def body_key(body: str) -> str:
+    """The cache key of a body: its own hash, so equal bodies share one entry."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+# --- fingerprints -----------------------------------------------------------------------
+
+
+def file_stat(path: Path) -> Stat | None:
+    """A file's (mtime_ns, size), or None when it does not exist."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inputs_fingerprint(config: Config, katex: str) -> str:
+    """Everything besides its source that decides a note's body and diagnostics."""
+    code = [(p.name, file_stat(p)) for p in sorted(_PACKAGE.glob("*.py"))]
+    for name in _LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        code.append((name, file_stat(Path(spec.origin)) if spec and spec.origin else None))
+    material = [
+        STATE_VERSION, __version__, code, str(config.src.resolve()), os.getcwd(),
+        sorted(config.macros.items()), engine_id(katex, trust_links=config.trust_links),
+    ]
+    return _hash(material)
+
+
+def layout_fingerprint(config: Config, katex: str) -> str:
+    """Everything besides the notes that decides the pages around their bodies."""
+    templates = config.templates_dir
+    files = sorted(p for p in templates.rglob("*") if p.is_file() and "assets" not in p.relative_to(templates).parts)
+    material = [
+        str(config.out.resolve()), config.site_title, katex,
+        [(str(p.relative_to(templates)), file_stat(p)) for p in files],
+    ]
+    return _hash(material)
+
+
+def _hash(material: Any) -> str:
+    return hashlib.sha256(json.dumps(material, default=str).encode("utf-8")).hexdigest()
+
+
+def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
+    """True when a note and every path it points at are as they were when it was built."""
+    stat = file_stat(note.path)
+    if stat != result.source_stat:
+        if stat is None or stat[1] != result.source_stat[1] or file_digest(note.path) != result.source_digest:
+            return False
+        result.source_stat = stat  # touched, not changed
+    return all((src / target).exists() == existed for target, existed in result.targets.items())
+
+
+# --- the file ---------------------------------------------------------------------------
+
+
+def state_path(config: Config) -> Path | None:
+    """Where the state of building config.src into config.out is kept (None: no cache)."""
+    if config.cache_dir is None:
+        return None
+    pair = f"{config.src.resolve()}\0{config.out.resolve()}"
+    return config.cache_dir / "builds" / (hashlib.sha256(pair.encode("utf-8")).hexdigest()[:24] + ".json")
+
+
+def load(path: Path | None) -> BuildState:
+    """The state at path; an empty one when there is none or it cannot be read."""
+    if path is None:
+        return BuildState()
+    try:
+        data = json.loads(path.read_bytes())
+        if data.get("version") != STATE_VERSION:
+            return BuildState()
+        return BuildState(
+            inputs=data["inputs"],
+            layout=data["layout"],
+            notes={PurePosixPath(rel): _result_from(rel, item) for rel, item in data["notes"].items()},
+            generated={str(k): (int(v[0]), int(v[1])) for k, v in data["generated"].items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return BuildState()  # a damaged state only costs a full build
+
+
+def save(path: Path | None, state: BuildState) -> None:
+    """Write the state atomically, so a concurrent or interrupted build never reads half."""
+    if path is None:
+        return
+    data = {
+        "version": STATE_VERSION,
+        "inputs": state.inputs,
+        "layout": state.layout,
+        "generated": state.generated,
+        "notes": {str(rel): _result_data(result) for rel, result in state.notes.items()},
+    }
+    writer.write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _result_data(result: NoteResult) -> dict[str, Any]:
+    return {
+        "path": str(result.source.path),
+        "title": result.title,
+        "date": result.date,
+        "description": result.description,
+        "formulas": result.formulas,
+        "diagnostics": [diagnostic_data(d) for d in result.diagnostics],
+        "files": sorted(str(f) for f in result.files),
+        "targets": {str(t): existed for t, existed in result.targets.items()},
+        "outline": result.outline,
+        "body": result.body_key,
+        "source": [*result.source_stat, result.source_digest],
+        "output": result.output_stat,
+    }
+
+
+def _result_from(rel: str, item: dict[str, Any]) -> NoteResult:
+    mtime, size, digest = item["source"]
+    return NoteResult(
+        source=NoteSource(path=Path(item["path"]), rel=PurePosixPath(rel)),
+        title=str(item["title"]),
+        date=item["date"],
+        description=item["description"],
+        formulas=int(item["formulas"]),
+        diagnostics=[diagnostic_from_data(d) for d in item["diagnostics"]],
+        files={PurePosixPath(f) for f in item["files"]},
+        targets={PurePosixPath(t): bool(e) for t, e in item["targets"].items()},
+        outline=item["outline"],
+        body_key=str(item["body"]),
+        source_stat=(int(mtime), int(size)),
+        source_digest=str(digest),
+        output_stat=_stat_from(item["output"]),
+    )
+
+
+def _stat_from(value: Any) -> Stat | None:
+    return None if value is None else (int(value[0]), int(value[1]))

@@ -1,0 +1,111 @@
+"""Building many notes: in this process, or spread over worker processes for a big build.
+
+Each worker makes its own engine, lazily, on its first formula the cache does not know:
+V8 cannot be shared across processes nor survive a fork. A small build, or one whose
+notes are mostly cached, stays in this process and pays no worker start-up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from .cache import CachedEngine, Store
+from .config import Config
+from .errors import Diagnostic
+from .katex import MathEngine, engine_id, katex_version
+from .page import Page, build_page, detach
+from .sources import NoteSource
+
+EngineFactory = Callable[[Path, Config], MathEngine]
+
+POOL_MIN_BYTES = 256 * 1024
+"""Below this much Markdown to build, workers cost more start-up than they save."""
+
+
+def build_notes(
+    notes: Sequence[NoteSource], config: Config, dist: Path, engine_factory: EngineFactory
+) -> list[Page | Diagnostic]:
+    """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable."""
+    jobs = min(config.jobs, len(notes))
+    if jobs > 1 and _markdown_bytes(notes) >= POOL_MIN_BYTES and _can_send(engine_factory):
+        return _build_in_pool(notes, config, dist, engine_factory, jobs)
+    get_engine = lazy_engine(config, dist, engine_factory)
+    return [build_page(note, config, get_engine) for note in notes]
+
+
+def lazy_engine(config: Config, dist: Path, engine_factory: EngineFactory) -> Callable[[], MathEngine]:
+    """A getter that makes the engine on first use, behind the formula cache if there is one."""
+    engine: MathEngine | None = None
+
+    def get_engine() -> MathEngine:
+        nonlocal engine
+        if engine is None:
+            if config.cache_dir is None:
+                engine = engine_factory(dist, config)
+            else:
+                version = katex_version(dist)
+                engine = CachedEngine(
+                    Store(config.cache_dir),
+                    lambda: engine_factory(dist, config),
+                    version=version,
+                    engine_id=engine_id(version, trust_links=config.trust_links),
+                )
+        return engine
+
+    return get_engine
+
+
+def _can_send(engine_factory: EngineFactory) -> bool:
+    """Whether a worker can receive the factory; one that holds a live engine (the preview's)
+    cannot, and its build stays in this process."""
+    try:
+        pickle.dumps(engine_factory)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def _markdown_bytes(notes: Sequence[NoteSource]) -> int:
+    total = 0
+    for note in notes:
+        try:
+            total += note.path.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def _build_in_pool(
+    notes: Sequence[NoteSource], config: Config, dist: Path, engine_factory: EngineFactory, jobs: int
+) -> list[Page | Diagnostic]:
+    # fork starts a worker in milliseconds, but only from a process without V8 in it.
+    method = "spawn" if "py_mini_racer" in sys.modules else "fork"
+    chunk = max(1, len(notes) // (jobs * 4))
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_start_worker,
+        initargs=(config, dist, engine_factory),
+    ) as pool:
+        return list(pool.map(_build_in_worker, notes, chunksize=chunk))
+
+
+_worker_config: Config | None = None
+_worker_engine: Callable[[], MathEngine] | None = None
+
+
+def _start_worker(config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+    global _worker_config, _worker_engine
+    _worker_config = config
+    _worker_engine = lazy_engine(config, dist, engine_factory)
+
+
+def _build_in_worker(note: NoteSource) -> Page | Diagnostic:
+    assert _worker_config is not None and _worker_engine is not None
+    built = build_page(note, _worker_config, _worker_engine)
+    return detach(built) if isinstance(built, Page) else built
