@@ -280,7 +280,8 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM stop a preview as cleanly as Ctrl-C (temporary folder removed)."""
+    """Let SIGTERM (a process manager) and SIGHUP (a closed terminal) stop a preview as
+    cleanly as Ctrl-C: temporary folder removed, port freed."""
     import signal
     import threading
 
@@ -291,8 +292,10 @@ def _terminate_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    signals = (signal.SIGTERM, signal.SIGHUP)
+    previous = [signal.signal(number, interrupt) for number in signals]
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in zip(signals, previous, strict=True):
+            signal.signal(number, handler)

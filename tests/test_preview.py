@@ -453,9 +453,13 @@ def _start_cli(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], 
     return process, match.group(1)
 
 
-@pytest.mark.parametrize("open_browser", [True, False])
-def test_cli_serves_opens_only_when_asked_and_stops_cleanly_on_ctrl_c(
-    project: Project, tmp_path: Path, open_browser: bool
+@pytest.mark.parametrize(
+    ("open_browser", "stop"),
+    [(True, signal.SIGINT), (False, signal.SIGINT), (False, signal.SIGTERM), (False, signal.SIGHUP)],
+    ids=["open-ctrl-c", "ctrl-c", "terminate", "hang-up"],
+)
+def test_cli_serves_opens_only_when_asked_and_stops_cleanly(
+    project: Project, tmp_path: Path, open_browser: bool, stop: signal.Signals
 ) -> None:
     args = ["preview", str(project.notes / "a.md"), "--port", "0", *(["--open"] if open_browser else [])]
     process, url = _start_cli(args, tmp_path)
@@ -466,7 +470,7 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly_on_ctrl_c(
         response = connection.getresponse()
         assert response.status == 200 and b"Front Title" in response.read()
         connection.close()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=WAIT_S)
     finally:
         if process.poll() is None:
