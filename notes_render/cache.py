@@ -95,11 +95,10 @@ class Store:
             self.folder.mkdir(parents=True, exist_ok=True)
             try:
                 self._db = self._open()
-            except sqlite3.OperationalError:
-                raise  # busy or unwritable: the callers treat it as a miss
-            except sqlite3.DatabaseError:
-                # Not a database (truncated, overwritten): start a new one.
-                self._discard()
+            except sqlite3.DatabaseError as exc:
+                if not _damaged(exc):
+                    raise  # busy or unwritable: the callers treat it as a miss
+                self._discard()  # not a database (truncated, overwritten): start a new one
                 self._db = self._open()
         return self._db
 
@@ -149,10 +148,9 @@ class Store:
                 if stale:  # remember use at most once a day, for `cache prune`
                     marks = ",".join("?" * len(stale))
                     db.execute(f"UPDATE {table} SET used = ? WHERE key IN ({marks})", [today, *stale])
-        except sqlite3.OperationalError:  # busy for longer than the timeout: a miss this time
-            pass
-        except sqlite3.DatabaseError:
-            self._discard()  # damaged beyond single entries: everything is a miss, rebuilt anew
+        except sqlite3.DatabaseError as exc:  # busy too long, unreadable: a miss this time
+            if _damaged(exc):
+                self._discard()  # damaged beyond single entries: rebuilt anew
         return found
 
     def put_many(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
@@ -166,10 +164,9 @@ class Store:
             with db:
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
-        except sqlite3.OperationalError:  # busy for longer than the timeout: skip this time
-            pass
-        except sqlite3.DatabaseError:
-            self._discard()
+        except sqlite3.DatabaseError as exc:  # busy too long, unwritable: skip this time
+            if _damaged(exc):
+                self._discard()
 
     def prune(self, max_age_days: int) -> int:
         """Remove entries no build has used for max_age_days; returns how many went."""
@@ -186,6 +183,11 @@ class Store:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """The file is not a database or is corrupt (not merely busy or unwritable)."""
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _digest(value: bytes) -> str:

@@ -34,30 +34,44 @@ def build_notes(
     jobs = min(config.jobs, len(notes))
     if jobs > 1 and _markdown_bytes(notes) >= POOL_MIN_BYTES and _can_send(engine_factory):
         return _build_in_pool(notes, config, dist, engine_factory, jobs)
-    get_engine = lazy_engine(config, dist, engine_factory)
-    return [build_page(note, config, get_engine) for note in notes]
+    get_engine = LazyEngine(config, dist, engine_factory)
+    try:
+        return [build_page(note, config, get_engine) for note in notes]
+    finally:
+        get_engine.close()
 
 
-def lazy_engine(config: Config, dist: Path, engine_factory: EngineFactory) -> Callable[[], MathEngine]:
-    """A getter that makes the engine on first use, behind the formula cache if there is one."""
-    engine: MathEngine | None = None
+class LazyEngine:
+    """Makes the engine on first use, behind the formula cache if there is one."""
 
-    def get_engine() -> MathEngine:
-        nonlocal engine
-        if engine is None:
+    def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+        self._config = config
+        self._dist = dist
+        self._factory = engine_factory
+        self._engine: MathEngine | None = None
+        self._store: Store | None = None
+
+    def __call__(self) -> MathEngine:
+        """The engine, made now if this is its first use."""
+        if self._engine is None:
+            config, dist, factory = self._config, self._dist, self._factory
             if config.cache_dir is None:
-                engine = engine_factory(dist, config)
+                self._engine = factory(dist, config)
             else:
                 version = katex_version(dist)
-                engine = CachedEngine(
-                    Store(config.cache_dir),
-                    lambda: engine_factory(dist, config),
+                self._store = Store(config.cache_dir)
+                self._engine = CachedEngine(
+                    self._store,
+                    lambda: factory(dist, config),
                     version=version,
                     engine_id=engine_id(version, trust_links=config.trust_links),
                 )
-        return engine
+        return self._engine
 
-    return get_engine
+    def close(self) -> None:
+        """Let go of the cache's database."""
+        if self._store is not None:
+            self._store.close()
 
 
 def _can_send(engine_factory: EngineFactory) -> bool:
@@ -96,13 +110,13 @@ def _build_in_pool(
 
 
 _worker_config: Config | None = None
-_worker_engine: Callable[[], MathEngine] | None = None
+_worker_engine: LazyEngine | None = None
 
 
 def _start_worker(config: Config, dist: Path, engine_factory: EngineFactory) -> None:
     global _worker_config, _worker_engine
     _worker_config = config
-    _worker_engine = lazy_engine(config, dist, engine_factory)
+    _worker_engine = LazyEngine(config, dist, engine_factory)
 
 
 def _build_in_worker(note: NoteSource) -> Page | Diagnostic:

@@ -1,0 +1,285 @@
+"""The formula cache and incremental builds: what is typeset again, and what is not.
+
+A spy engine records every formula sent to KaTeX, so each test states exactly which
+formulas a change must typeset again; the pages are compared with a build from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, REPO
+from notes_render import workers
+from notes_render.config import Config
+from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
+from notes_render.pipeline import BuildReport, build_site
+
+MACROS = {"\\R": "\\mathbb{R}", "\\Rp": "\\R_{+}", "\\unused": "u"}
+
+NOTE = """# Sets
+
+The reals $\\R^n$, a square $x^2$ and the half line $\\Rp$.
+
+$$
+\\gdef\\V{v} \\V + 1
+$$
+
+Later $\\V_i$ and $y$.
+"""
+
+
+class SpyEngine:
+    """The real engine, remembering every formula it was asked to typeset."""
+
+    def __init__(self, dist: Path, config: Config, seen: list[str]) -> None:
+        self._inner = MiniRacerEngine(dist, trust_links=config.trust_links)
+        self.version = self._inner.version
+        self._seen = seen
+
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
+        self._seen += [r.tex.strip() for r in requests]
+        return self._inner.render_batch(requests, macros)
+
+
+class Site:
+    """A source folder, an output folder and a cache folder, built with a spy engine."""
+
+    def __init__(self, root: Path, notes: dict[str, str], **settings: object) -> None:
+        self.src = root / "src"
+        self.src.mkdir()
+        for rel, text in notes.items():
+            (self.src / rel).write_text(text, encoding="utf-8")
+        self.config = Config(src=self.src, out=root / "out", cache_dir=root / "cache", **settings)  # type: ignore[arg-type]
+        self.seen: list[str] = []
+
+    def build(self, **changes: object) -> BuildReport:
+        self.seen.clear()
+        config = replace(self.config, **changes)  # type: ignore[arg-type]
+        return build_site(config, lambda dist, config: SpyEngine(dist, config, self.seen))
+
+    def files(self) -> dict[str, bytes]:
+        out = self.config.out
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    def mtimes(self) -> dict[str, int]:
+        out = self.config.out
+        return {p.relative_to(out).as_posix(): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def _from_scratch(site: Site, tmp_path: Path, **changes: object) -> dict[str, bytes]:
+    """The pages a build without any cache makes of the same notes."""
+    out = tmp_path / "scratch"
+    shutil.rmtree(out, ignore_errors=True)
+    config = replace(site.config, out=out, cache_dir=None, **changes)  # type: ignore[arg-type]
+    build_site(config)
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _pages(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {rel: data for rel, data in files.items() if rel.endswith(".html")}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return Site(tmp_path, {"sets.md": NOTE, "other.md": "# Other\n\nJust $z$.\n"}, macros=MACROS)
+
+
+def test_a_changed_macro_typesets_again_only_the_formulas_that_reach_it(site: Site, tmp_path: Path) -> None:
+    site.build()
+    assert len(site.seen) == 7
+    site.build(macros={**MACROS, "\\R": "\\mathbf{R}"})
+    # \Rp reaches \R through its expansion; x^2, z and y do not use \R at all.
+    assert site.seen == ["\\R^n", "\\Rp"]
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path, macros={**MACROS, "\\R": "\\mathbf{R}"}))
+    site.build(macros={**MACROS, "\\unused": "w"})
+    assert site.seen == []
+
+
+def test_a_changed_definition_in_a_note_typesets_the_formulas_after_it(site: Site, tmp_path: Path) -> None:
+    site.build()
+    (site.src / "sets.md").write_text(NOTE.replace("\\gdef\\V{v}", "\\gdef\\V{w}"), encoding="utf-8")
+    site.build()
+    # The definition and every formula after it in the note; nothing before it.
+    assert site.seen == ["\\gdef\\V{w} \\V + 1", "\\V_i", "y"]
+    page = site.files()["sets.html"].decode()
+    assert "<mi>w</mi>" in page and "<mi>v</mi>" not in page
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
+
+
+def test_a_formula_after_a_cached_definition_still_sees_it(site: Site) -> None:
+    site.build()
+    (site.src / "sets.md").write_text(NOTE.replace("Later $\\V_i$", "Later $\\V_j$"), encoding="utf-8")
+    site.build()
+    # The definition is replayed (it is cached) so that \V_j, the only new formula, means v_j.
+    assert site.seen == ["\\gdef\\V{v} \\V + 1", "\\V_j"]
+    assert "<msub><mi>v</mi><mi>j</mi></msub>" in site.files()["sets.html"].decode()
+
+
+def test_a_changed_katex_option_typesets_everything_again(site: Site) -> None:
+    site.build()
+    site.build(trust_links=True)
+    assert len(site.seen) == 7
+
+
+def test_a_changed_katex_version_typesets_everything_again(site: Site, tmp_path: Path) -> None:
+    site.build()
+    package = tmp_path / "katex"
+    shutil.copytree(find_katex(None).parent, package, ignore=shutil.ignore_patterns("*.mjs", "src", "contrib"))
+    shutil.copytree(find_katex(None) / "contrib", package / "dist" / "contrib")
+    meta = json.loads((package / "package.json").read_text(encoding="utf-8"))
+    meta["version"] = meta["version"] + "-patched"
+    (package / "package.json").write_text(json.dumps(meta), encoding="utf-8")
+    site.build(katex_dir=package / "dist")
+    assert len(site.seen) == 7
+    site.build(katex_dir=package / "dist")
+    assert site.seen == []
+
+
+def test_damaged_entries_are_typeset_again_never_served(site: Site, tmp_path: Path) -> None:
+    site.build()
+    expected = site.files()
+    db = sqlite3.connect(site.config.cache_dir / "cache.sqlite3")  # type: ignore[operator]
+    with db:
+        db.execute("UPDATE formulas SET value = substr(value, 1, length(value) / 2)")  # truncated
+        db.execute("UPDATE bodies SET value = CAST('<p>wrong</p>' AS BLOB)")  # altered
+    db.close()
+    shutil.rmtree(site.config.out)  # every page must be made again, from the cache if it can
+    site.build()
+    assert len(site.seen) == 7
+    assert site.files() == expected
+
+
+def test_a_truncated_cache_file_is_ignored_and_rebuilt(site: Site) -> None:
+    site.build()
+    expected = site.files()
+    db_file = site.config.cache_dir / "cache.sqlite3"  # type: ignore[operator]
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    db_file.write_bytes(db_file.read_bytes()[:100])
+    shutil.rmtree(site.config.out)
+    site.build()
+    assert len(site.seen) == 7
+    assert site.files() == expected
+    shutil.rmtree(site.config.out)
+    site.build()  # the rebuilt cache serves again
+    assert site.seen == []
+
+
+def test_a_rebuild_with_nothing_changed_typesets_and_rewrites_nothing(site: Site) -> None:
+    first = site.build()
+    before = site.mtimes()
+    second = site.build()
+    assert site.seen == []
+    assert second.built == [] and second.rendered == []
+    assert site.mtimes() == before
+    assert (second.pages, second.formulas) == (first.pages, first.formulas)
+
+
+def test_problems_are_reported_again_by_a_rebuild_that_builds_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path, {"bad.md": "# Bad\n\nSee $\\nosuchmacro$ and [x](missing.md).\n"})
+    first = site.build()
+    second = site.build()
+    assert second.built == []
+    assert [d.format() for d in second.diagnostics] == [d.format() for d in first.diagnostics]
+    assert len(first.errors) == 2
+    (site.src / "missing.md").write_text("# Here now\n", encoding="utf-8")
+    third = site.build()  # the link's target appeared: the note is built again
+    assert "bad.md" in [str(p) for p in third.built]
+    assert [d.message for d in third.diagnostics] == ["Undefined control sequence: \\nosuchmacro"]
+
+
+def test_one_changed_note_is_the_only_one_built(site: Site, tmp_path: Path) -> None:
+    site.build()
+    before = site.mtimes()
+    (site.src / "other.md").write_text("# Other\n\nJust $z$ and $w$.\n", encoding="utf-8")
+    report = site.build()
+    assert [str(p) for p in report.built] == ["other.md"]
+    assert site.seen == ["w"]
+    after = site.mtimes()
+    assert after["sets.html"] == before["sets.html"] and after["index.html"] == before["index.html"]
+    assert after["other.html"] != before["other.html"]
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
+
+
+def test_a_new_title_renders_the_pages_that_list_it_but_typesets_nothing(site: Site, tmp_path: Path) -> None:
+    site.build()
+    (site.src / "other.md").write_text("# Another title\n\nJust $z$.\n", encoding="utf-8")
+    report = site.build()
+    assert site.seen == []
+    assert [str(p) for p in report.built] == ["other.md"]
+    assert "Another title" in site.files()["index.html"].decode()
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
+
+
+def test_a_template_change_renders_every_page_and_typesets_nothing(site: Site, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    site.build(templates_dir=templates)
+    base = templates / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("<main", "<!-- changed --><main"), encoding="utf-8")
+    report = site.build(templates_dir=templates)
+    assert site.seen == [] and report.built == []
+    assert all(b"<!-- changed -->" in data for data in _pages(site.files()).values())
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path, templates_dir=templates))
+
+
+def test_a_page_removed_from_the_output_is_written_again(site: Site) -> None:
+    site.build()
+    expected = site.files()
+    (site.config.out / "sets.html").unlink()
+    report = site.build()
+    assert site.seen == [] and report.built == []
+    assert site.files() == expected
+
+
+def test_a_cached_build_equals_a_build_from_scratch(tmp_path: Path) -> None:
+    src = FIXTURES / "site-basic"
+    warm = Config(src=src, out=tmp_path / "warm", cache_dir=tmp_path / "cache")
+    build_site(warm)
+    shutil.rmtree(warm.out)
+    build_site(warm)  # every formula and body now comes from the cache
+    cold = Config(src=src, out=tmp_path / "cold")
+    build_site(cold)
+    files = {p.relative_to(warm.out): p.read_bytes() for p in warm.out.rglob("*") if p.is_file()}
+    assert files == {p.relative_to(cold.out): p.read_bytes() for p in cold.out.rglob("*") if p.is_file()}
+
+
+def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "site-basic", src)
+    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
+    pools = []
+    original = workers._build_in_pool
+    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "_build_in_pool", lambda *a: pools.append(a[-1]) or original(*a))
+    outputs = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}"
+        build_site(Config(src=src, out=out, jobs=jobs))
+        outputs[jobs] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert pools == [2]
+    assert outputs[1] == outputs[2]
+
+
+def test_cache_options_on_the_command_line(build_notes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cache = tmp_path / "my-cache"
+    result = build_notes({"a.md": "# A\n\n$x$\n"}, "--cache-dir", str(cache))
+    assert result.code == 0 and (cache / "cache.sqlite3").is_file()
+    assert "1 notes built" in result.stderr
+    again = build_notes({"a.md": "# A\n\n$x$\n"}, "--cache-dir", str(cache))
+    assert "0 notes built" in again.stderr
+    no_cache = build_notes({"a.md": "# A\n\n$x$\n"}, "--no-cache", "--cache-dir", str(tmp_path / "none"))
+    assert "1 notes built" in no_cache.stderr and not (tmp_path / "none").exists()
+    from notes_render import cli
+
+    assert cli.main(["cache", "prune", "--cache-dir", str(cache), "--max-age", "0"]) == 0
+    db = sqlite3.connect(cache / "cache.sqlite3")
+    assert db.execute("SELECT count(*) FROM formulas").fetchone() == (0,)
+    db.close()
