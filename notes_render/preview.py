@@ -170,6 +170,7 @@ class LiveSite:
         self._engines = _EngineCache()
         self._config: Config | None = None
         self._templates = Path()
+        self._own: tuple[Path, ...] = ()
         config = self._load()
         self.src = config.src.resolve()
         """The notes folder (it comes from the command line, so it never changes)."""
@@ -184,9 +185,12 @@ class LiveSite:
 
     def _load(self) -> Config:
         """Read the config again (pyproject.toml may have changed)."""
-        self._config = self._load_config()
-        self._templates = self._config.templates_dir.resolve()
-        return self._config
+        config = self._config = self._load_config()
+        self._templates = config.templates_dir.resolve()
+        # What the build itself writes: were these inside the notes, every build would
+        # cause the next one.
+        self._own = tuple(folder.resolve() for folder in (config.out, config.cache_dir) if folder is not None)
+        return config
 
     @property
     def entry(self) -> PurePosixPath | None:
@@ -200,6 +204,8 @@ class LiveSite:
     def wants(self, change: watchfiles.Change, path: str) -> bool:
         """Whether a change to path can alter the preview."""
         changed = Path(path)
+        if any(changed.is_relative_to(folder) for folder in self._own):
+            return False
         if changed == self.pyproject or changed.is_relative_to(self._templates):
             return True
         if not changed.is_relative_to(self.src):

@@ -360,6 +360,19 @@ def test_the_overlay_of_a_page_names_only_its_own_errors(project: Project) -> No
         assert "notes-render-overlay" not in live.page("/a.html")
 
 
+def test_what_the_build_writes_never_starts_a_build(tmp_path: Path) -> None:
+    # Notes at the top of the project: the formula cache is inside the notes folder.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a.md").write_text("# A\n", encoding="utf-8")
+    load = partial(make_config, src=project, out=tmp_path / "out", project_dir=project)
+    site = preview.LiveSite(load, project_dir=project)
+    modified = preview.watchfiles.Change.modified
+    assert site.wants(modified, str(project / "a.md"))
+    assert site.wants(modified, str(project / "pyproject.toml"))
+    assert not site.wants(modified, str(project / ".notes-render-cache" / "formulas.sqlite-wal"))
+
+
 def test_builds_never_interleave_and_requests_during_one_make_one_more() -> None:
     started, release = threading.Event(), threading.Event()
     builds: list[frozenset[Path]] = []
