@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +83,11 @@ class MathEngine(Protocol):
 _GLUE = r"""
 var notesRender = (function () {
   var trustLinks = false;
+  // Always allowed: links to an anchor of the same page and element ids (what equation
+  // references and anchors are rewritten to). trust-links adds http(s) \href and \url.
   function trust(context) {
+    if (context.command === "\\htmlId") return true;
+    if (context.command === "\\href" && context.protocol === "_relative" && /^#/.test(context.url)) return true;
     return trustLinks && (context.command === "\\href" || context.command === "\\url") &&
       (context.protocol === "http" || context.protocol === "https");
   }
@@ -92,6 +97,7 @@ var notesRender = (function () {
       displayMode: item.display, output: "htmlAndMathml", throwOnError: true,
       macros: macros, globalGroup: true, trust: trust,
       strict: function (code, message, token) {
+        if (code === "htmlExtension") return "ignore";  // \htmlId is allowed (equation anchors)
         warnings.push([message, token && token.loc ? token.loc.start : null]);
         return "ignore";
       }
@@ -126,6 +132,53 @@ def engine_id(version: str, *, trust_links: bool) -> str:
     """
     glue = hashlib.sha256(_GLUE.encode("utf-8")).hexdigest()[:16]
     return f"katex {version}; glue {glue}; trust-links {trust_links}"
+
+
+_EQUIVALENTS = {
+    "\\bbox": "KaTeX has \\boxed, \\fbox, \\colorbox and \\fcolorbox",
+    "\\require": "KaTeX has no extensions to load: remove it",
+    "\\class": "KaTeX's \\htmlClass needs `trust`, which notes-render keeps off",
+    "\\cssId": "KaTeX's \\htmlId does the same",
+    "\\style": "KaTeX's \\htmlStyle needs `trust`, which notes-render keeps off",
+    "\\mathbbm": "use \\mathbb",
+    "\\mathds": "use \\mathbb",
+    "\\bbold": "use \\mathbb",
+    "\\textsc": "KaTeX has no small capitals; use \\text or \\textrm",
+    "\\textsl": "use \\textit",
+    "\\DeclareMathOperator": "use \\operatorname{…}, or define a macro as \\newcommand{\\op}{\\operatorname{op}}",
+    "\\eqalign": "use \\begin{aligned}…\\end{aligned}",
+    "\\displaylines": "use \\begin{gathered}…\\end{gathered}",
+    "\\mbox": "use \\text{…}",
+    "\\unicode": "type the character itself",
+    "\\idotsint": "write \\int\\cdots\\int",
+    "\\overunderset": "nest \\overset{…}{\\underset{…}{…}}",
+    "\\newenvironment": "define macros with \\newcommand instead",
+    "\\intertext": "end the display and write the text between two displays",
+    "\\enclose": "KaTeX has \\cancel, \\bcancel, \\xcancel, \\boxed and \\fbox",
+    "\\label": "\\label works only in display math (in $$…$$, \\[…\\] or an environment)",
+}
+"""TeX that other engines (MathJax, LaTeX packages) accept and KaTeX 0.19 does not, with
+what KaTeX offers instead; every suggestion was checked against KaTeX itself."""
+
+_ENVIRONMENTS = {
+    "eqnarray": "use align, with the relation after the & (a &= b)",
+    "eqnarray*": "use align*, with the relation after the & (a &= b)",
+}
+
+_UNDEFINED = re.compile(r"^Undefined control sequence: (\\\S+)$")
+_NO_ENVIRONMENT = re.compile(r"^No such environment: (\S+)$")
+
+
+def explain(message: str) -> str:
+    """KaTeX's message, plainly saying what it lacks and naming its equivalent if it has one."""
+    match = _UNDEFINED.match(message)
+    if match:
+        hint = _EQUIVALENTS.get(match.group(1))
+        return f"{message} (KaTeX does not know this command; {hint})" if hint else message
+    match = _NO_ENVIRONMENT.match(message)
+    if match and match.group(1) in _ENVIRONMENTS:
+        return f"{message} (KaTeX does not support it; {_ENVIRONMENTS[match.group(1)]})"
+    return message
 
 
 def find_katex(katex_dir: Path | None, project_dir: Path | None = None) -> Path:

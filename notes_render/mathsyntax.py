@@ -13,12 +13,15 @@ GitHub's `` $`…`$ ``, and top-level amsmath environments. Tokens produced:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block.table import table
+from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
@@ -38,6 +41,10 @@ def math_plugin(md: MarkdownIt) -> None:
         _math_block,
         {"alt": ["paragraph", "reference", "blockquote", "list", "footnote_def"]},
     )
+    md.inline.ruler.before("escape", "math_ref", _reference)
+    md.block.ruler.at("table", _table_keeping_math(table), {"alt": ["paragraph", "reference"]})
+    md.core.ruler.after("inline", "math_unmask_pipes", _unmask_pipes)
+    md.add_render_rule("math_ref", render_math_ref)
     md.add_render_rule("math_inline", render_math_inline)
     md.add_render_rule("math_inline_display", render_math_inline)
     md.add_render_rule("math_block", render_math_block)
@@ -85,55 +92,53 @@ def _skip_braces(src: str, pos: int) -> int:
 
 def _push_inline(state: StateInline, kind: str, start: int, end: int, markup: str) -> None:
     token = state.push(kind, "math", 0)
-    token.content = state.src[start:end]
+    token.content = state.src[start:end].replace(PIPE_PLACEHOLDER, "|")
     token.markup = markup
     token.meta = {"offset": start}
 
 
-def _math_inline(state: StateInline, silent: bool) -> bool:
-    src, pos = state.src, state.pos
+def _match(src: str, pos: int) -> tuple[str, int, int, int, str] | None:
+    """Inline math opening at pos: (token type, TeX start, TeX end, end of match, markup)."""
     if src.startswith("\\(", pos):
         close = _scan_tex(src, pos + 2, "\\)")
-        if close <= pos + 2:
-            return False
-        if not silent:
-            _push_inline(state, "math_inline", pos + 2, close, "\\(")
-        state.pos = close + 2
-        return True
-    if src[pos] != "$":
-        return False
+        return ("math_inline", pos + 2, close, close + 2, "\\(") if close > pos + 2 else None
+    if not src.startswith("$", pos):
+        return None
     if src.startswith("$`", pos):
-        return _github_inline(state, silent)
+        return _github_inline(src, pos)
     if src.startswith("$$", pos):
         close = _scan_tex(src, pos + 2, "$$")
         if close <= pos + 2 or not src[pos + 2 : close].strip():
-            return False
-        if not silent:
-            _push_inline(state, "math_inline_display", pos + 2, close, "$$")
-        state.pos = close + 2
-        return True
-    return _dollar_inline(state, silent)
+            return None
+        return "math_inline_display", pos + 2, close, close + 2, "$$"
+    return _dollar_inline(src, pos)
 
 
-def _dollar_inline(state: StateInline, silent: bool) -> bool:
-    """`$…$` by pandoc's rules: the first unescaped `$` closes, or nothing does."""
-    src, pos = state.src, state.pos
-    if pos + 1 >= len(src) or src[pos + 1].isspace():
+def _math_inline(state: StateInline, silent: bool) -> bool:
+    found = _match(state.src, state.pos)
+    if found is None:
         return False
-    close = _scan_tex(src, pos + 1, "$")
-    if close < 0 or src[close - 1].isspace():
-        return False
-    if close + 1 < len(src) and src[close + 1].isdigit():
-        return False
+    kind, start, end, after, markup = found
     if not silent:
-        _push_inline(state, "math_inline", pos + 1, close, "$")
-    state.pos = close + 1
+        _push_inline(state, kind, start, end, markup)
+    state.pos = after
     return True
 
 
-def _github_inline(state: StateInline, silent: bool) -> bool:
+def _dollar_inline(src: str, pos: int) -> tuple[str, int, int, int, str] | None:
+    """`$…$` by pandoc's rules: the first unescaped `$` closes, or nothing does."""
+    if pos + 1 >= len(src) or src[pos + 1].isspace():
+        return None
+    close = _scan_tex(src, pos + 1, "$")
+    if close < 0 or src[close - 1].isspace():
+        return None
+    if close + 1 < len(src) and src[close + 1].isdigit():
+        return None
+    return "math_inline", pos + 1, close, close + 1, "$"
+
+
+def _github_inline(src: str, pos: int) -> tuple[str, int, int, int, str] | None:
     """GitHub's `` $`…`$ ``: a code-span-like run of backticks inside dollars."""
-    src, pos = state.src, state.pos
     start = pos + 1
     ticks = start
     while ticks < len(src) and src[ticks] == "`":
@@ -143,11 +148,104 @@ def _github_inline(state: StateInline, silent: bool) -> bool:
     while close >= 0 and src[close - 1] == "`":
         close = src.find(fence + "$", close + 1)
     if close < 0 or close == ticks:
+        return None
+    return "math_inline", ticks, close, close + len(fence) + 1, "$" + fence
+
+
+_REFERENCE = re.compile(r"\\(eqref|ref)\{([^{}\n]+)\}")
+
+
+def _reference(state: StateInline, silent: bool) -> bool:
+    """`\\eqref{label}` and `\\ref{label}` in prose, as LaTeX allows them outside math."""
+    if not state.src.startswith("\\", state.pos):
+        return False
+    match = _REFERENCE.match(state.src, state.pos)
+    if match is None or not match.group(2).strip():
         return False
     if not silent:
-        _push_inline(state, "math_inline", ticks, close, "$" + fence)
-    state.pos = close + len(fence) + 1
+        token = state.push("math_ref", "", 0)
+        token.content = match.group(0)
+        token.markup = "\\" + match.group(1)
+        token.meta = {"label": match.group(2).strip(), "offset": state.pos}
+    state.pos = match.end()
     return True
+
+
+# --- tables -------------------------------------------------------------------------
+# markdown-it splits table rows at every `|` before inline rules run. Like pandoc (and
+# unlike GitHub), a `|` inside a formula belongs to the formula: the table rule sees a
+# copy of the source where those pipes are a same-length placeholder, so line offsets
+# stay valid, and the inline math rule turns them back into `|`.
+
+PIPE_PLACEHOLDER = "\ue000"
+"""Stands for a `|` inside math while the table rule splits cells (a private-use code point)."""
+
+
+def math_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the TeX of each inline formula in one line, skipping code spans."""
+    spans = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char == "`":
+            run = len(text) - len(text[pos:].lstrip("`"))
+            fence = text[pos:run]
+            close = text.find(fence, run)
+            while close >= 0 and text.startswith("`", close + len(fence)):
+                close = text.find(fence, close + len(fence) + 1)
+            pos = close + len(fence) if close >= 0 else run
+            continue
+        found = _match(text, pos)
+        if found is not None:
+            spans.append((found[1], found[2]))
+            pos = found[3]
+        elif char == "\\":
+            pos += 2
+        else:
+            pos += 1
+    return spans
+
+
+def _mask_pipes(text: str) -> str:
+    for start, end in math_spans(text):
+        text = text[:start] + text[start:end].replace("|", PIPE_PLACEHOLDER) + text[end:]
+    return text
+
+
+def _table_keeping_math(table: Callable[[StateBlock, int, int, bool], bool]) -> Callable[[StateBlock, int, int, bool], bool]:
+    """Wrap markdown-it's table rule so pipes inside math do not split cells."""
+
+    def rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+        if start_line + 1 >= end_line or "|" not in state.src[state.bMarks[start_line] : state.eMarks[start_line]]:
+            return False
+        src = state.src
+        parts, done = [], 0
+        line = start_line
+        while line < end_line and not state.isEmpty(line):
+            begin, end = state.bMarks[line], state.eMarks[line]
+            masked = _mask_pipes(src[begin:end])
+            if masked != src[begin:end]:
+                parts += [src[done:begin], masked]
+                done = end
+            line += 1
+        if not parts:
+            return bool(table(state, start_line, end_line, silent))
+        state.src = "".join(parts) + src[done:]
+        try:
+            return bool(table(state, start_line, end_line, silent))
+        finally:
+            state.src = src
+
+    return rule
+
+
+def _unmask_pipes(state: StateCore) -> None:
+    """Placeholders left outside formulas (a cell's source text) become `|` again."""
+    for token in state.tokens:
+        if token.type == "inline" and PIPE_PLACEHOLDER in token.content:
+            token.content = token.content.replace(PIPE_PLACEHOLDER, "|")
+            for child in token.children or ():
+                child.content = child.content.replace(PIPE_PLACEHOLDER, "|")
 
 
 # --- block --------------------------------------------------------------------------
@@ -240,7 +338,19 @@ def _line_starts(state: StateBlock) -> list[int]:
 def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """An inline formula (or `$$…$$` inside a paragraph, typeset in display style)."""
     token = tokens[idx]
-    return str(token.meta.get("html") or f'<span class="math-source">{escapeHtml(token.content)}</span>')
+    html = str(token.meta.get("html") or f'<span class="math-source">{escapeHtml(token.content)}</span>')
+    anchor = token.meta.get("anchor")
+    return f'<span id="{escapeHtml(anchor)}">{html}</span>' if anchor else html
+
+
+def render_math_ref(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    """A reference to a labelled equation: a link showing its number, or `(??)` if unknown."""
+    token = tokens[idx]
+    text = escapeHtml(str(token.meta.get("text", token.content)))
+    href = token.meta.get("href")
+    if href is None:
+        return f'<span class="eqref eqref-missing">{text}</span>'
+    return f'<a class="eqref" href="{escapeHtml(href)}">{text}</a>'
 
 
 def render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:

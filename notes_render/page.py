@@ -54,7 +54,7 @@ class Page:
 
 def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEngine]) -> Page | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead."""
-    from . import navigation, parsing, transforms  # heavy: markdown-it, Pygments, YAML
+    from . import navigation, parsing, references, transforms  # heavy: markdown-it, Pygments, YAML
 
     try:
         parsed = parsing.parse_note(note, parsing.read_note(note))
@@ -63,7 +63,10 @@ def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEn
     headings = transforms.assign_heading_ids(parsed.tokens)
     links = transforms.rewrite_links(parsed, config.src)
     items = transforms.collect_math(parsed)
-    diagnostics = list(links.diagnostics)
+    numbering = references.number_equations(parsed, items)
+    diagnostics = [*links.diagnostics, *numbering.diagnostics]
+    diagnostics += references.rewrite_formulas(parsed, numbering)
+    diagnostics += references.resolve_text_references(parsed, numbering)
     if items:
         macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from markdown_it.token import Token
 
 from .errors import Diagnostic, SourcePosition
-from .katex import MathEngine, MathRequest, MathResult
+from .katex import MathEngine, MathRequest, MathResult, explain
 from .parsing import ParsedNote
 
 # --- math -----------------------------------------------------------------------------
@@ -32,11 +32,33 @@ class MathItem:
     """Typeset in display style."""
     starts: list[tuple[int, int]]
     """For each line of the TeX: (0-based source line, 0-based column) where it starts."""
+    edits: list[tuple[int, int, str]] = field(default_factory=list)
+    """How the TeX sent to KaTeX differs from the source: (start, end, replacement), sorted."""
 
     @property
     def tex(self) -> str:
         """The TeX exactly as written."""
         return self.token.content
+
+    @property
+    def sent_tex(self) -> str:
+        """The TeX given to KaTeX: the source with the edits applied."""
+        parts, done = [], 0
+        for start, end, text in self.edits:
+            parts += [self.tex[done:start], text]
+            done = end
+        return "".join(parts) + self.tex[done:]
+
+    def source_offset(self, offset: int) -> int:
+        """Offset in the TeX as written of an offset in sent_tex (an edit maps to its start)."""
+        shift = 0
+        for start, end, text in self.edits:
+            if offset < start + shift:
+                break
+            if offset < start + shift + len(text):
+                return start
+            shift += len(text) - (end - start)
+        return max(offset - shift, 0)
 
     def position_of(self, offset: int) -> tuple[int, int]:
         """(0-based line, 0-based column) in the source file of an offset in the TeX."""
@@ -65,7 +87,7 @@ def collect_math(note: ParsedNote) -> list[MathItem]:
         if token.type == "math_block":
             items.append(MathItem(token, True, list(token.meta["starts"])))
         elif token.type in ("math_inline", "math_inline_display") and parent is not None:
-            starts = _inline_starts(parent, token, lines)
+            starts = inline_starts(parent, token, lines)
             items.append(MathItem(token, token.type == "math_inline_display", starts))
     return items
 
@@ -81,7 +103,7 @@ def _fence_to_math(token: Token, lines: list[str]) -> None:
     token.meta = {"starts": starts}
 
 
-def _inline_starts(parent: Token, token: Token, lines: list[str]) -> list[tuple[int, int]]:
+def inline_starts(parent: Token, token: Token, lines: list[str]) -> list[tuple[int, int]]:
     """Source positions of each TeX line of an inline formula, from its parent block."""
     content = parent.content
     first_line = parent.map[0] if parent.map else 0
@@ -103,15 +125,31 @@ def render_math(
     note: ParsedNote, items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]
 ) -> list[Diagnostic]:
     """Typeset every formula of a note in one batch; return one diagnostic per problem."""
-    results = engine.render_batch([MathRequest(item.tex, item.display) for item in items], macros)
+    results = engine.render_batch([MathRequest(item.sent_tex, item.display) for item in items], macros)
     diagnostics = []
     for item, result in zip(items, results, strict=True):
-        item.token.meta["html"] = result.html or _error_html(item, result)
+        html = result.html
+        if html is not None and item.edits:
+            html = restore_annotation(html, item.tex)
+        item.token.meta["html"] = html or _error_html(item, result)
         for message, offset in result.warnings:
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
         if result.html is None:
-            diagnostics.append(_math_diagnostic(note, item, result.error or "", result.position, "error"))
+            message = explain(result.error or "")
+            diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
+
+
+_ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
+
+
+def restore_annotation(rendered: str, tex: str) -> str:
+    """Put the TeX as written back into KaTeX's MathML annotation, escaped as KaTeX does."""
+    escaped = (
+        tex.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+        .replace('"', "&quot;").replace("'", "&#x27;")
+    )  # fmt: skip
+    return _ANNOTATION.sub(lambda m: m.group(1) + escaped + m.group(3), rendered, count=1)
 
 
 def _error_html(item: MathItem, result: MathResult) -> str:
@@ -127,7 +165,7 @@ def _error_html(item: MathItem, result: MathResult) -> str:
 def _math_diagnostic(
     note: ParsedNote, item: MathItem, message: str, offset: int | None, severity: str
 ) -> Diagnostic:
-    line, column = item.position_of(offset if offset is not None else 0)
+    line, column = item.position_of(item.source_offset(offset) if offset is not None else 0)
     lines = note.lines
     return Diagnostic(
         SourcePosition(note.source.display_path, line + 1, column + 1),

@@ -8,6 +8,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from html.parser import HTMLParser
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,55 @@ def formulas(page_html: str) -> list[tuple[str, str]]:
         ("display" if block else "inline", html.unescape(tex))
         for block, tex in _ANNOTATION.findall(page_html)
     ]
+
+
+class _PageReader(HTMLParser):
+    """Collects equation tags, anchors and equation links from a built page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.anchors: list[str] = []
+        self.links: list[str] = []
+        self._stack: list[tuple[str, set[str]]] = []
+        self._link: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        classes = set((values.get("class") or "").split())
+        if tag == "span" and "katex-display" in classes:
+            self.tags.append("")
+        if tag in ("div", "span") and values.get("id"):
+            self.anchors.append(str(values["id"]))
+        if tag == "a" and (values.get("href") or "").startswith("#eq"):
+            self._link = [str(values["href"]), " "]
+        if tag not in _VOID:
+            self._stack.append((tag, classes))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._stack:
+            name, _ = self._stack.pop()
+            if name == tag:
+                break
+        if tag == "a" and self._link is not None:
+            self.links.append("".join(self._link))
+            self._link = None
+
+    def handle_data(self, data: str) -> None:
+        if any("katex-tag" in classes for _, classes in self._stack) and self.tags:
+            self.tags[-1] += data.replace("\u200b", "")
+        if self._link is not None and not any("katex-mathml" in c for _, c in self._stack):
+            self._link.append(data)
+
+
+_VOID = {"br", "img", "hr", "input", "meta", "link", "col", "wbr"}
+
+
+def read_page(page_html: str) -> _PageReader:
+    """Equation tags (one string per display formula), ids of spans/divs, `#eq…` links."""
+    reader = _PageReader()
+    reader.feed(page_html)
+    return reader
 
 
 @pytest.fixture(scope="session")

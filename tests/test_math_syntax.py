@@ -1,21 +1,28 @@
-"""Math reaches KaTeX verbatim: one case per rule, from tests/fixtures/math_syntax.txt."""
+"""Math fidelity, one case per rule, from tests/fixtures/*.txt fixture files.
+
+Each case is built as a note and checked on the real page: the TeX in KaTeX's annotation,
+equation tags, anchors, equation links, literal text, and every diagnostic printed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import FIXTURES, BuildResult, formulas
+from conftest import FIXTURES, BuildResult, formulas, read_page
+
+FIXTURE_FILES = ("math_syntax.txt", "references.txt", "math_errors.txt")
 
 
 @dataclass
 class Case:
     title: str
     markdown: str
-    formulas: list[tuple[str, str]]
-    texts: list[str]
+    formulas: list[tuple[str, str]] = field(default_factory=list)
+    expected: dict[str, list[str]] = field(default_factory=dict)
+    """`text`, `tag`, `anchor`, `link`, `error` lines, by kind."""
 
 
 def load_cases(name: str) -> list[Case]:
@@ -25,36 +32,45 @@ def load_cases(name: str) -> list[Case]:
     index = 0
     while index < len(lines):
         if index + 1 < len(lines) and lines[index + 1] == "." and lines[index].strip():
-            title = lines[index]
             end_input = lines.index(".", index + 2)
             end_expected = lines.index(".", end_input + 1)
-            markdown = "\n".join(lines[index + 2 : end_input]) + "\n"
-            expected, texts = [], []
+            case = Case(lines[index], "\n".join(lines[index + 2 : end_input]) + "\n")
             for line in lines[end_input + 1 : end_expected]:
                 kind, _, value = line.partition(": ")
-                if kind == "text":
-                    texts.append(value)
+                if kind in ("inline", "display"):
+                    case.formulas.append((kind, value.replace("⏎", "\n")))
                 else:
-                    expected.append((kind, value.replace("\\n", "\n")))
-            cases.append(Case(title, markdown, expected, texts))
+                    case.expected.setdefault(kind, []).append(value)
+            cases.append(case)
             index = end_expected + 1
         else:
             index += 1
     return cases
 
 
-CASES = load_cases("math_syntax.txt")
+CASES = [case for name in FIXTURE_FILES for case in load_cases(name)]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.title for c in CASES])
-def test_math_syntax(case: Case, build_notes: Callable[..., BuildResult]) -> None:
+def test_math_fixture(case: Case, build_notes: Callable[..., BuildResult]) -> None:
+    errors = case.expected.get("error", [])
     result = build_notes({"note.md": case.markdown}, "--strict")
-    assert result.code == 0, result.stderr
+    reported = [line.split("note.md:", 1)[1] for line in result.stderr.splitlines() if "note.md:" in line]
+    assert reported == errors, result.stderr
+    assert result.code == (1 if any(": warning: " not in e for e in errors) else 0), result.stderr
     page = result.page("note.html")
     assert formulas(page) == case.formulas
-    for text in case.texts:
+    for text in case.expected.get("text", []):
         assert text in page
+    reader = read_page(page)
+    if "tag" in case.expected:
+        assert reader.tags == ["" if tag == "none" else tag for tag in case.expected["tag"]]
+    if "anchor" in case.expected:
+        assert reader.anchors == case.expected["anchor"]
+    if "link" in case.expected:
+        assert reader.links == case.expected["link"]
 
 
-def test_fixture_file_has_cases() -> None:
-    assert len(CASES) >= 15
+def test_fixture_files_have_cases() -> None:
+    for name in FIXTURE_FILES:
+        assert len(load_cases(name)) >= 8, name

@@ -1,0 +1,386 @@
+"""Equation numbers, labels and cross-references, as pure passes around the KaTeX engine.
+
+KaTeX has no \\label, \\ref or \\eqref, and numbers bare `equation`/`align` with a CSS
+counter shared by the whole page. So, per note and in two passes: first every display
+formula is analysed as amsmath would number it and every label gets its tag; then each
+formula's TeX is rewritten for KaTeX (explicit `\\tag{n}`, starred environments, labels
+removed, references turned into `\\href{#label}{…}` links) with an edit list that maps
+KaTeX's error offsets back to the TeX as written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import Diagnostic, SourcePosition
+from .parsing import ParsedNote
+from .transforms import MathItem, inline_starts, walk
+
+NUMBERED_ENVIRONMENTS = {
+    "equation": "single", "multline": "single",
+    "align": "rows", "gather": "rows", "alignat": "rows", "flalign": "rows",
+}  # fmt: skip
+"""amsmath's numbered environments: one number for the whole, or one per line (`\\\\`)."""
+
+KATEX_EQUIVALENT = {"multline": "gather*", "flalign": "align*"}
+"""Environments KaTeX lacks, typeset with the closest one it has (lines centred / aligned)."""
+
+
+# --- reading TeX --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexeme:
+    """A control sequence or brace of a formula, with its place in the TeX."""
+
+    name: str
+    """`\\begin`, `\\\\`, `{`, `}`, …"""
+    start: int
+    end: int
+
+
+_CONTROL = re.compile(r"\\(?:[a-zA-Z]+|.)", re.S)
+
+
+def _lex(tex: str) -> Iterator[_Lexeme]:
+    """Control sequences and braces, skipping `%` comments as TeX does."""
+    pos = 0
+    while pos < len(tex):
+        char = tex[pos]
+        if char == "\\":
+            match = _CONTROL.match(tex, pos)
+            end = match.end() if match else pos + 1
+            yield _Lexeme(tex[pos:end], pos, end)
+            pos = end
+        elif char == "%":
+            newline = tex.find("\n", pos)
+            pos = len(tex) if newline < 0 else newline + 1
+        else:
+            if char in "{}":
+                yield _Lexeme(char, pos, pos + 1)
+            pos += 1
+
+
+def _group(tex: str, pos: int, *, star: bool = False) -> tuple[str, int, int, bool] | None:
+    """The brace group after pos (spaces allowed before it): (text, start, end, starred).
+
+    start/end delimit the text inside the braces; with star, a `*` may precede the group.
+    """
+    while pos < len(tex) and tex[pos] in " \t\n":
+        pos += 1
+    starred = star and tex.startswith("*", pos)
+    if starred:
+        pos += 1
+    if not tex.startswith("{", pos):
+        return None
+    depth = 0
+    for index in range(pos, len(tex)):
+        char = tex[index]
+        if char == "\\":
+            continue
+        if char == "{" and (index == 0 or tex[index - 1] != "\\"):
+            depth += 1
+        elif char == "}" and tex[index - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return tex[pos + 1 : index], pos + 1, index, starred
+    return None
+
+
+# --- pass 1: what amsmath would number -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A `\\label{…}`, `\\tag{…}` or reference in a formula."""
+
+    name: str
+    """The label, or the tag's TeX."""
+    start: int
+    """Offset of the backslash in the TeX."""
+    end: int
+    """Offset just after the closing brace."""
+    starred: bool = False
+    """`\\tag*{…}`: shown without parentheses."""
+
+
+@dataclass(slots=True)
+class Line:
+    """One line of a display formula that LaTeX could give an equation number."""
+
+    end: int
+    """Where KaTeX's `\\tag{…}` goes: before the `\\\\` or `\\end{…}` closing the line."""
+    numbered: bool
+    """The environment numbers it (an unstarred environment, or a labelled formula)."""
+    suppressed: bool = False
+    """`\\nonumber` or `\\notag` on the line."""
+    labels: list[Mark] = field(default_factory=list)
+    tag: Mark | None = None
+    """A `\\tag{…}` written by the author; it replaces the number."""
+    number: str | None = None
+    """The tag shown at the right, `3` or a custom tag; None for an unnumbered line."""
+    empty: bool = False
+    """Only blanks: the line after a final `\\\\`, which neither LaTeX nor KaTeX shows."""
+
+
+@dataclass(slots=True)
+class Formula:
+    """What pass 1 learned about one formula."""
+
+    item: MathItem
+    lines: list[Line] = field(default_factory=list)
+    """Its numberable lines in order (none for inline math)."""
+    labels: list[Mark] = field(default_factory=list)
+    """Every `\\label{…}`, all removed from the TeX sent to KaTeX."""
+    refs: list[tuple[Mark, bool]] = field(default_factory=list)
+    """Every `\\eqref{…}` (True) and `\\ref{…}` (False) inside the formula."""
+    renames: list[tuple[int, int, str]] = field(default_factory=list)
+    """Environment names replaced for KaTeX: (start, end, new name)."""
+    stray: list[Mark] = field(default_factory=list)
+    """Labels that belong to no numberable line (inline math, outside the environment)."""
+
+
+def analyse(item: MathItem) -> Formula:
+    """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
+    tex = item.tex
+    formula = Formula(item)
+    whole = Line(end=len(tex.rstrip()), numbered=False)
+    depth = 0
+    environments: list[str] = []
+    unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
+    line: Line | None = None
+    line_start = 0
+    for lexeme in _lex(tex):
+        name = lexeme.name
+        if name == "{":
+            depth += 1
+        elif name == "}":
+            depth -= 1
+        elif name in ("\\begin", "\\end"):
+            group = _group(tex, lexeme.end)
+            if group is None:
+                continue
+            env, start, end, _ = group
+            base = env.removesuffix("*")
+            if name == "\\begin":
+                if unit is None and item.display and not environments and base in NUMBERED_ENVIRONMENTS:
+                    unit = (NUMBERED_ENVIRONMENTS[base], depth)
+                    line = Line(end=len(tex), numbered=not env.endswith("*"))
+                    line_start = end + 1
+                    formula.renames.extend(_renames(env, start, end))
+                environments.append(env)
+            else:
+                if environments:
+                    environments.pop()
+                if unit is not None and not environments and line is not None:
+                    formula.renames.extend(_renames(env, start, end))
+                    _close_line(formula, line, tex, line_start, lexeme.start)
+                    unit, line = None, None
+        elif name == "\\\\" and unit is not None and line is not None:
+            if unit[0] == "rows" and len(environments) == 1 and depth == unit[1]:
+                _close_line(formula, line, tex, line_start, lexeme.start)
+                line = Line(end=len(tex), numbered=not environments[0].endswith("*"))
+                line_start = lexeme.end
+        elif name in ("\\label", "\\tag", "\\eqref", "\\ref"):
+            group = _group(tex, lexeme.end, star=name == "\\tag")
+            if group is None:
+                continue
+            text, _, end, starred = group
+            mark = Mark(text.strip() if name != "\\tag" else text, lexeme.start, end + 1, starred)
+            target = line if line is not None else (whole if item.display else None)
+            if name == "\\label":
+                formula.labels.append(mark)
+                if target is None:
+                    formula.stray.append(mark)
+                else:
+                    target.labels.append(mark)
+            elif name == "\\tag":
+                if target is not None:
+                    target.tag = mark
+            else:
+                formula.refs.append((mark, name == "\\eqref"))
+        elif name in ("\\nonumber", "\\notag"):
+            (line if line is not None else whole).suppressed = True
+    if not formula.lines and item.display:
+        # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
+        whole.numbered = bool(whole.labels)
+        if whole.labels or whole.tag:
+            formula.lines.append(whole)
+    elif whole.labels:
+        formula.stray.extend(whole.labels)
+    return formula
+
+
+def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Make KaTeX typeset env unnumbered (we tag it) and supported."""
+    base = env.removesuffix("*")
+    replacement = KATEX_EQUIVALENT.get(base, base + "*")
+    return [] if replacement == env else [(start, end, replacement)]
+
+
+def _close_line(formula: Formula, line: Line, tex: str, start: int, end: int) -> None:
+    line.end = end
+    line.empty = not tex[start:end].strip()
+    formula.lines.append(line)
+
+
+# --- numbering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a label points."""
+
+    tag: str
+    """The number or custom tag, as shown in the equation's tag (without parentheses)."""
+    label: Mark
+    """The `\\label{…}` that defined it (a duplicate label defines nothing)."""
+
+
+@dataclass(slots=True)
+class Numbering:
+    """A note's formulas after pass 1, with every label's tag."""
+
+    formulas: list[Formula]
+    targets: dict[str, Target] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def number_equations(note: ParsedNote, items: list[MathItem]) -> Numbering:
+    """Pass 1: give numbered lines 1, 2, … in document order and register every label."""
+    numbering = Numbering([analyse(item) for item in items])
+    counter = 0
+    first_seen: dict[str, int] = {}
+    for formula in numbering.formulas:
+        for line in formula.lines:
+            if line.tag is not None:
+                line.number = line.tag.name
+            elif line.numbered and not line.suppressed and not (line.empty and not line.labels):
+                counter += 1
+                line.number = str(counter)
+            for label in line.labels:
+                line_number = _position(note, formula.item, label.start).line
+                if label.name in first_seen:
+                    numbering.diagnostics.append(
+                        _diagnostic(
+                            note, formula.item, label.start,
+                            f"duplicate label '{label.name}' (first defined on line {first_seen[label.name]})",
+                        )
+                    )  # fmt: skip
+                    continue
+                first_seen[label.name] = line_number
+                if line.number is None:
+                    numbering.diagnostics.append(
+                        _diagnostic(
+                            note, formula.item, label.start,
+                            f"\\label{{{label.name}}} is on an unnumbered line (starred environment "
+                            "or \\nonumber); remove the star or give it a \\tag{…}",
+                        )
+                    )  # fmt: skip
+                    continue
+                numbering.targets[label.name] = Target(line.number, label)
+        for label in formula.stray:
+            where = "display math" if not formula.item.display else "a numbered equation"
+            numbering.diagnostics.append(
+                _diagnostic(note, formula.item, label.start, f"\\label{{{label.name}}} outside {where}")
+            )
+    return numbering
+
+
+# --- pass 2: the TeX KaTeX sees -------------------------------------------------------
+
+
+def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]:
+    """Pass 2: set each formula's TeX for KaTeX and its anchors; report unknown labels."""
+    diagnostics: list[Diagnostic] = []
+    for formula in numbering.formulas:
+        item = formula.item
+        anchors = {id(line): _anchor(line, numbering) for line in formula.lines}
+        in_tags = sum(anchor is not None for anchor in anchors.values()) > 1  # one per line, on its tag
+        if not in_tags:
+            item.token.meta["anchor"] = next((a for a in anchors.values() if a is not None), None)
+        edits = [(start, end, name) for start, end, name in formula.renames]
+        edits += [(label.start, label.end, "") for label in formula.labels]
+        for line in formula.lines:
+            anchor = anchors[id(line)] if in_tags else None
+            if line.tag is not None:
+                if anchor is not None:
+                    star = "*" if line.tag.starred else ""
+                    edits.append(
+                        (line.tag.start, line.tag.end, f"\\tag{star}{{\\htmlId{{{anchor}}}{{{line.tag.name}}}}}")
+                    )
+            elif line.number is not None:
+                text = line.number if anchor is None else f"\\htmlId{{{anchor}}}{{{line.number}}}"
+                edits.append((line.end, line.end, f"\\tag{{{text}}}"))
+        for mark, parentheses in formula.refs:
+            target = numbering.targets.get(mark.name)
+            if target is None:
+                diagnostics.append(_unknown_label(note, item, mark))
+                edits.append((mark.start, mark.end, "\\text{(??)}" if parentheses else "\\text{??}"))
+            else:
+                shown = _shown(target, parentheses)
+                edits.append((mark.start, mark.end, f"\\href{{#{mark.name}}}{{\\text{{{shown}}}}}"))
+        if edits:
+            item.edits = sorted(edits, key=lambda edit: (edit[0], edit[1]))
+    return diagnostics
+
+
+def _anchor(line: Line, numbering: Numbering) -> str | None:
+    """The id of a line: its first label that defines a target (not a duplicate)."""
+    for label in line.labels:
+        target = numbering.targets.get(label.name)
+        if target is not None and target.label is label:
+            return label.name
+    return None
+
+
+def _shown(target: Target, parentheses: bool) -> str:
+    return f"({target.tag})" if parentheses else target.tag
+
+
+def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]:
+    """Give each `\\eqref{…}`/`\\ref{…}` written in prose its link text and target."""
+    diagnostics = []
+    lines = note.lines
+    for token, parent in walk(note.tokens):
+        if token.type != "math_ref":
+            continue
+        label = str(token.meta["label"])
+        target = numbering.targets.get(label)
+        parentheses = token.markup == "\\eqref"
+        if target is None:
+            token.meta["text"] = "(??)" if parentheses else "??"
+            line, column = inline_starts(parent, token, lines)[0] if parent else (0, 0)
+            diagnostics.append(
+                Diagnostic(
+                    SourcePosition(note.source.display_path, line + 1, column + 1),
+                    f"undefined label '{label}' in {token.markup}",
+                    source_line=lines[line] if line < len(lines) else None,
+                )
+            )
+        else:
+            token.meta["text"] = _shown(target, parentheses)
+            token.meta["href"] = "#" + label
+    return diagnostics
+
+
+# --- positions ------------------------------------------------------------------------
+
+
+def _position(note: ParsedNote, item: MathItem, offset: int) -> SourcePosition:
+    line, column = item.position_of(offset)
+    return SourcePosition(note.source.display_path, line + 1, column + 1)
+
+
+def _diagnostic(note: ParsedNote, item: MathItem, offset: int, message: str) -> Diagnostic:
+    position = _position(note, item, offset)
+    lines = note.lines
+    return Diagnostic(position, message, source_line=lines[position.line - 1] if position.line <= len(lines) else None)
+
+
+def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark) -> Diagnostic:
+    command = "\\eqref" if item.tex.startswith("\\eqref", mark.start) else "\\ref"
+    return _diagnostic(note, item, mark.start, f"undefined label '{mark.name}' in {command}")
+
