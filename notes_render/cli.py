@@ -257,9 +257,9 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
     from . import preview
     from .config import make_config
 
-    if not preview.is_loopback(args.host):
-        print(f"notes-render: warning: listening on {args.host}: other machines can read this "
-              "preview; use --host 127.0.0.1 to keep it on this machine", file=sys.stderr)
+    warning = preview.host_warning(args.host)
+    if warning:
+        print(f"notes-render: warning: {warning}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="notes-render-preview-", ignore_cleanup_errors=True) as tmp:
         load = functools.partial(make_config, src=src, out=Path(tmp), templates_dir=args.templates,
                                  katex_dir=args.katex_dir)

@@ -1,10 +1,10 @@
 """Live preview: build into a temporary folder, serve it, rebuild on every save, reload the page.
 
-Four small parts, each on its own thread: a `Watcher` (watchfiles) turns saves into change
-sets, a `Rebuilder` runs one build at a time through `LiveSite`, which calls
-`pipeline.build_site` and publishes the outcome on a `BuildState`, and a `PreviewServer`
-serves the output folder, streams "reload" events and adds the reload script and the error
-overlay to the HTML it sends. The files on disk stay exactly what `build` writes.
+A `Watcher` thread (watchfiles) turns saves into change sets; a `Rebuilder` thread runs one
+build at a time through `LiveSite`, which calls `pipeline.build_site` and publishes the
+outcome on a `BuildState`; a `PreviewServer` (a thread per request) serves the output
+folder, streams "reload" events and adds the reload script and the error overlay to the
+HTML it sends. The files on disk stay exactly what `build` writes.
 """
 
 from __future__ import annotations
@@ -569,6 +569,16 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_warning(host: str) -> str | None:
+    """What to tell the user before serving on host, if other machines could connect."""
+    if is_loopback(host):
+        return None
+    return (
+        f"listening on {host}: other machines can read this preview; "
+        "use --host 127.0.0.1 to keep it on this machine"
+    )
 
 
 def bind(site: LiveSite, host: str, port: int | None) -> PreviewServer:

@@ -422,6 +422,8 @@ def test_a_taken_port_falls_back_only_when_none_was_asked_for(project: Project) 
 def test_only_loopback_hosts_count_as_private() -> None:
     assert all(preview.is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost"))
     assert not any(preview.is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.2", "example.org"))
+    assert preview.host_warning("127.0.0.1") is None
+    assert "other machines can read this preview" in (preview.host_warning("0.0.0.0") or "")
 
 
 def test_help_documents_every_preview_and_serve_option() -> None:
