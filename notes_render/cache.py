@@ -66,16 +66,16 @@ def formula_keys(requests: Sequence[MathRequest], macros: Mapping[str, str], eng
     macros, since those definitions stay in effect for it.
     """
     keys = []
+    context = hashlib.sha256(engine_id.encode("utf-8"))  # grows with each definition
     definitions: list[str] = []
     for request in requests:
+        key = context.copy()
         reachable = macros_used("\n".join([*definitions, request.tex]), macros)
-        material = json.dumps(
-            [engine_id, request.display, request.tex, definitions, sorted(reachable.items())],
-            ensure_ascii=False,
-        )
-        keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
+        key.update(json.dumps([request.display, request.tex, sorted(reachable.items())]).encode("utf-8"))
+        keys.append(key.hexdigest())
         if defines_macros(request.tex):
             definitions.append(request.tex)
+            context.update(json.dumps(request.tex).encode("utf-8"))
     return keys
 
 
@@ -106,7 +106,9 @@ class Store:
         db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            # No fsync: a cache may lose its last entries in a power cut, and a damaged entry
+            # fails its checksum and is typeset again; fsyncs cost more than the typesetting.
+            db.execute("PRAGMA synchronous=OFF")
             for table in _TABLES:
                 db.execute(
                     f"CREATE TABLE IF NOT EXISTS {table} "
@@ -253,16 +255,31 @@ class CachedEngine:
         return {i: answer for i, answer in zip(send, answers, strict=True) if i in wanted}
 
 
+# A formula that typeset without warnings (nearly all) is stored as its HTML behind a one-byte
+# tag; anything else as JSON. Both decode to exactly the MathResult that was stored.
+_HTML_TAG = b"H"
+_JSON_TAG = b"J"
+
+
 def _encode(result: MathResult) -> bytes:
+    if result.html is not None and result.error is None and not result.warnings:
+        return _HTML_TAG + result.html.encode("utf-8")
     data = {"html": result.html, "error": result.error, "position": result.position,
             "warnings": [list(w) for w in result.warnings]}
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _JSON_TAG + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _decode(value: bytes) -> MathResult | None:
     """The result stored in value, or None when it is not one (then it is typeset again)."""
+    if value.startswith(_HTML_TAG):
+        try:
+            return MathResult(html=value[1:].decode("utf-8"))
+        except UnicodeDecodeError:
+            return None
     try:
-        data = json.loads(value)
+        if not value.startswith(_JSON_TAG):
+            return None
+        data = json.loads(value[1:])
         html, error, position = data["html"], data["error"], data["position"]
         warnings = tuple((str(m), p) for m, p in data["warnings"])
     except (ValueError, KeyError, TypeError):
@@ -272,4 +289,3 @@ def _decode(value: bytes) -> MathResult | None:
     if position is not None and not isinstance(position, int):
         return None
     return MathResult(html=html, error=error, position=position, warnings=warnings)
-

@@ -325,7 +325,10 @@ def _line_starts(state: StateBlock) -> list[int]:
     starts: list[int] | None = state.env.get("math_line_starts")
     if starts is None:
         starts = [0]
-        starts.extend(i + 1 for i, char in enumerate(state.src) if char == "\n")
+        newline = state.src.find("\n")
+        while newline != -1:  # str.find, not a loop over characters: notes are long
+            starts.append(newline + 1)
+            newline = state.src.find("\n", newline + 1)
         state.env["math_line_starts"] = starts
     return starts
 
