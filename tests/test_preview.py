@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,10 +149,18 @@ def live_note(project: Project) -> Iterator[Live]:
         yield live
 
 
+def _save(path: Path, data: str | bytes) -> None:
+    """Replace path's content in one step, as editors save, so no build sees half a file."""
+    fd, temporary = tempfile.mkstemp()  # outside every watched folder, on the same file system
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+    os.replace(temporary, path)
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    _save(path, text.replace(old, new))
 
 
 # --- serving ------------------------------------------------------------------------------
@@ -241,6 +250,18 @@ def test_whole_site_is_served_by_serve(project: Project) -> None:
         status, headers, _ = live.get("/sub")
         assert status == 302 and headers["location"] == "/sub/"
 
+        # A renamed heading reaches its page and the home page's listing; a new note appears.
+        with live.events() as events:
+            events.next()
+            _edit(project.notes / "sub" / "b.md", "# B heading", "# Renamed heading")
+            events.next_reload()
+            assert "Renamed heading" in live.page("/sub/b.html")
+            assert "Renamed heading" in live.page("/")
+            _save(project.notes / "c.md", "# A new note\n")
+            events.next_reload()
+            assert "A new note" in live.page("/c.html")
+            assert 'href="c.html"' in live.page("/")
+
 
 # --- rebuilding -----------------------------------------------------------------------------
 
@@ -264,8 +285,8 @@ def test_templates_stylesheet_and_config_are_watched(live_note: Live, project: P
         events.next_reload()
         assert '<article class="note edited">' in live_note.page("/a.html")
 
-        with (project.root / "templates" / "assets" / "style.css").open("a", encoding="utf-8") as css:
-            css.write("\n.edited { color: teal; }\n")
+        css = project.root / "templates" / "assets" / "style.css"
+        _save(css, css.read_text(encoding="utf-8") + "\n.edited { color: teal; }\n")
         events.next_reload()
         assert live_note.get("/assets/style.css")[2].endswith(b".edited { color: teal; }\n")
 
@@ -280,8 +301,9 @@ def test_a_changed_stylesheet_is_never_answered_not_modified(live_note: Live, pr
     assert live_note.get("/assets/style.css", tag)[0] == 304
     with live_note.events() as events:
         events.next()
-        with (project.root / "templates" / "assets" / "style.css").open("a", encoding="utf-8") as css:
-            css.write("\n.same-second { color: teal; }\n")  # within the second of the first version
+        css = project.root / "templates" / "assets" / "style.css"
+        # Within the same second as the first version, as a quick second save is.
+        _save(css, css.read_text(encoding="utf-8") + "\n.same-second { color: teal; }\n")
         events.next_reload()
         status, _, body = live_note.get("/assets/style.css", tag)
         assert status == 200 and body.endswith(b".same-second { color: teal; }\n")
@@ -290,7 +312,7 @@ def test_a_changed_stylesheet_is_never_answered_not_modified(live_note: Live, pr
 def test_an_image_the_note_uses_is_watched(live_note: Live, project: Project) -> None:
     with live_note.events() as events:
         events.next()
-        (project.notes / "img" / "fig.png").write_bytes(b"\x89PNG new picture")
+        _save(project.notes / "img" / "fig.png", b"\x89PNG new picture")
         events.next_reload()
         assert live_note.get("/img/fig.png")[2] == b"\x89PNG new picture"
 
