@@ -96,7 +96,7 @@ def make_config(
         src=src,
         out=out,
         strict=strict,
-        templates_dir=templates_dir or Path(settings.get("templates", PACKAGE_ROOT / "templates")),
+        templates_dir=templates_dir or project_dir / settings.get("templates", PACKAGE_ROOT / "templates"),
         katex_dir=katex_dir,
         macros=_macros_from(settings, where),
         trust_links=trust_links,

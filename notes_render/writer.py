@@ -67,11 +67,15 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 
 def copy_atomic(source: Path, target: Path) -> bool:
-    """Copy a file unless target already has the same size and modification time."""
+    """Copy a file unless target already has the same size and modification time.
+
+    Times are compared to the nanosecond (the copy carries the source's), so a file saved
+    twice within one second at the same size is still copied again.
+    """
     stat = source.stat()
     try:
         existing = target.stat()
-        if existing.st_size == stat.st_size and int(existing.st_mtime) == int(stat.st_mtime):
+        if existing.st_size == stat.st_size and existing.st_mtime_ns == stat.st_mtime_ns:
             return False
     except FileNotFoundError:
         pass
@@ -81,7 +85,7 @@ def copy_atomic(source: Path, target: Path) -> bool:
     try:
         shutil.copyfile(source, tmp_name)
         os.chmod(tmp_name, 0o644)
-        os.utime(tmp_name, (stat.st_atime, stat.st_mtime))
+        os.utime(tmp_name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

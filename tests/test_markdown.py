@@ -100,3 +100,22 @@ def test_unchanged_rebuild_rewrites_nothing(build_notes: Callable[..., BuildResu
     second = build_notes({"a.md": "# A\n\n$x$\n"})
     assert second.code == 0
     assert {p: p.stat().st_mtime_ns for p in files} == before
+
+
+def test_a_file_saved_again_within_the_same_second_is_copied_again(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    import os
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.md").write_text("See [the data](f.txt).\n", encoding="utf-8")
+    data = src / "f.txt"
+    second = 1_700_000_000 * 1_000_000_000
+    data.write_text("one", encoding="utf-8")
+    os.utime(data, ns=(second + 1000, second + 1000))
+    assert run_cli("--src", src, "--out", out, out=out).code == 0
+    data.write_text("two", encoding="utf-8")  # same size, same second, later nanoseconds
+    os.utime(data, ns=(second + 2000, second + 2000))
+    assert run_cli("--src", src, "--out", out, out=out).code == 0
+    assert (out / "f.txt").read_text(encoding="utf-8") == "two"
