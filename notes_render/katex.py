@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     from py_mini_racer import MiniRacer
 
 FORMULA_TIME_LIMIT_S = 2.0
-"""Longest one formula may take to render before it is reported as an error."""
+"""Longest one formula may take to render (when retried alone) before it is an error."""
 
 BATCH_TIME_BASE_S = 5.0
 """A batch may take this long plus FORMULA_BATCH_SHARE_S per formula before it is split."""
 FORMULA_BATCH_SHARE_S = 0.01
+
+_DEFINES = re.compile(r"\\(?:[gex]?def|let|global|(?:new|renew|provide)command)")
+"""Commands by which a formula changes the macros of the formulas after it."""
+
+MAX_EXPAND = 1000
+"""KaTeX's maxExpand (its default): macro expansions allowed per formula, so `\\def\\a{\\a\\a}\\a` fails fast."""
 
 MEMORY_LIMIT_BYTES = 1 << 30
 """V8 heap ceiling, so an exploding formula fails instead of exhausting the machine."""
@@ -82,20 +88,36 @@ class MathEngine(Protocol):
 # turns every exception into data, so one bad formula never spoils the others.
 _GLUE = r"""
 var notesRender = (function () {
+  var MAX_EXPAND = %(max_expand)d;
   var trustLinks = false;
   // Always allowed: links to an anchor of the same page and element ids (what equation
   // references and anchors are rewritten to). trust-links adds http(s) \href and \url.
-  function trust(context) {
+  function trusted(context) {
     if (context.command === "\\htmlId") return true;
     if (context.command === "\\href" && context.protocol === "_relative" && /^#/.test(context.url)) return true;
     return trustLinks && (context.command === "\\href" || context.command === "\\url") &&
       (context.protocol === "http" || context.protocol === "https");
   }
+  // KaTeX shows a refused command as red source text; we make it an error instead.
+  function refusal(context) {
+    if (context.command === "\\href" || context.command === "\\url") {
+      return context.command + " to '" + context.url + "' is not allowed: " + (trustLinks
+        ? "only http(s) links are trusted"
+        : "links are refused unless katex.trust-links = true (http and https only)");
+    }
+    return context.command + " is not allowed: notes-render never trusts it";
+  }
   function renderOne(item, macros) {
     var warnings = [];
+    var refused = [];
     var options = {
       displayMode: item.display, output: "htmlAndMathml", throwOnError: true,
-      macros: macros, globalGroup: true, trust: trust,
+      macros: macros, globalGroup: true, maxExpand: MAX_EXPAND,
+      trust: function (context) {
+        var ok = trusted(context);
+        if (!ok) refused.push(context);
+        return ok;
+      },
       strict: function (code, message, token) {
         if (code === "htmlExtension") return "ignore";  // \htmlId is allowed (equation anchors)
         warnings.push([message, token && token.loc ? token.loc.start : null]);
@@ -103,7 +125,12 @@ var notesRender = (function () {
       }
     };
     try {
-      return {html: katex.renderToString(item.tex, options), warnings: warnings};
+      var html = katex.renderToString(item.tex, options);
+      if (refused.length) {
+        var at = item.tex.indexOf(refused[0].command);
+        return {error: refusal(refused[0]), position: at < 0 ? null : at, warnings: warnings};
+      }
+      return {html: html, warnings: warnings};
     } catch (e) {
       if (e instanceof katex.ParseError) {
         return {error: e.rawMessage || e.message,
@@ -121,7 +148,7 @@ var notesRender = (function () {
     }
   };
 })();
-"""
+""" % {"max_expand": MAX_EXPAND}
 
 
 def engine_id(version: str, *, trust_links: bool) -> str:
@@ -171,6 +198,11 @@ _NO_ENVIRONMENT = re.compile(r"^No such environment: (\S+)$")
 
 def explain(message: str) -> str:
     """KaTeX's message, plainly saying what it lacks and naming its equivalent if it has one."""
+    if message.startswith("Too many expansions"):
+        return (f"{message} (a macro expands itself without end, or more than {MAX_EXPAND} times; "
+                "notes-render keeps KaTeX's default limit)")
+    if message == "Maximum call stack size exceeded":
+        return f"formula nested too deeply for KaTeX ({message})"
     match = _UNDEFINED.match(message)
     if match:
         hint = _EQUIVALENTS.get(match.group(1))
@@ -228,15 +260,21 @@ class MiniRacerEngine:
             return self._call(requests, macros, limit)
         except _Timeout:
             if len(requests) == 1:
-                return [_timeout_result(FORMULA_TIME_LIMIT_S)]
-        # Retry one by one so only the slow formula fails; macros defined by earlier
-        # formulas are replayed by rendering the prefix again (rare, and bounded).
+                return [_timeout_result(limit)]
+        # Retry one by one so only the slow formula fails. Earlier formulas that define
+        # macros are replayed before each one; a formula that timed out is never replayed,
+        # so one slow formula costs one time limit, not one per formula after it.
         results: list[MathResult] = []
-        for index, request in enumerate(requests):
+        definitions: list[MathRequest] = []
+        for request in requests:
             try:
-                results.append(self._call([*requests[:index], request], macros, limit)[-1])
+                own_limit = FORMULA_TIME_LIMIT_S + FORMULA_BATCH_SHARE_S * len(definitions)
+                results.append(self._call([*definitions, request], macros, own_limit)[-1])
             except _Timeout:
                 results.append(_timeout_result(FORMULA_TIME_LIMIT_S))
+                continue
+            if _DEFINES.search(request.tex):
+                definitions.append(request)
         return results
 
     def _call(
