@@ -5,7 +5,8 @@ preceded by a non-space and not followed by a digit, so `$5 and $10` stays text.
 Recognised forms: `$…$`, `$$…$$` (inline or on their own lines), `\\(…\\)`, `\\[…\\]`,
 GitHub's `` $`…`$ ``, and top-level amsmath environments. Tokens produced:
 
-- `math_inline` (inline kind) and `math_inline_display` (`$$…$$` inside a paragraph);
+- `math_inline` (inline kind) and `math_inline_display` (`$$…$$` or `\\[…\\]` inside a
+  paragraph);
   `meta["offset"]` is where the TeX starts in the parent inline token's content.
 - `math_block` with `meta["starts"]`: for each TeX line, its (0-based line, column)
   in the source file, so KaTeX's error offsets map back to the file.
@@ -102,6 +103,11 @@ def _match(src: str, pos: int) -> tuple[str, int, int, int, str] | None:
     if src.startswith("\\(", pos):
         close = _scan_tex(src, pos + 2, "\\)")
         return ("math_inline", pos + 2, close, close + 2, "\\(") if close > pos + 2 else None
+    if src.startswith("\\[", pos):
+        close = _scan_tex(src, pos + 2, "\\]")
+        if close <= pos + 2 or not src[pos + 2 : close].strip():
+            return None
+        return "math_inline_display", pos + 2, close, close + 2, "\\["
     if not src.startswith("$", pos):
         return None
     if src.startswith("$`", pos):
