@@ -135,21 +135,35 @@ def page_links(
 
     pages holds (output path, title) of every page of the build.
     """
-    order = reading_order(pages)
-    paths = [path for path, _ in order]
-    previous = following = None
-    if current in paths:
-        index = paths.index(current)
-        if index > 0:
-            previous = _link(current, *order[index - 1])
-        if index + 1 < len(order):
-            following = _link(current, *order[index + 1])
-    return {
-        "prev": previous,
-        "next": following,
-        "breadcrumbs": breadcrumbs(current, dict(pages), home_title),
-        "is_home": current == HOME,
-    }
+    return Navigation(pages, home_title).links(current)
+
+
+class Navigation:
+    """page_links for every page of a build, with the reading order sorted once, so a
+    site of n pages costs n log n rather than n² log n."""
+
+    def __init__(self, pages: Sequence[tuple[PurePosixPath, str]], home_title: str) -> None:
+        self._order = reading_order(pages)
+        self._index = {path: index for index, (path, _) in enumerate(self._order)}
+        self._titles = dict(pages)
+        self._home_title = home_title
+
+    def links(self, current: PurePosixPath) -> dict[str, Any]:
+        """Template variables `prev`, `next`, `breadcrumbs` and `is_home` for one page."""
+        order = self._order
+        previous = following = None
+        index = self._index.get(current)
+        if index is not None:
+            if index > 0:
+                previous = _link(current, *order[index - 1])
+            if index + 1 < len(order):
+                following = _link(current, *order[index + 1])
+        return {
+            "prev": previous,
+            "next": following,
+            "breadcrumbs": breadcrumbs(current, self._titles, self._home_title),
+            "is_home": current == HOME,
+        }
 
 
 def breadcrumbs(current: PurePosixPath, titles: dict[PurePosixPath, str], home_title: str) -> list[Link]:

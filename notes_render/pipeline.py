@@ -267,7 +267,7 @@ def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dic
 
 def _write_pages(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
     """Render the template of every page that needs it; leave the others as they are."""
-    order = [(r.source.output, r.title) for r in results]
+    links: Any = None  # navigation.Navigation, made with the first page rendered
     listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
     for result in results:
         output = result.source.output
@@ -275,6 +275,8 @@ def _write_pages(build: _Build, results: list[NoteResult], version: str, written
         if page is not None:
             from . import navigation  # heavy: markdown-it, needed only to render
 
+            if links is None:
+                links = navigation.Navigation([(r.source.output, r.title) for r in results], build.config.site_title)
             listing = listings.get(output.parent)
             if listing is None:  # the same for every page of a folder, so made once per folder
                 listing = listings[output.parent] = _listing(output, results)
@@ -287,7 +289,7 @@ def _write_pages(build: _Build, results: list[NoteResult], version: str, written
                 headings=page.headings,
                 toc=page.toc,
                 notes=listing,
-                **navigation.page_links(output, order, build.config.site_title),
+                **links.links(output),
             )
             _render(build, "note.html", context, output)
             result.output_stat = state.file_stat(build.config.out / output)
