@@ -31,7 +31,7 @@ _DEFINES = re.compile(r"\\(?:[gex]?def|let|global|(?:new|renew|provide)command)"
 """Commands by which a formula changes the macros of the formulas after it."""
 
 MAX_EXPAND = 1000
-"""KaTeX's maxExpand (its default): macro expansions allowed per formula, so `\\def\\a{\\a\\a}\\a` fails fast."""
+"""KaTeX's maxExpand (its default): expansions allowed per formula; `\\def\\a{\\a\\a}\\a` fails fast."""
 
 V8_FLAGS = ("--single-threaded", "--max-semi-space-size=64")
 """mini-racer's default flag, plus a young generation (MB) big enough for KaTeX's many short-
@@ -93,13 +93,14 @@ class MathEngine(Protocol):
 # turns every exception into data, so one bad formula never spoils the others.
 _GLUE = r"""
 var notesRender = (function () {
-  var MAX_EXPAND = %(max_expand)d;
+  var MAX_EXPAND = __MAX_EXPAND__;
   var trustLinks = false;
   // Always allowed: links to an anchor of the same page and element ids (what equation
   // references and anchors are rewritten to). trust-links adds http(s) \href and \url.
   function trusted(context) {
     if (context.command === "\\htmlId") return true;
-    if (context.command === "\\href" && context.protocol === "_relative" && /^#/.test(context.url)) return true;
+    var relative = context.protocol === "_relative";
+    if (context.command === "\\href" && relative && /^#/.test(context.url)) return true;
     return trustLinks && (context.command === "\\href" || context.command === "\\url") &&
       (context.protocol === "http" || context.protocol === "https");
   }
@@ -153,7 +154,7 @@ var notesRender = (function () {
     }
   };
 })();
-""" % {"max_expand": MAX_EXPAND}
+""".replace("__MAX_EXPAND__", str(MAX_EXPAND))
 
 
 def engine_id(version: str, *, trust_links: bool) -> str:
@@ -177,7 +178,7 @@ _EQUIVALENTS = {
     "\\bbold": "use \\mathbb",
     "\\textsc": "KaTeX has no small capitals; use \\text or \\textrm",
     "\\textsl": "use \\textit",
-    "\\DeclareMathOperator": "use \\operatorname{…}, or define a macro as \\newcommand{\\op}{\\operatorname{op}}",
+    "\\DeclareMathOperator": "use \\operatorname{…}, or a macro: \\newcommand{\\op}{\\operatorname{op}}",
     "\\eqalign": "use \\begin{aligned}…\\end{aligned}",
     "\\displaylines": "use \\begin{gathered}…\\end{gathered}",
     "\\mbox": "use \\text{…}",

@@ -25,6 +25,7 @@ from markdown_it.rules_block.table import table
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
+from mdit_py_plugins.footnote.index import footnote_inline
 
 AMS_ENVIRONMENTS = (
     "equation", "equation*", "align", "align*", "alignat", "alignat*", "gather", "gather*",
@@ -45,6 +46,9 @@ def math_plugin(md: MarkdownIt) -> None:
     md.inline.ruler.before("escape", "math_ref", _reference)
     md.block.ruler.at("table", _table_keeping_math(table), {"alt": ["paragraph", "reference"]})
     md.core.ruler.after("inline", "math_unmask_pipes", _unmask_pipes)
+    if "footnote_inline" in md.inline.ruler.get_all_rules():
+        md.inline.ruler.at("footnote_inline", _footnote_inline_keeping_offset(footnote_inline))
+        md.core.ruler.after("inline", "math_in_inline_footnotes", _place_inline_footnotes)
     md.add_render_rule("math_ref", render_math_ref)
     md.add_render_rule("math_inline", render_math_inline)
     md.add_render_rule("math_inline_display", render_math_inline)
@@ -218,11 +222,15 @@ def _mask_pipes(text: str) -> str:
     return text
 
 
-def _table_keeping_math(table: Callable[[StateBlock, int, int, bool], bool]) -> Callable[[StateBlock, int, int, bool], bool]:
+BlockRule = Callable[[StateBlock, int, int, bool], bool]
+
+
+def _table_keeping_math(table: BlockRule) -> BlockRule:
     """Wrap markdown-it's table rule so pipes inside math do not split cells."""
 
     def rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
-        if start_line + 1 >= end_line or "|" not in state.src[state.bMarks[start_line] : state.eMarks[start_line]]:
+        first = state.src[state.bMarks[start_line] : state.eMarks[start_line]]
+        if start_line + 1 >= end_line or "|" not in first:
             return False
         src = state.src
         parts, done = [], 0
@@ -252,6 +260,41 @@ def _unmask_pipes(state: StateCore) -> None:
             token.content = token.content.replace(PIPE_PLACEHOLDER, "|")
             for child in token.children or ():
                 child.content = child.content.replace(PIPE_PLACEHOLDER, "|")
+
+
+# --- inline footnotes -----------------------------------------------------------
+# An inline footnote `^[…]` is parsed on its own, so offsets of the formulas in it count
+# from the `[`, and its tokens end up under a new inline token with no line. These two
+# rules point each formula (and reference) back at the paragraph it was written in.
+
+InlineRule = Callable[[StateInline, bool], bool]
+
+
+def _footnote_inline_keeping_offset(rule: InlineRule) -> InlineRule:
+    """Record on the footnote_ref token where the footnote's text starts."""
+
+    def wrapped(state: StateInline, silent: bool) -> bool:
+        start, count = state.pos, len(state.tokens)
+        if not rule(state, silent):
+            return False
+        if not silent and len(state.tokens) > count and state.tokens[-1].type == "footnote_ref":
+            state.tokens[-1].meta["offset"] = start + 2  # after `^[`
+        return True
+
+    return wrapped
+
+
+def _place_inline_footnotes(state: StateCore) -> None:
+    """Give formulas of inline footnotes their paragraph (meta["host"]) and offset in it."""
+    footnotes = state.env.get("footnotes", {}).get("list", {})
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type != "footnote_ref" or "offset" not in child.meta:
+                continue
+            for inner in footnotes.get(child.meta["id"], {}).get("tokens", ()):
+                if inner.type in ("math_inline", "math_inline_display", "math_ref"):
+                    inner.meta["offset"] += child.meta["offset"]
+                    inner.meta["host"] = token
 
 
 # --- block --------------------------------------------------------------------------

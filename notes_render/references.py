@@ -266,7 +266,8 @@ def number_equations(note: ParsedNote, items: list[MathItem]) -> Numbering:
                     numbering.diagnostics.append(
                         _diagnostic(
                             note, formula.item, label.start,
-                            f"duplicate label '{label.name}' (first defined on line {first_seen[label.name]})",
+                            f"duplicate label '{label.name}' "
+                            f"(first defined on line {first_seen[label.name]})",
                         )
                     )  # fmt: skip
                     continue
@@ -309,7 +310,11 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
                 if anchor is not None:
                     star = "*" if line.tag.starred else ""
                     edits.append(
-                        (line.tag.start, line.tag.end, f"\\tag{star}{{\\htmlId{{{anchor}}}{{{line.tag.name}}}}}")
+                        (
+                            line.tag.start,
+                            line.tag.end,
+                            f"\\tag{star}{{\\htmlId{{{anchor}}}{{{line.tag.name}}}}}",
+                        )
                     )
             elif line.number is not None:
                 text = line.number if anchor is None else f"\\htmlId{{{anchor}}}{{{line.number}}}"
@@ -352,6 +357,7 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
         parentheses = token.markup == "\\eqref"
         if target is None:
             token.meta["text"] = "(??)" if parentheses else "??"
+            parent = token.meta.get("host", parent)  # an inline footnote's paragraph
             line, column = inline_starts(parent, token, lines)[0] if parent else (0, 0)
             diagnostics.append(
                 Diagnostic(
@@ -377,10 +383,11 @@ def _position(note: ParsedNote, item: MathItem, offset: int) -> SourcePosition:
 def _diagnostic(note: ParsedNote, item: MathItem, offset: int, message: str) -> Diagnostic:
     position = _position(note, item, offset)
     lines = note.lines
-    return Diagnostic(position, message, source_line=lines[position.line - 1] if position.line <= len(lines) else None)
+    return Diagnostic(
+        position, message, source_line=lines[position.line - 1] if position.line <= len(lines) else None
+    )
 
 
 def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark) -> Diagnostic:
     command = "\\eqref" if item.tex.startswith("\\eqref", mark.start) else "\\ref"
     return _diagnostic(note, item, mark.start, f"undefined label '{mark.name}' in {command}")
-

@@ -87,6 +87,7 @@ def collect_math(note: ParsedNote) -> list[MathItem]:
         if token.type == "math_block":
             items.append(MathItem(token, True, list(token.meta["starts"])))
         elif token.type in ("math_inline", "math_inline_display") and parent is not None:
+            parent = token.meta.get("host", parent)  # an inline footnote's paragraph
             starts = inline_starts(parent, token, lines)
             items.append(MathItem(token, token.type == "math_inline_display", starts))
     return items
@@ -153,7 +154,9 @@ def valid_mathml(rendered: str) -> str:
     rendered = _MTD_WIDTH.sub("<mtd>", rendered)
     if "<mo><m" not in rendered:
         return rendered
-    parts, done, dropped = [], 0, []
+    parts: list[str] = []
+    done = 0
+    dropped: list[bool] = []
     for match in _MO_TAG.finditer(rendered):
         if match.group(1):
             drop = dropped.pop() if dropped else False
@@ -164,6 +167,8 @@ def valid_mathml(rendered: str) -> str:
             parts.append(rendered[done : match.start()])
             done = match.end()
     return "".join(parts) + rendered[done:]
+
+
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, BuildResult, formulas
+
 from notes_render import cli
 
 
-def build_project(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                  monkeypatch: pytest.MonkeyPatch) -> BuildResult:
+def build_project(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> BuildResult:
     """Build tests/fixtures/NAME/notes from a copy of the project folder (its pyproject.toml)."""
     project = tmp_path / name
     shutil.copytree(FIXTURES / name, project)
@@ -34,10 +36,12 @@ def test_global_front_matter_and_inline_definitions(
     tex = [t for _, t in formulas(page)]
     assert tex[:3] == ["x \\in \\R", "\\norm{v}", "\\E[x]"]  # the annotation keeps the source
     assert '<mi mathvariant="double-struck">R</mi>' in page  # \R from pyproject.toml
-    assert '<mo stretchy="false">∥</mo><mi>v</mi><mo stretchy="false">∥</mo>' in page  # \norm with its argument
+    assert (
+        '<mo stretchy="false">∥</mo><mi>v</mi><mo stretchy="false">∥</mo>' in page
+    )  # \norm with its argument
     assert '<mi mathvariant="double-struck">E</mi>' in page  # \E from front matter
     # \newcommand, \def and \gdef in one formula hold for the later formulas of the note
-    assert "<mrow><mi mathvariant=\"bold\">a</mi><mo>+</mo><mi mathvariant=\"bold\">b</mi>" in page
+    assert '<mrow><mi mathvariant="bold">a</mi><mo>+</mo><mi mathvariant="bold">b</mi>' in page
     assert '<mi mathvariant="bold">c</mi>' in page
     # and \renewcommand changes the rest of the note
     assert page.split("After the renewal")[1].count('<mi mathvariant="bold">A</mi>') == 1
@@ -81,6 +85,22 @@ def test_without_trust_links_web_links_are_refused(
     code = cli.main(["--src", "notes", "--out", "out", "--no-cache", "--strict"])
     stderr = capsys.readouterr().err
     assert code == 1
-    assert "links.md:3:13: \\href to 'https://example.org/a' is not allowed: links are refused unless " \
+    assert (
+        "links.md:3:13: \\href to 'https://example.org/a' is not allowed: links are refused unless "
         "katex.trust-links = true (http and https only)" in stderr
+    )
     assert '<a href="https://example.org' not in (tmp_path / "plain" / "out" / "links.html").read_text()
+
+
+def test_a_link_from_another_note_reaches_the_equation(build_notes: Callable[..., BuildResult]) -> None:
+    result = build_notes(
+        {
+            "a.md": "# A\n\n$$\nx = 1 \\label{eq:one}\n$$\n",
+            "sub/b.md": "# B\n\nAs in [the first note](../a.md#eq:one).\n",
+        },
+        "--strict",
+        "--no-cache",
+    )
+    assert result.code == 0, result.stderr
+    assert '<a href="../a.html#eq:one">' in result.page("sub/b.html")
+    assert '<div class="math-display" id="eq:one">' in result.page("a.html")

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, REPO, BuildResult
+
 from notes_render import katex
 from notes_render.katex import MathRequest, MiniRacerEngine
 
@@ -72,7 +72,9 @@ def test_a_slow_formula_costs_one_time_limit_and_spares_the_others(
 def test_repository_notes_build_strict_with_every_eqref_a_working_link(
     run_cli: Callable[..., BuildResult], tmp_path: Path
 ) -> None:
-    result = run_cli("--src", REPO / "notes", "--out", tmp_path / "out", "--strict", "--no-cache", out=tmp_path / "out")
+    result = run_cli(
+        "--src", REPO / "notes", "--out", tmp_path / "out", "--strict", "--no-cache", out=tmp_path / "out"
+    )
     assert result.code == 0, result.stderr
     for name in ("n0", "n1"):
         source = (REPO / "notes" / f"{name}.md").read_text(encoding="utf-8")

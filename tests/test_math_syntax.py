@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-
 from conftest import FIXTURES, BuildResult, formulas, read_page
 
 FIXTURE_FILES = ("math_syntax.txt", "references.txt", "math_errors.txt")
