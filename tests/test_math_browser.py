@@ -1,0 +1,62 @@
+"""Equation numbers as a reader sees them: at the right of their line, each anchor on it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from conftest import FIXTURES, BuildResult, launch_chromium
+
+# For each numbered display: does it scroll, and where are its tags and its formula lines?
+# A line of a KaTeX vlist is a strut (3em tall) then its content: measure the content.
+_LAYOUT = """() => [...document.querySelectorAll('.math-display')].map(box => {
+  const middle = e => {
+    const r = (e.lastElementChild || e).getBoundingClientRect();
+    return (r.top + r.bottom) / 2;
+  };
+  const lineTags = [...box.querySelectorAll('.katex-tag .vlist > span')].filter(e => e.textContent.trim());
+  const tags = lineTags.length ? lineTags : [...box.querySelectorAll('.katex-tag')];
+  const rows = [...box.querySelectorAll('.katex-html .mtable .col-align-r .vlist > span,'
+    + '.katex-html .mtable .col-align-c .vlist > span')].filter(e => e.textContent.trim());
+  const base = box.querySelector('.katex-html > .katex-base').getBoundingClientRect();
+  return {
+    scrolls: box.scrollWidth > box.clientWidth,
+    formulaRight: base.right,
+    tags: tags.map(t => ({
+      text: t.textContent.trim(), left: t.getBoundingClientRect().left, middle: middle(t),
+    })),
+    rows: rows.map(middle),
+  };
+})"""
+
+
+def test_numbers_sit_right_of_their_lines_and_links_land_on_them(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(FIXTURES / "numbered.md", src / "numbered.md")
+    result = run_cli("--src", src, "--out", tmp_path / "out", "--strict", "--no-cache", out=tmp_path / "out")
+    assert result.code == 0, result.stderr
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto((tmp_path / "out" / "numbered.html").as_uri())
+        page.evaluate("document.fonts.ready.then(() => true)")
+        align, multline, custom = page.evaluate(_LAYOUT)
+        for display in (align, multline, custom):
+            assert not display["scrolls"]
+            assert all(tag["left"] >= display["formulaRight"] for tag in display["tags"])
+        # align: (1) on the first line, (2) on the third, none on the second
+        assert [tag["text"] for tag in align["tags"]] == ["(1)", "(2)"]
+        first, _, third = align["rows"]
+        assert abs(align["tags"][0]["middle"] - first) < 2 and abs(align["tags"][1]["middle"] - third) < 2
+        # multline: one number, on its last line
+        assert [tag["text"] for tag in multline["tags"]] == ["(3)"]
+        assert abs(multline["tags"][0]["middle"] - multline["rows"][-1]) < 2
+        assert [tag["text"] for tag in custom["tags"]] == ["(A.1)"]
+        # each anchor of the align is on its own line's number
+        for label, row in (("eq:first", first), ("eq:third", third)):
+            box = page.locator(f"[id='{label}']").bounding_box()
+            assert box is not None and abs(box["y"] + box["height"] / 2 - row) < 2
+        page.close()
