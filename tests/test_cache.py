@@ -17,7 +17,7 @@ import pytest
 
 from conftest import FIXTURES, REPO
 from notes_render import workers
-from notes_render.config import Config
+from notes_render.config import Config, make_config
 from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
 from notes_render.pipeline import BuildReport, build_site
 
@@ -283,3 +283,26 @@ def test_cache_options_on_the_command_line(build_notes, tmp_path: Path) -> None:
     db = sqlite3.connect(cache / "cache.sqlite3")
     assert db.execute("SELECT count(*) FROM formulas").fetchone() == (0,)
     db.close()
+
+
+def test_two_builds_at_once_share_one_cache(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in range(12):
+        formulas = " ".join(f"${chr(97 + n % 26)}_{{{n}{k}}} + \\frac{{{k}}}{{{n + 1}}}$" for k in range(40))
+        (src / f"n{n:02d}.md").write_text(f"# Note {n}\n\n{formulas}\n", encoding="utf-8")
+    command = [sys.executable, "build.py", "--src", str(src), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    runs = [subprocess.Popen([*command, "--out", str(tmp_path / f"out{i}")], cwd=REPO, stderr=subprocess.PIPE)
+            for i in range(2)]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    sites = [{p.relative_to(tmp_path / f"out{i}"): p.read_bytes() for p in (tmp_path / f"out{i}").rglob("*.html")}
+             for i in range(2)]
+    assert sites[0] == sites[1] and len(sites[0]) == 13
+    build_site(make_config(src=src, out=tmp_path / "scratch", project_dir=REPO, use_cache=False))
+    scratch = {p.relative_to(tmp_path / "scratch"): p.read_bytes() for p in (tmp_path / "scratch").rglob("*.html")}
+    assert sites[0] == scratch
