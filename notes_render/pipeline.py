@@ -9,7 +9,7 @@ so a rebuild where nothing changed costs little more than a stat of every file.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,12 @@ from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
 from .page import Page, page_from_state
 from .sources import NoteSource, discover_notes, relative_url
 from .state import BuildState, NoteResult
-from .workers import EngineFactory
 
 if TYPE_CHECKING:
     import jinja2
+
+EngineFactory = Callable[[Path, Config], MathEngine]
+"""Makes the engine of one process: called in each worker, on its first uncached formula."""
 
 __all__ = ["BuildReport", "EngineFactory", "Page", "build_site", "default_engine"]
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .cache import CachedEngine, Store
 from .config import Config
@@ -21,7 +22,8 @@ from .katex import MathEngine, engine_id, katex_version
 from .page import Page, build_page, detach
 from .sources import NoteSource
 
-EngineFactory = Callable[[Path, Config], MathEngine]
+if TYPE_CHECKING:
+    from .pipeline import EngineFactory
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
