@@ -187,6 +187,11 @@ class Store:
             self._db = None
 
 
+def body_key(body: str) -> str:
+    """The key of a note's body HTML: its own hash, so equal bodies share one entry."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
 def _damaged(exc: sqlite3.DatabaseError) -> bool:
     """The file is not a database or is corrupt (not merely busy or unwritable)."""
     return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)

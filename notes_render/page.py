@@ -50,6 +50,8 @@ class Page:
     """Local files it references (relative to the source folder), to copy."""
     targets: dict[PurePosixPath, bool] = field(default_factory=dict)
     """Every local path it points at and whether that existed when it was built."""
+    body_key: str = ""
+    """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
 
 
 def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEngine]) -> Page | Diagnostic:

@@ -148,24 +148,19 @@ def _keep_unchanged(build: _Build, notes: list[NoteSource]) -> None:
 
 
 def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
-    """Parse, transform and typeset notes (maybe in workers); keep their bodies in the cache."""
+    """Parse, transform and typeset notes (maybe in workers, which keep their bodies in the cache)."""
     if not notes:
         return
     from .workers import build_notes  # heavy only when there is something to build
 
-    bodies = []
     for note, built in zip(notes, build_notes(notes, build.config, build.dist, build.engine_factory), strict=True):
         if isinstance(built, Diagnostic):
             build.unreadable[note.rel] = built
             build.current.notes.pop(note.rel, None)
             continue
-        key = state.body_key(built.body) if build.store is not None else ""
-        bodies.append((key, built.body.encode("utf-8")))
-        build.current.notes[note.rel] = state.result_of(built, key)
+        build.current.notes[note.rel] = state.result_of(built)
         build.pages[note.rel] = built
         build.report.built.append(note.rel)
-    if build.store is not None:
-        build.store.put_many(BODIES, bodies)
 
 
 def _linking_to_changed(build: _Build, notes: list[NoteSource]) -> list[NoteSource]:

@@ -90,7 +90,7 @@ class BuildState:
     """Files made from no note (the home page, Pygments' stylesheet), as the build left them."""
 
 
-def result_of(page: Page, body_key: str) -> NoteResult:
+def result_of(page: Page) -> NoteResult:
     """The NoteResult of a page just built."""
     stat = page.source.path.stat()
     return NoteResult(
@@ -103,15 +103,10 @@ def result_of(page: Page, body_key: str) -> NoteResult:
         files=page.files,
         targets=page.targets,
         outline=outline_data(page),
-        body_key=body_key,
+        body_key=page.body_key,
         source_stat=(stat.st_mtime_ns, stat.st_size),
         source_digest=file_digest(page.source.path),
     )
-
-
-def body_key(body: str) -> str:
-    """The cache key of a body: its own hash, so equal bodies share one entry."""
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 # --- fingerprints -----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .cache import CachedEngine, Store
+from .cache import BODIES, CachedEngine, Store, body_key
 from .config import Config
 from .errors import Diagnostic
 from .katex import MathEngine, engine_id, katex_version
@@ -38,9 +38,18 @@ def build_notes(
         return _build_in_pool(notes, config, dist, engine_factory, jobs)
     get_engine = LazyEngine(config, dist, engine_factory)
     try:
-        return [build_page(note, config, get_engine) for note in notes]
+        return [_build_and_keep(note, config, get_engine) for note in notes]
     finally:
         get_engine.close()
+
+
+def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> Page | Diagnostic:
+    """Build one note and keep its body in the cache, where it was built (so in parallel)."""
+    built = build_page(note, config, get_engine)
+    if isinstance(built, Page) and config.cache_dir is not None:
+        built.body_key = body_key(built.body)
+        get_engine.store().put_many(BODIES, [(built.body_key, built.body.encode("utf-8"))])
+    return built
 
 
 class LazyEngine:
@@ -61,14 +70,20 @@ class LazyEngine:
                 self._engine = factory(dist, config)
             else:
                 version = katex_version(dist)
-                self._store = Store(config.cache_dir)
                 self._engine = CachedEngine(
-                    self._store,
+                    self.store(),
                     lambda: factory(dist, config),
                     version=version,
                     engine_id=engine_id(version, trust_links=config.trust_links),
                 )
         return self._engine
+
+    def store(self) -> Store:
+        """The cache's store, opened on first use (config.cache_dir must be set)."""
+        if self._store is None:
+            assert self._config.cache_dir is not None
+            self._store = Store(self._config.cache_dir)
+        return self._store
 
     def close(self) -> None:
         """Let go of the cache's database."""
@@ -123,5 +138,5 @@ def _start_worker(config: Config, dist: Path, engine_factory: EngineFactory) -> 
 
 def _build_in_worker(note: NoteSource) -> Page | Diagnostic:
     assert _worker_config is not None and _worker_engine is not None
-    built = build_page(note, _worker_config, _worker_engine)
+    built = _build_and_keep(note, _worker_config, _worker_engine)
     return detach(built) if isinstance(built, Page) else built
