@@ -67,7 +67,8 @@ class _PageReader(HTMLParser):
             self.tags.append("")
         if tag in ("div", "span") and values.get("id"):
             self.anchors.append(str(values["id"]))
-        if tag == "a" and (values.get("href") or "").startswith("#eq"):
+        in_formula = any("katex" in c for _, c in self._stack)
+        if tag == "a" and ("eqref" in classes or in_formula):
             self._link = [str(values["href"]), " "]
         if tag not in _VOID:
             self._stack.append((tag, classes))
@@ -92,7 +93,7 @@ _VOID = {"br", "img", "hr", "input", "meta", "link", "col", "wbr"}
 
 
 def read_page(page_html: str) -> _PageReader:
-    """Equation tags (one string per display formula), ids of spans/divs, `#eq…` links."""
+    """Equation tags (one string per display formula), ids of spans/divs, equation links."""
     reader = _PageReader()
     reader.feed(page_html)
     return reader

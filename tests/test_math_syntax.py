@@ -21,7 +21,7 @@ class Case:
     markdown: str
     formulas: list[tuple[str, str]] = field(default_factory=list)
     expected: dict[str, list[str]] = field(default_factory=dict)
-    """`text`, `tag`, `anchor`, `link`, `error` lines, by kind."""
+    """`text`, `absent`, `tag`, `anchor`, `link`, `error` lines, by kind."""
 
 
 def load_cases(name: str) -> list[Case]:
@@ -61,6 +61,8 @@ def test_math_fixture(case: Case, build_notes: Callable[..., BuildResult]) -> No
     assert formulas(page) == case.formulas
     for text in case.expected.get("text", []):
         assert text in page
+    for text in case.expected.get("absent", []):
+        assert text not in page
     reader = read_page(page)
     if "tag" in case.expected:
         assert reader.tags == ["" if tag == "none" else tag for tag in case.expected["tag"]]
