@@ -146,7 +146,7 @@ def analyse(item: MathItem) -> Formula:
     """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
     tex = item.tex
     formula = Formula(item)
-    whole = Line(end=len(tex.rstrip()), numbered=False)
+    whole = Line(end=_content_end(tex), numbered=False)
     depth = 0
     environments: list[str] = []
     unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
@@ -211,6 +211,23 @@ def analyse(item: MathItem) -> Formula:
     elif whole.labels:
         formula.stray.extend(whole.labels)
     return formula
+
+
+def _content_end(tex: str) -> int:
+    """Where the TeX's last code ends: a tag appended there is not inside a `%` comment."""
+    end = pos = 0
+    while pos < len(tex):
+        char = tex[pos]
+        if char == "\\":
+            pos = end = min(pos + 2, len(tex))
+        elif char == "%":
+            newline = tex.find("\n", pos)
+            pos = len(tex) if newline < 0 else newline + 1
+        else:
+            pos += 1
+            if not char.isspace():
+                end = pos
+    return end
 
 
 def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
