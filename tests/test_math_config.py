@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, BuildResult, formulas
+from conftest import FIXTURES, BuildResult, formulas, read_page
 
 from notes_render import cli
 
@@ -104,3 +104,13 @@ def test_a_link_from_another_note_reaches_the_equation(build_notes: Callable[...
     assert result.code == 0, result.stderr
     assert '<a href="../a.html#eq:one">' in result.page("sub/b.html")
     assert '<div class="math-display" id="eq:one">' in result.page("a.html")
+
+
+def test_numbers_and_labels_belong_to_their_note(build_notes: Callable[..., BuildResult]) -> None:
+    note = "$$ x \\label{eq:same} $$\n\n\\begin{equation}\ny\n\\end{equation}\n\nSee \\eqref{eq:same}.\n"
+    result = build_notes({"a.md": note, "b.md": note}, "--strict", "--no-cache")
+    assert result.code == 0, result.stderr  # the same label in two notes is no duplicate
+    for page in ("a.html", "b.html"):
+        reader = read_page(result.page(page))
+        assert reader.tags == ["(1)", "(2)"]  # each note counts from 1
+        assert reader.links == ["#eq:same (1)"]
