@@ -20,12 +20,14 @@ from .transforms import MathItem, inline_starts, walk
 
 NUMBERED_ENVIRONMENTS = {
     "equation": "single", "multline": "single",
-    "align": "rows", "gather": "rows", "alignat": "rows", "flalign": "rows",
+    "align": "rows", "gather": "rows", "alignat": "rows", "flalign": "rows", "eqnarray": "rows",
 }  # fmt: skip
 """amsmath's numbered environments: one number for the whole, or one per line (`\\\\`)."""
 
 KATEX_EQUIVALENT = {"multline": "gather*", "flalign": "align*"}
-"""Environments KaTeX lacks, typeset with the closest one it has (lines centred / aligned)."""
+"""Environments KaTeX lacks, typeset with the closest one it has (lines centred / aligned).
+`eqnarray` is left as written: KaTeX refuses it and the error says to use align; its
+labels still count, so references to it are not reported as well."""
 
 
 # --- reading TeX --------------------------------------------------------------------
@@ -233,6 +235,8 @@ def _content_end(tex: str) -> int:
 def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """Make KaTeX typeset env unnumbered (we tag it) and supported."""
     base = env.removesuffix("*")
+    if base == "eqnarray":
+        return []
     replacement = KATEX_EQUIVALENT.get(base, base + "*")
     return [] if replacement == env else [(start, end, replacement)]
 
