@@ -222,17 +222,50 @@ class Heading:
     None once the page has left the process that parsed it (a worker, the build state)."""
 
 
-def plain_text(inline: Token) -> str:
-    """The text of an inline token, with formulas reduced to their letters."""
+def plain_text(inline: Token, *, readable: bool = False) -> str:
+    """The text of an inline token, with formulas reduced to their letters.
+
+    By default a formula keeps its command names without backslashes (`\\mathbf{x}_t` ->
+    `mathbf{x}_t`), which is what heading ids are made of; `readable` gives the text a
+    reader sees in a page title instead (`x_t`, `α`).
+    """
     parts = []
     for child in inline.children or ():
         if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("math_inline", "math_inline_display"):
-            parts.append(re.sub(r"\\([a-zA-Z]+)", r"\1", child.content).replace("\\", ""))
+            tex = child.content
+            parts.append(readable_tex(tex) if readable else re.sub(r"\\([a-zA-Z]+)", r"\1", tex).replace("\\", ""))
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return "".join(parts).strip()
+
+
+_READABLE = {
+    name: chr(code)
+    for code, name in zip(
+        range(0x3B1, 0x3CA),
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+        "varsigma sigma tau upsilon phi chi psi omega".split(),
+        strict=True,
+    )
+} | {
+    name.capitalize(): chr(code)
+    for code, name in zip(range(0x391, 0x3AA), "alpha beta gamma delta epsilon zeta eta theta iota kappa "
+                          "lambda mu nu xi omicron pi rho _ sigma tau upsilon phi chi psi omega".split(),
+                          strict=True)
+    if name != "_"
+} | {"varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ", "infty": "∞", "nabla": "∇",
+     "mid": " | ", "cdot": "·", "times": "×", "sim": " ~ ", "to": " → ", "leq": " ≤ ", "le": " ≤ ",
+     "geq": " ≥ ", "ge": " ≥ ", "approx": " ≈ ", "neq": " ≠ ", "in": " ∈ ", "sum": "∑", "prod": "∏",
+     "int": "∫", "partial": "∂", "dots": "…", "ldots": "…", "cdots": "⋯", "quad": " ", "qquad": " "}
+
+
+def readable_tex(tex: str) -> str:
+    """TeX as plain text for titles: Greek letters as letters, other commands and braces dropped."""
+    text = re.sub(r"\\[,;:! ]", " ", tex)
+    text = re.sub(r"\\([a-zA-Z]+)\s*", lambda m: _READABLE.get(m.group(1), ""), text)
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "").replace("\\", "")).strip()
 
 
 def slugify(text: str) -> str:
@@ -250,8 +283,7 @@ def assign_heading_ids(tokens: list[Token]) -> list[Heading]:
         if token.type != "heading_open":
             continue
         inline = tokens[index + 1]
-        text = plain_text(inline)
-        base = slugify(text) or "section"
+        base = slugify(plain_text(inline)) or "section"
         count = used.get(base, 0)
         anchor = base if count == 0 else f"{base}-{count}"
         while anchor in used:
@@ -260,7 +292,7 @@ def assign_heading_ids(tokens: list[Token]) -> list[Heading]:
         used[base] = count + 1
         used.setdefault(anchor, 1)
         token.attrSet("id", anchor)
-        headings.append(Heading(int(token.tag[1]), text, anchor, inline))
+        headings.append(Heading(int(token.tag[1]), plain_text(inline, readable=True), anchor, inline))
     return headings
 
 

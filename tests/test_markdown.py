@@ -119,3 +119,13 @@ def test_a_file_saved_again_within_the_same_second_is_copied_again(
     os.utime(data, ns=(second + 2000, second + 2000))
     assert run_cli("--src", src, "--out", out, out=out).code == 0
     assert (out / "f.txt").read_text(encoding="utf-8") == "two"
+
+
+def test_a_title_taken_from_a_heading_with_math_reads_as_text(build_notes: Callable[..., BuildResult]) -> None:
+    result = build_notes({"n.md": "# The $\\mathbf{x}_t$ process and $\\alpha \\mid \\beta$\n"})
+    assert result.code == 0, result.stderr
+    page = result.page("n.html")
+    assert "<title>The x_t process and α | β" in page
+    # The id keeps GitHub's rule (command names without backslashes), so old links still work.
+    assert 'id="the-mathbfx_t-process-and-alpha-mid-beta"' in page
+    assert ">The x_t process and α | β</a>" in result.page("index.html")
