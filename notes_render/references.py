@@ -144,11 +144,17 @@ class Formula:
     """Labels that belong to no numberable line (inline math, outside the environment)."""
 
 
+# Only these commands make pass 1 find anything; most formulas have none and skip the lexer.
+_NUMBERING_COMMANDS = re.compile(r"\\(?:begin|end|label|tag|eqref|ref|nonumber|notag)")
+
+
 def analyse(item: MathItem) -> Formula:
     """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
     tex = item.tex
     formula = Formula(item)
-    whole = Line(end=_content_end(tex), numbered=False)
+    if _NUMBERING_COMMANDS.search(tex) is None:
+        return formula
+    whole = Line(end=len(tex), numbered=False)  # end set below, only if the whole is numbered
     depth = 0
     environments: list[str] = []
     unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
@@ -209,6 +215,7 @@ def analyse(item: MathItem) -> Formula:
         # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
         whole.numbered = bool(whole.labels)
         if whole.labels or whole.tag:
+            whole.end = _content_end(tex)
             formula.lines.append(whole)
     elif whole.labels:
         formula.stray.extend(whole.labels)
