@@ -4,7 +4,8 @@
 formulas are all known never starts V8. Entries live in one SQLite file (WAL mode, so two
 builds may read and write at once), each with a checksum: an entry that does not match is
 ignored and typeset again, never served. Rendered note bodies are kept there too (see
-state.py), so a template change re-renders pages without typesetting anything.
+state.py), so a template change re-renders pages without typesetting anything, and so is
+highlighted code, so a note whose code blocks did not change never loads Pygments.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .katex import MathEngine, MathRequest, MathResult
@@ -24,7 +26,8 @@ DB_NAME = "cache.sqlite3"
 
 FORMULAS = "formulas"
 BODIES = "bodies"
-_TABLES = (FORMULAS, BODIES)
+CODE = "code"
+_TABLES = (FORMULAS, BODIES, CODE)
 
 _DAY_S = 86400
 
@@ -89,6 +92,7 @@ class Store:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[str, list[tuple[str, bytes, str, int]]]] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -161,11 +165,31 @@ class Store:
         rows = [(key, value, _digest(value), today) for key, value in items]
         if not rows:
             return
+        if self._pending is not None:
+            self._pending.append((table, rows))
+        else:
+            self._write([(table, rows)])
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the puts made inside and write them in one transaction at the end: a commit
+        costs more than the rows of one note, so one note's entries share one."""
+        self._pending = []
+        try:
+            yield
+        finally:
+            pending, self._pending = self._pending, None
+            self._write(pending)
+
+    def _write(self, puts: list[tuple[str, list[tuple[str, bytes, str, int]]]]) -> None:
+        if not puts:
+            return
         try:
             db = self._connect()
             with db:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
+                for table, rows in puts:
+                    db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
         except sqlite3.DatabaseError as exc:  # busy too long, unwritable: skip this time
             if _damaged(exc):
                 self._discard()

@@ -19,6 +19,9 @@ from .katex import MathEngine
 from .sources import NoteSource
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+    from .cache import Store
     from .navigation import TocEntry
     from .parsing import ParsedNote
     from .transforms import Heading
@@ -54,9 +57,12 @@ class Page:
     """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
 
 
-def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEngine]) -> Page | Diagnostic:
-    """Parse and transform one note; a note that cannot be read gives its Diagnostic instead."""
-    from . import navigation, parsing, references, transforms  # heavy: markdown-it, Pygments, YAML
+def build_page(
+    note: NoteSource, config: Config, get_engine: Callable[[], MathEngine], store: Store | None = None
+) -> Page | Diagnostic:
+    """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
+    With a store, highlighted code comes from and goes to the cache."""
+    from . import navigation, parsing, references, transforms  # heavy: markdown-it, YAML
 
     try:
         parsed = parsing.parse_note(note, parsing.read_note(note))
@@ -74,7 +80,7 @@ def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEn
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
     diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
     md = parsing.markdown()
-    body = md.renderer.render(parsed.tokens, md.options, parsed.env)
+    body = _render_body(md, parsed, store)
     toc = navigation.table_of_contents(headings, md, parsed.env)
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
@@ -91,6 +97,19 @@ def build_page(note: NoteSource, config: Config, get_engine: Callable[[], MathEn
         files=links.files,
         targets=links.targets,
     )
+
+
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str:
+    if store is None:
+        return md.renderer.render(parsed.tokens, md.options, parsed.env)
+    from markdown_it.utils import OptionsDict
+
+    from .highlight import CachedHighlighter
+
+    highlighter = CachedHighlighter(store)
+    body = md.renderer.render(parsed.tokens, OptionsDict({**md.options, "highlight": highlighter}), parsed.env)
+    highlighter.save()
+    return body
 
 
 def _note_macros(parsed: ParsedNote) -> dict[str, str]:

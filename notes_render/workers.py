@@ -44,11 +44,16 @@ def build_notes(
 
 
 def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> Page | Diagnostic:
-    """Build one note and keep its body in the cache, where it was built (so in parallel)."""
-    built = build_page(note, config, get_engine)
-    if isinstance(built, Page) and config.cache_dir is not None:
-        built.body_key = body_key(built.body)
-        get_engine.store().put_many(BODIES, [(built.body_key, built.body.encode("utf-8"))])
+    """Build one note and keep its body in the cache, where it was built (so in parallel);
+    its formulas, code and body go to the cache in one transaction."""
+    if config.cache_dir is None:
+        return build_page(note, config, get_engine)
+    store = get_engine.store()
+    with store.batch():
+        built = build_page(note, config, get_engine, store)
+        if isinstance(built, Page):
+            built.body_key = body_key(built.body)
+            store.put_many(BODIES, [(built.body_key, built.body.encode("utf-8"))])
     return built
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, REPO
-from notes_render import workers
+from notes_render import highlight, workers
 from notes_render.config import Config, make_config
 from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
 from notes_render.pipeline import BuildReport, build_site
@@ -205,6 +205,24 @@ def test_one_changed_note_is_the_only_one_built(site: Site, tmp_path: Path) -> N
     after = site.mtimes()
     assert after["sets.html"] == before["sets.html"] and after["index.html"] == before["index.html"]
     assert after["other.html"] != before["other.html"]
+    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
+
+
+def test_code_coloured_once_is_not_given_to_pygments_again(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = "```python\ndef f(x):\n    return x\n```\n"
+    (site.src / "other.md").write_text(f"# Other\n\n{code}", encoding="utf-8")
+    site.build()
+    coloured: list[str] = []
+    original = highlight.highlight_code
+    monkeypatch.setattr(highlight, "highlight_code", lambda *args: coloured.append(args[0]) or original(*args))
+    (site.src / "other.md").write_text(f"# Other\n\nNew words.\n\n{code}", encoding="utf-8")
+    site.build()
+    assert coloured == []
+    (site.src / "other.md").write_text(f"# Other\n\n{code}\n```python\ny = 2\n```\n", encoding="utf-8")
+    site.build()
+    assert coloured == ["y = 2\n"]
     assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
 
 
