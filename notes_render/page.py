@@ -107,7 +107,8 @@ def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str
     from .highlight import CachedHighlighter
 
     highlighter = CachedHighlighter(store)
-    body = md.renderer.render(parsed.tokens, OptionsDict({**md.options, "highlight": highlighter}), parsed.env)
+    options = OptionsDict({**md.options, "highlight": highlighter})
+    body = md.renderer.render(parsed.tokens, options, parsed.env)
     highlighter.save()
     return body
 

@@ -216,7 +216,8 @@ def test_code_coloured_once_is_not_given_to_pygments_again(
     site.build()
     coloured: list[str] = []
     original = highlight.highlight_code
-    monkeypatch.setattr(highlight, "highlight_code", lambda *args: coloured.append(args[0]) or original(*args))
+    spy = lambda *args: coloured.append(args[0]) or original(*args)  # noqa: E731
+    monkeypatch.setattr(highlight, "highlight_code", spy)
     (site.src / "other.md").write_text(f"# Other\n\nNew words.\n\n{code}", encoding="utf-8")
     site.build()
     assert coloured == []
