@@ -7,11 +7,9 @@ notes are mostly cached, stays in this process and pays no worker start-up.
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,6 +117,9 @@ def _markdown_bytes(notes: Sequence[NoteSource]) -> int:
 def _build_in_pool(
     notes: Sequence[NoteSource], config: Config, dist: Path, engine_factory: EngineFactory, jobs: int
 ) -> list[Page | Diagnostic]:
+    import multiprocessing  # not needed (nor imported, ~0.01 s) by a build in one process
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork starts a worker in milliseconds, but only from a process without V8 in it.
     method = "spawn" if "py_mini_racer" in sys.modules else "fork"
     chunk = max(1, len(notes) // (jobs * 4))
