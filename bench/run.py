@@ -71,13 +71,27 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="notes-render-bench-") as tmp_name:
         tmp = Path(tmp_name)
         corpus = tmp / "corpus"
-        subprocess.run([PYTHON, str(REPO / "bench" / "make_corpus.py"), str(corpus), "--notes", str(args.notes)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [PYTHON, str(REPO / "bench" / "make_corpus.py"), str(corpus), "--notes", str(args.notes)],
+            check=True,
+            capture_output=True,
+        )
         formulas = tmp / "formulas.json"
         count = extract_formulas(corpus, formulas)
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
         out, cache = tmp / "out", tmp / "cache"
-        build = [PYTHON, "build.py", "--src", str(corpus), "--out", str(out), "--cache-dir", str(cache), "-q", *jobs]
+        build = [
+            PYTHON,
+            "build.py",
+            "--src",
+            str(corpus),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+            "-q",
+            *jobs,
+        ]
 
         def empty() -> None:
             shutil.rmtree(out, ignore_errors=True)
@@ -89,7 +103,9 @@ def main() -> int:
 
         def edit_one_note() -> None:
             n = next(edits)
-            edited.write_text(original + f"\nAn added sentence with $x_{{{n}}} + y$ in it.\n", encoding="utf-8")
+            edited.write_text(
+                original + f"\nAn added sentence with $x_{{{n}}} + y$ in it.\n", encoding="utf-8"
+            )
 
         site_out, site_cache = tmp / "site", tmp / "site-cache"
 
@@ -97,7 +113,18 @@ def main() -> int:
             shutil.rmtree(site_out, ignore_errors=True)
             shutil.rmtree(site_cache, ignore_errors=True)
 
-        real = [PYTHON, "build.py", "--src", "notes", "--out", str(site_out), "--cache-dir", str(site_cache), "-q", *jobs]
+        real = [
+            PYTHON,
+            "build.py",
+            "--src",
+            "notes",
+            "--out",
+            str(site_out),
+            "--cache-dir",
+            str(site_cache),
+            "-q",
+            *jobs,
+        ]
         raw = ["node", "bench/raw_katex.js", str(formulas)]
 
         times: dict[str, list[float]] = {key: [] for key in ("raw", "cold", "nochange", "onenote", "notes")}
@@ -109,8 +136,10 @@ def main() -> int:
             times["notes"].append(timed(real, empty_site))
 
     load = os.getloadavg()
-    print(f"corpus: {args.notes} notes, {count} formulas; {os.cpu_count()} CPUs; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.repeat} runs each")
+    print(
+        f"corpus: {args.notes} notes, {count} formulas; {os.cpu_count()} CPUs; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.repeat} runs each"
+    )
     labels = {
         "raw": "(a) raw KaTeX loop in Node",
         "cold": "(b) cold build, empty cache",

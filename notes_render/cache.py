@@ -232,7 +232,9 @@ class CachedEngine:
     never loads V8.
     """
 
-    def __init__(self, store: Store, make_engine: Callable[[], MathEngine], *, version: str, engine_id: str) -> None:
+    def __init__(
+        self, store: Store, make_engine: Callable[[], MathEngine], *, version: str, engine_id: str
+    ) -> None:
         self.version = version
         self._store = store
         self._make_engine = make_engine
@@ -293,8 +295,12 @@ _JSON_TAG = b"J"
 def _encode(result: MathResult) -> bytes:
     if result.html is not None and result.error is None and not result.warnings:
         return _HTML_TAG + result.html.encode("utf-8")
-    data = {"html": result.html, "error": result.error, "position": result.position,
-            "warnings": [list(w) for w in result.warnings]}
+    data = {
+        "html": result.html,
+        "error": result.error,
+        "position": result.position,
+        "warnings": [list(w) for w in result.warnings],
+    }
     return _JSON_TAG + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 

@@ -40,8 +40,16 @@ _RESOURCE_ATTRS: dict[str, tuple[str, ...]] = {
 }
 """Attributes whose URL the browser loads as soon as the page is shown."""
 
-_LOADED_LINK_RELS = {"stylesheet", "icon", "preload", "modulepreload", "prefetch", "manifest",
-                     "apple-touch-icon", "mask-icon"}
+_LOADED_LINK_RELS = {
+    "stylesheet",
+    "icon",
+    "preload",
+    "modulepreload",
+    "prefetch",
+    "manifest",
+    "apple-touch-icon",
+    "mask-icon",
+}
 """`<link rel=...>` kinds whose href is fetched with the page."""
 
 _CSS_URL = re.compile(
@@ -162,8 +170,10 @@ def site_files(out: Path) -> list[PurePosixPath]:
     files = []
     for path in sorted(out.rglob("*")):
         rel = PurePosixPath(path.relative_to(out).as_posix())
-        if rel.suffix in CHECKED_SUFFIXES and path.is_file() and not any(
-            part.startswith(".") for part in rel.parts
+        if (
+            rel.suffix in CHECKED_SUFFIXES
+            and path.is_file()
+            and not any(part.startswith(".") for part in rel.parts)
         ):
             files.append(rel)
     return files
@@ -229,14 +239,19 @@ class _Checker:
         if parts.scheme or parts.netloc or url.startswith("//"):
             if ref.loaded and (parts.netloc or url.startswith("//") or parts.scheme in ("http", "https")):
                 where = ref.where
-                return (lambda u: f"{where} loads '{u}' from outside the site; "
-                        "keep a copy in the site instead"), ""
+                return (
+                    lambda u: f"{where} loads '{u}' from outside the site; keep a copy in the site instead"
+                ), ""
             return None
         if _SCHEME.match(url) or not url:
             return None
         if parts.path.startswith("/"):
-            return (lambda u: f"'{u}' is an absolute path, which breaks when the site is opened from "
-                    "disk or served from a sub-folder; use a relative link"), ""
+            return (
+                lambda u: (
+                    f"'{u}' is an absolute path, which breaks when the site is opened from "
+                    "disk or served from a sub-folder; use a relative link"
+                )
+            ), ""
         target = page
         if parts.path:
             joined = posixpath.normpath(posixpath.join(str(page.parent), unquote(parts.path)))

@@ -30,13 +30,25 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", help="build the site (the default command)")
     _add_build_options(build)
     check = commands.add_parser(
-        "check", help="check an already built site like a linter: broken links and anchors, "
-        "missing files, anything loaded from outside the site")
-    check.add_argument("--out", type=Path, default=Path("site"), metavar="DIR",
-                       help="the built site to check (default: site)")
-    check.add_argument("--src", type=Path, default=Path("notes"), metavar="DIR",
-                       help="the notes it was built from, to report problems at their Markdown "
-                       "lines (default: notes; optional)")
+        "check",
+        help="check an already built site like a linter: broken links and anchors, "
+        "missing files, anything loaded from outside the site",
+    )
+    check.add_argument(
+        "--out",
+        type=Path,
+        default=Path("site"),
+        metavar="DIR",
+        help="the built site to check (default: site)",
+    )
+    check.add_argument(
+        "--src",
+        type=Path,
+        default=Path("notes"),
+        metavar="DIR",
+        help="the notes it was built from, to report problems at their Markdown "
+        "lines (default: notes; optional)",
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     preview = commands.add_parser(
         "preview",
@@ -46,9 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "saved; the open page reloads by itself and shows build errors in an overlay.",
     )
     preview.add_argument("note", type=Path, help="the Markdown note to preview")
-    preview.add_argument("--src", type=Path, default=None, metavar="DIR",
-                         help="the notes folder the note belongs to, for its links and images "
-                         "(default: notes if the note is inside it, else the note's folder)")
+    preview.add_argument(
+        "--src",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the notes folder the note belongs to, for its links and images "
+        "(default: notes if the note is inside it, else the note's folder)",
+    )
     _add_server_options(preview)
     serve = commands.add_parser(
         "serve",
@@ -56,17 +73,31 @@ def _parser() -> argparse.ArgumentParser:
         description="Build the site into a temporary folder, serve it on this machine and rebuild "
         "it whenever a note, a file in the notes folder, the templates or pyproject.toml is saved.",
     )
-    serve.add_argument("--src", type=Path, default=Path("notes"), metavar="DIR",
-                       help="folder of Markdown notes, searched recursively (default: notes)")
+    serve.add_argument(
+        "--src",
+        type=Path,
+        default=Path("notes"),
+        metavar="DIR",
+        help="folder of Markdown notes, searched recursively (default: notes)",
+    )
     _add_server_options(serve)
     cache = commands.add_parser("cache", help="manage the cache of typeset formulas and pages")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     prune = cache_commands.add_parser("prune", help="remove entries no build has used lately")
-    prune.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                       help="the cache folder (default: .notes-render-cache in the working folder)")
-    prune.add_argument("--max-age", type=int, default=30, metavar="DAYS",
-                       help="remove entries unused for this many days; 0 empties the cache "
-                       "(default: 30)")
+    prune.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the cache folder (default: .notes-render-cache in the working folder)",
+    )
+    prune.add_argument(
+        "--max-age",
+        type=int,
+        default=30,
+        metavar="DAYS",
+        help="remove entries unused for this many days; 0 empties the cache (default: 30)",
+    )
     return parser
 
 
@@ -78,46 +109,97 @@ def _port(text: str) -> int:
 
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default: 127.0.0.1, this machine only; any "
-                        "other address lets other machines read the preview and prints a warning)")
-    parser.add_argument("--port", type=_port, default=None, metavar="N",
-                        help="port to listen on (default: 8000, or a free one if 8000 is taken; "
-                        "0: any free one); a port given here that is taken is an error")
-    parser.add_argument("--open", action="store_true",
-                        help="open the page in the default web browser (default: open nothing)")
-    parser.add_argument("--katex-dir", type=Path, default=None, metavar="DIR",
-                        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project)")
-    parser.add_argument("--templates", type=Path, default=None, metavar="DIR",
-                        help="Jinja2 templates folder (default: the project's templates/, or the "
-                        "one pyproject.toml names)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; any "
+        "other address lets other machines read the preview and prints a warning)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=None,
+        metavar="N",
+        help="port to listen on (default: 8000, or a free one if 8000 is taken; "
+        "0: any free one); a port given here that is taken is an error",
+    )
+    parser.add_argument(
+        "--open", action="store_true", help="open the page in the default web browser (default: open nothing)"
+    )
+    parser.add_argument(
+        "--katex-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project)",
+    )
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Jinja2 templates folder (default: the project's templates/, or the one pyproject.toml names)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the address and problems")
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", type=Path, default=Path("notes"), metavar="DIR",
-                        help="folder of Markdown notes, searched recursively (default: notes)")
-    parser.add_argument("--out", type=Path, default=Path("site"), metavar="DIR",
-                        help="folder to write the site to (default: site); files the build "
-                        "did not write there are never removed")
-    parser.add_argument("--strict", action="store_true",
-                        help="check the pages just built like `check` does, and exit 1 if any "
-                        "content problem (invalid formula, missing file, broken link or anchor, "
-                        "...) was found, after reporting all of them")
-    parser.add_argument("--katex-dir", type=Path, default=None, metavar="DIR",
-                        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the "
-                        "project, installed by `npm ci`)")
-    parser.add_argument("--templates", type=Path, default=None, metavar="DIR",
-                        help="Jinja2 templates folder (default: the project's templates/)")
-    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                        help="keep typeset formulas and the build state here, so a rebuild "
-                        "only redoes what changed (default: .notes-render-cache in the "
-                        "working folder)")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="build everything from scratch and leave the cache alone")
-    parser.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
-                        help="worker processes for a big build (default: the number of CPUs; "
-                        "small builds always use one)")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=Path("notes"),
+        metavar="DIR",
+        help="folder of Markdown notes, searched recursively (default: notes)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("site"),
+        metavar="DIR",
+        help="folder to write the site to (default: site); files the build "
+        "did not write there are never removed",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="check the pages just built like `check` does, and exit 1 if any "
+        "content problem (invalid formula, missing file, broken link or anchor, "
+        "...) was found, after reporting all of them",
+    )
+    parser.add_argument(
+        "--katex-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project, installed by `npm ci`)",
+    )
+    parser.add_argument(
+        "--templates",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="Jinja2 templates folder (default: the project's templates/)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep typeset formulas and the build state here, so a rebuild "
+        "only redoes what changed (default: .notes-render-cache in the "
+        "working folder)",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="build everything from scratch and leave the cache alone"
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes for a big build (default: the number of CPUs; small builds always use one)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
 
@@ -153,8 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"notes-render: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("notes-render: interrupted; pages already written are complete, none is half-written",
-              file=sys.stderr)
+        print(
+            "notes-render: interrupted; pages already written are complete, none is half-written",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -231,12 +315,15 @@ def _check(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"checked {len(files)} files in {out}; {errors} errors", file=sys.stderr)
     return EXIT_CONTENT if errors else EXIT_OK
+
+
 def _preview(args: argparse.Namespace) -> int:
     note: Path = args.note
     if note.suffix != ".md" or not note.is_file():
         raise ConfigError(f"{note} is not a Markdown note (an existing .md file)")
-    src: Path = args.src or (Path("notes") if note.resolve().is_relative_to(Path("notes").resolve())
-                            else note.parent)
+    src: Path = args.src or (
+        Path("notes") if note.resolve().is_relative_to(Path("notes").resolve()) else note.parent
+    )
     try:
         rel = PurePosixPath(note.resolve().relative_to(src.resolve()).as_posix())
     except ValueError:
@@ -261,16 +348,20 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
     if warning:
         print(f"notes-render: warning: {warning}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="notes-render-preview-", ignore_cleanup_errors=True) as tmp:
-        load = functools.partial(make_config, src=src, out=Path(tmp), templates_dir=args.templates,
-                                 katex_dir=args.katex_dir)
+        load = functools.partial(
+            make_config, src=src, out=Path(tmp), templates_dir=args.templates, katex_dir=args.katex_dir
+        )
         site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
         with preview.running(site, host=args.host, port=args.port) as server:
             print(f"serving {src / only if only else src} at {server.url}", flush=True)
             if args.open:
                 webbrowser.open(server.url)
             if not args.quiet:
-                print(f"building into {tmp}; watching for changes, press Ctrl-C to stop",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"building into {tmp}; watching for changes, press Ctrl-C to stop",
+                    file=sys.stderr,
+                    flush=True,
+                )
             with contextlib.suppress(KeyboardInterrupt), _terminate_as_interrupt():
                 server.serve_forever()  # until Ctrl-C (or SIGTERM), the way a preview ends
     if not args.quiet:

@@ -82,9 +82,7 @@ class MathEngine(Protocol):
 
     version: str
 
-    def render_batch(
-        self, requests: Sequence[MathRequest], macros: Mapping[str, str]
-    ) -> list[MathResult]:
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
         """Typeset formulas in order; definitions made by one stay for the next ones."""
         ...
 
@@ -205,8 +203,10 @@ _NO_ENVIRONMENT = re.compile(r"^No such environment: (\S+)$")
 def explain(message: str) -> str:
     """KaTeX's message, plainly saying what it lacks and naming its equivalent if it has one."""
     if message.startswith("Too many expansions"):
-        return (f"{message} (a macro expands itself without end, or more than {MAX_EXPAND} times; "
-                "notes-render keeps KaTeX's default limit)")
+        return (
+            f"{message} (a macro expands itself without end, or more than {MAX_EXPAND} times; "
+            "notes-render keeps KaTeX's default limit)"
+        )
     if message == "Maximum call stack size exceeded":
         return f"formula nested too deeply for KaTeX ({message})"
     match = _UNDEFINED.match(message)
@@ -257,9 +257,7 @@ class MiniRacerEngine:
         self._context.eval(_GLUE)
         self._context.eval(f"notesRender.setTrustLinks({'true' if trust_links else 'false'})")
 
-    def render_batch(
-        self, requests: Sequence[MathRequest], macros: Mapping[str, str]
-    ) -> list[MathResult]:
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
         """Typeset all requests in one V8 call; split the batch if it runs out of time."""
         if not requests:
             return []

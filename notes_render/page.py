@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .config import Config
 from .errors import ContentError, Diagnostic, SourcePosition
@@ -101,14 +101,14 @@ def build_page(
 
 def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str:
     if store is None:
-        return md.renderer.render(parsed.tokens, md.options, parsed.env)
-    from markdown_it.utils import OptionsDict
+        return str(md.renderer.render(parsed.tokens, md.options, parsed.env))
+    from markdown_it.utils import OptionsDict, OptionsType
 
     from .highlight import CachedHighlighter
 
     highlighter = CachedHighlighter(store)
-    options = OptionsDict({**md.options, "highlight": highlighter})
-    body = md.renderer.render(parsed.tokens, options, parsed.env)
+    options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
+    body = str(md.renderer.render(parsed.tokens, options, parsed.env))
     highlighter.save()
     return body
 
@@ -141,9 +141,7 @@ def _toc_data(entry: TocEntry) -> list[Any]:
     return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
 
 
-def page_from_state(
-    source: NoteSource, summary: dict[str, Any], outline: dict[str, Any], body: str
-) -> Page:
+def page_from_state(source: NoteSource, summary: dict[str, Any], outline: dict[str, Any], body: str) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
     from .transforms import Heading
 
@@ -171,8 +169,14 @@ def _toc_entry(item: list[Any]) -> TocEntry:
 def diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
     """A Diagnostic as JSON data."""
     position = diagnostic.position
-    return [str(position.path), position.line, position.column, diagnostic.message,
-            diagnostic.severity, diagnostic.source_line]
+    return [
+        str(position.path),
+        position.line,
+        position.column,
+        diagnostic.message,
+        diagnostic.severity,
+        diagnostic.source_line,
+    ]
 
 
 def diagnostic_from_data(data: list[Any]) -> Diagnostic:

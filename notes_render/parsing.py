@@ -104,8 +104,8 @@ def _load_front_matter(source: NoteSource, content: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        if context and "end of stream" in problem and getattr(exc, "context_mark", None) is not None:
-            mark = exc.context_mark  # an unclosed quote or bracket: point where it opens
+        if isinstance(exc, yaml.MarkedYAMLError) and context and "end of stream" in problem:
+            mark = exc.context_mark or mark  # an unclosed quote or bracket: point where it opens
         if context:
             problem = f"{context}, {problem}"
         # +2: the opening `---` line, and YAML's marks are 0-based.

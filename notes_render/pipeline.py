@@ -108,10 +108,14 @@ def build_site(
     version = katex_version(dist)
     state_file = state.state_path(config) if only is None else None
     build = _Build(
-        config, dist, engine_factory,
+        config,
+        dist,
+        engine_factory,
         store=Store(config.cache_dir) if config.cache_dir is not None else None,
         previous=state.load(state_file),
-        current=BuildState(state.inputs_fingerprint(config, version), state.layout_fingerprint(config, version)),
+        current=BuildState(
+            state.inputs_fingerprint(config, version), state.layout_fingerprint(config, version)
+        ),
     )
     _keep_unchanged(build, notes)
     _build_notes(build, [note for note in notes if note.rel not in build.current.notes])
@@ -153,7 +157,9 @@ def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
         return
     from .workers import build_notes  # heavy only when there is something to build
 
-    for note, built in zip(notes, build_notes(notes, build.config, build.dist, build.engine_factory), strict=True):
+    for note, built in zip(
+        notes, build_notes(notes, build.config, build.dist, build.engine_factory), strict=True
+    ):
         if isinstance(built, Diagnostic):
             build.unreadable[note.rel] = built
             build.current.notes.pop(note.rel, None)
@@ -167,12 +173,16 @@ def _linking_to_changed(build: _Build, notes: list[NoteSource]) -> list[NoteSour
     """Unchanged notes that point at a note whose listing entry (title...) changed or that
     appeared or went: what they show of it may have changed, so they are built again."""
     old, new = build.previous.notes, build.current.notes
-    changed = {rel for rel in old.keys() | new.keys()
-               if rel not in old or rel not in new or old[rel].listing_entry != new[rel].listing_entry}
+    changed = {
+        rel
+        for rel in old.keys() | new.keys()
+        if rel not in old or rel not in new or old[rel].listing_entry != new[rel].listing_entry
+    }
     if not changed:
         return []
     return [
-        note for note in notes
+        note
+        for note in notes
         if note.rel in new and note.rel not in build.pages and changed & new[note.rel].targets.keys()
     ]
 
@@ -183,8 +193,10 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
     from the cache; a note whose body is not there is built again."""
     build.render_all = build.previous.layout != build.current.layout or _listing_changed(build)
     wanted = [
-        result for rel, result in build.current.notes.items()
-        if rel not in build.pages and (
+        result
+        for rel, result in build.current.notes.items()
+        if rel not in build.pages
+        and (
             build.render_all
             or result.output_stat is None
             or state.file_stat(build.config.out / result.source.output) != result.output_stat
@@ -196,8 +208,12 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
     for result in wanted:
         body = found.get(result.body_key)
         if body is not None:
-            summary = {"title": result.title, "date": result.date, "description": result.description,
-                       "formulas": result.formulas}
+            summary = {
+                "title": result.title,
+                "date": result.date,
+                "description": result.description,
+                "formulas": result.formulas,
+            }
             build.pages[result.source.rel] = page_from_state(
                 result.source, summary, result.outline, body.decode("utf-8")
             )
@@ -273,7 +289,9 @@ def _write_pages(build: _Build, results: list[NoteResult], version: str, written
             from . import navigation  # heavy: markdown-it, needed only to render
 
             if links is None:
-                links = navigation.Navigation([(r.source.output, r.title) for r in results], build.config.site_title)
+                links = navigation.Navigation(
+                    [(r.source.output, r.title) for r in results], build.config.site_title
+                )
             listing = listings.get(output.parent)
             if listing is None:  # the same for every page of a folder, so made once per folder
                 listing = listings[output.parent] = _listing(output, results)

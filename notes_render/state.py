@@ -133,8 +133,13 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         spec = importlib.util.find_spec(name)
         code.append((name, file_stat(Path(spec.origin)) if spec and spec.origin else None))
     material = [
-        STATE_VERSION, __version__, code, str(config.src.resolve()), os.getcwd(),
-        sorted(config.macros.items()), engine_id(katex, trust_links=config.trust_links),
+        STATE_VERSION,
+        __version__,
+        code,
+        str(config.src.resolve()),
+        os.getcwd(),
+        sorted(config.macros.items()),
+        engine_id(katex, trust_links=config.trust_links),
     ]
     return _hash(material)
 
@@ -142,9 +147,13 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
 def layout_fingerprint(config: Config, katex: str) -> str:
     """Everything besides the notes that decides the pages around their bodies."""
     templates = config.templates_dir
-    files = sorted(p for p in templates.rglob("*") if p.is_file() and "assets" not in p.relative_to(templates).parts)
+    files = sorted(
+        p for p in templates.rglob("*") if p.is_file() and "assets" not in p.relative_to(templates).parts
+    )
     material = [
-        str(config.out.resolve()), config.site_title, katex,
+        str(config.out.resolve()),
+        config.site_title,
+        katex,
         [(str(p.relative_to(templates)), file_stat(p)) for p in files],
     ]
     return _hash(material)

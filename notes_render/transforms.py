@@ -235,30 +235,58 @@ def plain_text(inline: Token, *, readable: bool = False) -> str:
             parts.append(child.content)
         elif child.type in ("math_inline", "math_inline_display"):
             tex = child.content
-            parts.append(readable_tex(tex) if readable else re.sub(r"\\([a-zA-Z]+)", r"\1", tex).replace("\\", ""))
+            parts.append(
+                readable_tex(tex) if readable else re.sub(r"\\([a-zA-Z]+)", r"\1", tex).replace("\\", "")
+            )
         elif child.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return "".join(parts).strip()
 
 
-_READABLE = {
-    name: chr(code)
-    for code, name in zip(
-        range(0x3B1, 0x3CA),
-        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
-        "varsigma sigma tau upsilon phi chi psi omega".split(),
-        strict=True,
-    )
-} | {
-    name.capitalize(): chr(code)
-    for code, name in zip(range(0x391, 0x3AA), "alpha beta gamma delta epsilon zeta eta theta iota kappa "
-                          "lambda mu nu xi omicron pi rho _ sigma tau upsilon phi chi psi omega".split(),
-                          strict=True)
-    if name != "_"
-} | {"varepsilon": "ε", "vartheta": "ϑ", "varphi": "φ", "ell": "ℓ", "infty": "∞", "nabla": "∇",
-     "mid": " | ", "cdot": "·", "times": "×", "sim": " ~ ", "to": " → ", "leq": " ≤ ", "le": " ≤ ",
-     "geq": " ≥ ", "ge": " ≥ ", "approx": " ≈ ", "neq": " ≠ ", "in": " ∈ ", "sum": "∑", "prod": "∏",
-     "int": "∫", "partial": "∂", "dots": "…", "ldots": "…", "cdots": "⋯", "quad": " ", "qquad": " "}
+_GREEK_LETTERS = (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho "
+    "varsigma sigma tau upsilon phi chi psi omega"
+)
+"""Greek letter names in Unicode order from U+03B1 (capitals from U+0391, no final sigma)."""
+
+_READABLE = (
+    {name: chr(0x3B1 + index) for index, name in enumerate(_GREEK_LETTERS.split())}
+    | {
+        name.capitalize(): chr(0x391 + index)
+        for index, name in enumerate(_GREEK_LETTERS.split())
+        if name != "varsigma"
+    }
+    | {
+        "varepsilon": "ε",
+        "vartheta": "ϑ",
+        "varphi": "φ",
+        "ell": "ℓ",
+        "infty": "∞",
+        "nabla": "∇",
+        "mid": " | ",
+        "cdot": "·",
+        "times": "×",
+        "sim": " ~ ",
+        "to": " → ",
+        "leq": " ≤ ",
+        "le": " ≤ ",
+        "geq": " ≥ ",
+        "ge": " ≥ ",
+        "approx": " ≈ ",
+        "neq": " ≠ ",
+        "in": " ∈ ",
+        "sum": "∑",
+        "prod": "∏",
+        "int": "∫",
+        "partial": "∂",
+        "dots": "…",
+        "ldots": "…",
+        "cdots": "⋯",
+        "quad": " ",
+        "qquad": " ",
+    }  # fmt: skip
+)
+"""TeX commands a page title shows as a character; every other command is dropped."""
 
 
 def readable_tex(tex: str) -> str:
@@ -325,7 +353,9 @@ def rewrite_links(note: ParsedNote, src_root: Path) -> LinkReport:
     report = LinkReport()
     for token, parent in walk(note.tokens):
         if token.type == "link_open":
-            token.attrSet("href", _visit_url(note, src_root, str(token.attrGet("href") or ""), parent, report))
+            token.attrSet(
+                "href", _visit_url(note, src_root, str(token.attrGet("href") or ""), parent, report)
+            )
         elif token.type == "image":
             token.attrSet("src", _visit_url(note, src_root, str(token.attrGet("src") or ""), parent, report))
         elif token.type in ("html_inline", "html_block"):
@@ -343,7 +373,9 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
     if not is_local(url):
         return url
     parts = urlsplit(url)
-    target = PurePosixPath(posixpath.normpath(posixpath.join(str(note.source.rel.parent), unquote(parts.path))))
+    target = PurePosixPath(
+        posixpath.normpath(posixpath.join(str(note.source.rel.parent), unquote(parts.path)))
+    )
     if target.parts and target.parts[0] == "..":
         report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
         return url
@@ -353,7 +385,11 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
         return url
     if target.suffix == ".md":
         new_path = posixpath.splitext(parts.path)[0] + ".html"
-        return new_path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+        return (
+            new_path
+            + (f"?{parts.query}" if parts.query else "")
+            + (f"#{parts.fragment}" if parts.fragment else "")
+        )
     if (src_root / target).is_file():
         report.files.add(target)
     return url

@@ -7,9 +7,10 @@ notes are mostly cached, stays in this process and pays no worker start-up.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,10 +108,8 @@ def _can_send(engine_factory: EngineFactory) -> bool:
 def _markdown_bytes(notes: Sequence[NoteSource]) -> int:
     total = 0
     for note in notes:
-        try:
+        with contextlib.suppress(OSError):  # a note removed meanwhile is reported later
             total += note.path.stat().st_size
-        except OSError:
-            pass
     return total
 
 

@@ -127,13 +127,22 @@ def main(argv: list[str] | None = None) -> int:
         paths = sorted((Path(__file__).resolve().parent.parent / "notes").glob("*.md"))
     notes = [scan(p) for p in paths]
     if as_json:
-        print(json.dumps([{"path": str(n.path), "line": f.line, "display": f.display, "tex": f.tex}
-                          for n in notes for f in n.formulas]))
+        print(
+            json.dumps(
+                [
+                    {"path": str(n.path), "line": f.line, "display": f.display, "tex": f.tex}
+                    for n in notes
+                    for f in n.formulas
+                ]
+            )
+        )
     else:
         for n in notes:
-            print(f"{n.path.name}: {n.inline + n.display} formulas "
-                  f"({n.inline} inline, {n.display} display), {len(n.labels())} labels, "
-                  f"{len(n.refs)} references")
+            print(
+                f"{n.path.name}: {n.inline + n.display} formulas "
+                f"({n.inline} inline, {n.display} display), {len(n.labels())} labels, "
+                f"{len(n.refs)} references"
+            )
     problems = [p for n in notes for p in n.problems]
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -54,8 +54,10 @@ def svg_document(width: int, height: int, title: str, desc: str, body: list[str]
         f'<title id="title">{escape(title)}</title>',
         f'<desc id="desc">{escape(desc)}</desc>',
         "<defs>",
-        *(_arrow_marker(name, colour) for name, colour in
-          (("ink", INK), ("blue", BLUE), ("orange", ORANGE), ("muted", MUTED))),
+        *(
+            _arrow_marker(name, colour)
+            for name, colour in (("ink", INK), ("blue", BLUE), ("orange", ORANGE), ("muted", MUTED))
+        ),
         "</defs>",
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
     ]
@@ -70,8 +72,17 @@ def _arrow_marker(name: str, colour: str) -> str:
     )
 
 
-def text(x: float, y: float, content: str, *, size: int = 14, anchor: str = "middle",
-         colour: str = INK, weight: str = "normal", style: str = "normal") -> str:
+def text(
+    x: float,
+    y: float,
+    content: str,
+    *,
+    size: int = 14,
+    anchor: str = "middle",
+    colour: str = INK,
+    weight: str = "normal",
+    style: str = "normal",
+) -> str:
     """Plain text; ``content`` may hold pre-built ``<tspan>`` markup."""
     return (
         f'<text x="{_fmt(x)}" y="{_fmt(y)}" font-size="{size}" text-anchor="{anchor}" '
@@ -89,8 +100,17 @@ def sub(base: str, index: str, *, italic: bool = True) -> str:
     )
 
 
-def line(x1: float, y1: float, x2: float, y2: float, *, colour: str = INK,
-         width: float = 1.5, marker: str | None = None, dash: str | None = None) -> str:
+def line(
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    *,
+    colour: str = INK,
+    width: float = 1.5,
+    marker: str | None = None,
+    dash: str | None = None,
+) -> str:
     extra = f' marker-end="url(#arrow-{marker})"' if marker else ""
     extra += f' stroke-dasharray="{dash}"' if dash else ""
     return (
@@ -99,15 +119,17 @@ def line(x1: float, y1: float, x2: float, y2: float, *, colour: str = INK,
     )
 
 
-def path(d: str, *, colour: str, width: float = 1.5, marker: str | None = None,
-         dash: str | None = None) -> str:
+def path(
+    d: str, *, colour: str, width: float = 1.5, marker: str | None = None, dash: str | None = None
+) -> str:
     extra = f' marker-end="url(#arrow-{marker})"' if marker else ""
     extra += f' stroke-dasharray="{dash}"' if dash else ""
     return f'<path d="{d}" fill="none" stroke="{colour}" stroke-width="{width}"{extra}/>'
 
 
-def box(x: float, y: float, w: float, h: float, *, stroke: str = INK,
-        fill: str = "#ffffff", radius: float = 8) -> str:
+def box(
+    x: float, y: float, w: float, h: float, *, stroke: str = INK, fill: str = "#ffffff", radius: float = 8
+) -> str:
     return (
         f'<rect x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(w)}" height="{_fmt(h)}" '
         f'rx="{_fmt(radius)}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
@@ -135,6 +157,7 @@ def cosine_alpha_bar(steps: int = 1000, s: float = 0.008, max_beta: float = 0.99
     and each beta_t = 1 - alpha_bar_t/alpha_bar_{t-1} is clipped at 0.999 so that
     the last step does not become singular.
     """
+
     def f(t: int) -> float:
         return math.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2
 
@@ -178,23 +201,28 @@ def noise_schedules_svg() -> str:
         f'<tspan dy="-0.35em">\u00a0\u00a0(share of signal variance)</tspan></text>'
     )
     # Curves.
-    for values, colour, dash in ((linear_alpha_bar(steps), BLUE, None),
-                                 (cosine_alpha_bar(steps), ORANGE, "8 5")):
-        points = " ".join(f"{'M' if t == 0 else 'L'}{_fmt(px(t))},{_fmt(py(v))}"
-                          for t, v in enumerate(values) if t % 5 == 0 or t == steps)
+    for values, colour, dash in (
+        (linear_alpha_bar(steps), BLUE, None),
+        (cosine_alpha_bar(steps), ORANGE, "8 5"),
+    ):
+        points = " ".join(
+            f"{'M' if t == 0 else 'L'}{_fmt(px(t))},{_fmt(py(v))}"
+            for t, v in enumerate(values)
+            if t % 5 == 0 or t == steps
+        )
         body.append(path(points, colour=colour, width=2.5, dash=dash))
     # Legend.
     lx, ly = 330, 52
     body.append(box(lx, ly, 270, 66, stroke="#999999", radius=4))
     body.append(line(lx + 12, ly + 22, lx + 48, ly + 22, colour=BLUE, width=2.5))
     body.append(text(lx + 58, ly + 27, "linear β from 10⁻⁴ to 0.02", size=13, anchor="start"))
-    body.append(path(f"M{lx + 12},{ly + 47} L{lx + 48},{ly + 47}", colour=ORANGE, width=2.5,
-                     dash="8 5"))
+    body.append(path(f"M{lx + 12},{ly + 47} L{lx + 48},{ly + 47}", colour=ORANGE, width=2.5, dash="8 5"))
     body.append(text(lx + 58, ly + 52, "cosine, s = 0.008", size=13, anchor="start"))
     body.append(text(right, top - 10, "T = 1000", size=13, anchor="end", colour=MUTED))
 
     return svg_document(
-        width, height,
+        width,
+        height,
         "Cumulative signal fraction under two noise schedules",
         "Plot of alpha-bar t against t from 0 to 1000. The linear beta schedule "
         "falls quickly and is close to zero after about step 600; the cosine "
@@ -218,8 +246,7 @@ def ddpm_chain_svg() -> str:
         if idx == "":
             body.append(text(x, cy + 6, "⋯", size=24))
             continue
-        body.append(f'<circle cx="{x}" cy="{cy}" r="{r}" fill="#ffffff" stroke="{INK}" '
-                    f'stroke-width="1.8"/>')
+        body.append(f'<circle cx="{x}" cy="{cy}" r="{r}" fill="#ffffff" stroke="{INK}" stroke-width="1.8"/>')
         body.append(text(x, cy + 6, sub("x", idx), size=18, weight="bold"))
     # Dots between x_0 and x_{t-1}.
     body.append(text(150, cy + 6, "⋯", size=24))
@@ -228,28 +255,43 @@ def ddpm_chain_svg() -> str:
         sign = -1 if above else 1
         y = cy + sign * (r - 6)
         mid = (x1 + x2) / 2
-        return path(f"M{_fmt(x1)},{_fmt(y)} Q{_fmt(mid)},{_fmt(cy + sign * 85)} {_fmt(x2)},{_fmt(y)}",
-                    colour=colour, width=2, marker=marker)
+        return path(
+            f"M{_fmt(x1)},{_fmt(y)} Q{_fmt(mid)},{_fmt(cy + sign * 85)} {_fmt(x2)},{_fmt(y)}",
+            colour=colour,
+            width=2,
+            marker=marker,
+        )
 
     # Forward process q: left to right, drawn below the nodes.
     body.append(arc(230 + r - 4, 400 - r + 4, False, BLUE, "blue"))
-    body.append(text(315, cy + 92,
-                     '<tspan font-style="italic">q</tspan>(' + sub("x", "t") + " ∣ "
-                     + sub("x", "t−1") + ")", size=16, colour=BLUE))
+    body.append(
+        text(
+            315,
+            cy + 92,
+            '<tspan font-style="italic">q</tspan>(' + sub("x", "t") + " ∣ " + sub("x", "t−1") + ")",
+            size=16,
+            colour=BLUE,
+        )
+    )
     # Reverse process p_theta: right to left, drawn above the nodes.
     body.append(arc(400 - r + 4, 230 + r - 4, True, ORANGE, "orange"))
-    body.append(text(315, cy - 78,
-                     sub("p", "θ") + "(" + sub("x", "t−1") + " ∣ " + sub("x", "t") + ")",
-                     size=16, colour=ORANGE))
+    body.append(
+        text(
+            315,
+            cy - 78,
+            sub("p", "θ") + "(" + sub("x", "t−1") + " ∣ " + sub("x", "t") + ")",
+            size=16,
+            colour=ORANGE,
+        )
+    )
     # Captions at the ends of the chain.
     body.append(text(70, cy + 58, "data", size=13, colour=MUTED))
     body.append(text(690, cy + 58, "≈ 𝒩(0, I)", size=13, colour=MUTED))
-    body.append(text(width / 2, 24, "←  reverse process: remove noise (learned)", size=13,
-                     colour=ORANGE))
-    body.append(text(width / 2, height - 12, "forward process: add noise (fixed)  →", size=13,
-                     colour=BLUE))
+    body.append(text(width / 2, 24, "←  reverse process: remove noise (learned)", size=13, colour=ORANGE))
+    body.append(text(width / 2, height - 12, "forward process: add noise (fixed)  →", size=13, colour=BLUE))
     return svg_document(
-        width, height,
+        width,
+        height,
         "The DDPM Markov chain",
         "Nodes x0, ..., x t-1, x t, ..., xT in a row. A blue arrow below the chain "
         "points from x t-1 to x t and is labelled q of x t given x t-1 (the fixed "
@@ -299,13 +341,14 @@ def model_families_svg() -> str:
     edge(760, 171, 760, 219)
 
     node(800, 355, 170, "Diffusion models", "ELBO + score matching", PURPLE)
-    body.append(path("M410,381 C450,440 700,440 770,385", colour=PURPLE, width=1.4,
-                     dash="5 4", marker="ink"))
+    body.append(path("M410,381 C450,440 700,440 770,385", colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
     body.append(line(680, 355, 711, 355, colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
-    body.append(text(590, 438, "diffusion models borrow from VAEs and energy-based models",
-                     size=12, colour=PURPLE))
+    body.append(
+        text(590, 438, "diffusion models borrow from VAEs and energy-based models", size=12, colour=PURPLE)
+    )
     return svg_document(
-        width, height,
+        width,
+        height,
         "A taxonomy of deep generative models",
         "Tree diagram. Deep generative models split into explicit-density and "
         "implicit-density models. Explicit ones are either tractable (autoregressive "

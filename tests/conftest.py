@@ -106,7 +106,9 @@ def katex_engine() -> MiniRacerEngine:
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., BuildResult]:
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., BuildResult]:
     """Run `notes-render ARGS` in-process from the repository root."""
     monkeypatch.chdir(REPO)
 

@@ -66,25 +66,43 @@ def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildRes
 @pytest.mark.parametrize(
     ("notes", "message"),
     [
-        ({"a.md": "# A\n", "a/index.md": "# Index of a\n"},
-         "a.md: its page a.html and the page a/index.html of {src}/a/index.md are both the URL 'a/'; "
-         "rename one of the notes"),
-        ({"Notes.md": "# N\n", "notes.md": "# n\n"},
-         "notes.md: its page notes.html and the page Notes.html of {src}/Notes.md differ only in case, "
-         "so they are one file on macOS and Windows; rename one of the notes"),
-        ({"index.md": "# Home\n", "assets/x.md": "# X\n"},
-         "assets/x.md: assets/ holds the site's own stylesheets and fonts; move the note out of it"),
-        ({"a.md": "# A\n\n[style](assets/style.css)\n", "assets/style.css": "body {}\n"},
-         "assets/style.css: the notes link to this file, but the site already has assets/style.css; "
-         "rename or move the file"),
-        ({"a.md": '# A\n\n<a href="index.html">home</a>\n', "index.html": "<p>mine</p>\n"},
-         "index.html: the notes link to this file, but the site already has index.html; "
-         "rename or move the file"),
-        ({"a.md": "# A\n\n[raw](b.html)\n", "b.md": "# B\n", "b.html": "<p>mine</p>\n"},
-         "b.html: the notes link to this file, but the site already has b.html; rename or move the file"),
+        (
+            {"a.md": "# A\n", "a/index.md": "# Index of a\n"},
+            "a.md: its page a.html and the page a/index.html of {src}/a/index.md are both the URL 'a/'; "
+            "rename one of the notes",
+        ),
+        (
+            {"Notes.md": "# N\n", "notes.md": "# n\n"},
+            "notes.md: its page notes.html and the page Notes.html of {src}/Notes.md differ only in case, "
+            "so they are one file on macOS and Windows; rename one of the notes",
+        ),
+        (
+            {"index.md": "# Home\n", "assets/x.md": "# X\n"},
+            "assets/x.md: assets/ holds the site's own stylesheets and fonts; move the note out of it",
+        ),
+        (
+            {"a.md": "# A\n\n[style](assets/style.css)\n", "assets/style.css": "body {}\n"},
+            "assets/style.css: the notes link to this file, but the site already has assets/style.css; "
+            "rename or move the file",
+        ),
+        (
+            {"a.md": '# A\n\n<a href="index.html">home</a>\n', "index.html": "<p>mine</p>\n"},
+            "index.html: the notes link to this file, but the site already has index.html; "
+            "rename or move the file",
+        ),
+        (
+            {"a.md": "# A\n\n[raw](b.html)\n", "b.md": "# B\n", "b.html": "<p>mine</p>\n"},
+            "b.html: the notes link to this file, but the site already has b.html; rename or move the file",
+        ),
     ],
-    ids=["file-and-folder-index", "case", "note-in-assets", "file-over-asset", "file-over-home",
-         "file-over-page"],
+    ids=[
+        "file-and-folder-index",
+        "case",
+        "note-in-assets",
+        "file-over-asset",
+        "file-over-home",
+        "file-over-page",
+    ],
 )
 def test_colliding_outputs_stop_the_build_with_exit_1(
     notes: dict[str, str], message: str, build_notes: Callable[..., BuildResult], tmp_path: Path
@@ -113,11 +131,22 @@ def test_colliding_outputs_stop_the_build_with_exit_1(
         ("file.md", "site", "source folder {src} does not exist or is not a folder"),
         ("notes", "file.md", "--out {out} exists and is not a folder"),
     ],
-    ids=["out-is-src", "out-in-src", "out-is-project", "out-above-project", "src-missing", "src-is-file",
-         "out-is-file"],
+    ids=[
+        "out-is-src",
+        "out-in-src",
+        "out-is-project",
+        "out-above-project",
+        "src-missing",
+        "src-is-file",
+        "out-is-file",
+    ],
 )
 def test_dangerous_or_missing_paths_are_usage_errors(
-    src: str, out: str, message: str, run_cli: Callable[..., BuildResult], tmp_path: Path,
+    src: str,
+    out: str,
+    message: str,
+    run_cli: Callable[..., BuildResult],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     project = tmp_path / "project"
@@ -185,13 +214,19 @@ def _pages_complete(out: Path) -> Iterator[Path]:
     ("error", "code", "message"),
     [
         (KeyboardInterrupt(), 130, "notes-render: interrupted; pages already written are complete"),
-        (OSError(28, "No space left on device"), 2,
-         "notes-render: error: [Errno 28] No space left on device"),
+        (
+            OSError(28, "No space left on device"),
+            2,
+            "notes-render: error: [Errno 28] No space left on device",
+        ),
     ],
     ids=["ctrl-c", "disk-full"],
 )
 def test_an_interrupted_build_leaves_no_half_written_or_temporary_file(
-    error: BaseException, code: int, message: str, build_notes: Callable[..., BuildResult],
+    error: BaseException,
+    code: int,
+    message: str,
+    build_notes: Callable[..., BuildResult],
     fail_on_write: Callable[[int, BaseException], None],
 ) -> None:
     notes = {f"n{i}.md": f"# Note {i}\n\n$x^{i}$\n" for i in range(4)}

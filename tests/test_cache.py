@@ -14,8 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, REPO
+
 from notes_render import highlight, workers
 from notes_render.config import Config, make_config
 from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
@@ -97,7 +97,9 @@ def test_a_changed_macro_typesets_again_only_the_formulas_that_reach_it(site: Si
     site.build(macros={**MACROS, "\\R": "\\mathbf{R}"})
     # \Rp reaches \R through its expansion; x^2, z and y do not use \R at all.
     assert site.seen == ["\\R^n", "\\Rp"]
-    assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path, macros={**MACROS, "\\R": "\\mathbf{R}"}))
+    assert _pages(site.files()) == _pages(
+        _from_scratch(site, tmp_path, macros={**MACROS, "\\R": "\\mathbf{R}"})
+    )
     site.build(macros={**MACROS, "\\unused": "w"})
     assert site.seen == []
 
@@ -131,7 +133,9 @@ def test_a_changed_katex_option_typesets_everything_again(site: Site) -> None:
 def test_a_changed_katex_version_typesets_everything_again(site: Site, tmp_path: Path) -> None:
     site.build()
     package = tmp_path / "katex"
-    shutil.copytree(find_katex(None).parent, package, ignore=shutil.ignore_patterns("*.mjs", "src", "contrib"))
+    shutil.copytree(
+        find_katex(None).parent, package, ignore=shutil.ignore_patterns("*.mjs", "src", "contrib")
+    )
     shutil.copytree(find_katex(None) / "contrib", package / "dist" / "contrib")
     meta = json.loads((package / "package.json").read_text(encoding="utf-8"))
     meta["version"] = meta["version"] + "-patched"
@@ -242,7 +246,9 @@ def test_a_template_change_renders_every_page_and_typesets_nothing(site: Site, t
     shutil.copytree(REPO / "templates", templates)
     site.build(templates_dir=templates)
     base = templates / "base.html"
-    base.write_text(base.read_text(encoding="utf-8").replace("<main", "<!-- changed --><main"), encoding="utf-8")
+    base.write_text(
+        base.read_text(encoding="utf-8").replace("<main", "<!-- changed --><main"), encoding="utf-8"
+    )
     report = site.build(templates_dir=templates)
     assert site.seen == [] and report.built == []
     assert all(b"<!-- changed -->" in data for data in _pages(site.files()).values())
@@ -314,14 +320,20 @@ def test_two_builds_at_once_share_one_cache(tmp_path: Path) -> None:
         formulas = " ".join(f"${chr(97 + n % 26)}_{{{n}{k}}} + \\frac{{{k}}}{{{n + 1}}}$" for k in range(40))
         (src / f"n{n:02d}.md").write_text(f"# Note {n}\n\n{formulas}\n", encoding="utf-8")
     command = [sys.executable, "build.py", "--src", str(src), "--cache-dir", str(tmp_path / "cache"), "-q"]
-    runs = [subprocess.Popen([*command, "--out", str(tmp_path / f"out{i}")], cwd=REPO, stderr=subprocess.PIPE)
-            for i in range(2)]
+    runs = [
+        subprocess.Popen([*command, "--out", str(tmp_path / f"out{i}")], cwd=REPO, stderr=subprocess.PIPE)
+        for i in range(2)
+    ]
     for run in runs:
         _, err = run.communicate(timeout=120)
         assert run.returncode == 0, err
-    sites = [{p.relative_to(tmp_path / f"out{i}"): p.read_bytes() for p in (tmp_path / f"out{i}").rglob("*.html")}
-             for i in range(2)]
+    sites = [
+        {p.relative_to(tmp_path / f"out{i}"): p.read_bytes() for p in (tmp_path / f"out{i}").rglob("*.html")}
+        for i in range(2)
+    ]
     assert sites[0] == sites[1] and len(sites[0]) == 13
     build_site(make_config(src=src, out=tmp_path / "scratch", project_dir=REPO, use_cache=False))
-    scratch = {p.relative_to(tmp_path / "scratch"): p.read_bytes() for p in (tmp_path / "scratch").rglob("*.html")}
+    scratch = {
+        p.relative_to(tmp_path / "scratch"): p.read_bytes() for p in (tmp_path / "scratch").rglob("*.html")
+    }
     assert sites[0] == scratch

@@ -34,9 +34,7 @@ def problems(stderr: str, folder: Path) -> list[str]:
     """The `file:line:col: message` lines of a run, with file relative to folder, sorted."""
     prefix = str(folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder) + "/"
     return sorted(
-        line.removeprefix(prefix)
-        for line in stderr.splitlines()
-        if re.match(r"^\S+:\d+:\d+: ", line)
+        line.removeprefix(prefix) for line in stderr.splitlines() if re.match(r"^\S+:\d+:\d+: ", line)
     )
 
 
@@ -79,11 +77,15 @@ def test_check_without_the_notes_reports_lines_of_the_built_pages(
     assert len(found) == len(EXPECTED)
     # Positions in the built HTML, wherever the templates put the note's content.
     line, column = _position(out / "index.html", '<a href="#no-such-heading">')
-    assert f"index.html:{line}:{column + 1}: '#no-such-heading' points to a missing anchor: " \
+    assert (
+        f"index.html:{line}:{column + 1}: '#no-such-heading' points to a missing anchor: "
         "this page has no id 'no-such-heading'" in found
+    )
     line, column = _position(out / "other.html", '<a href="index.html#gone">')
-    assert f"other.html:{line}:{column + 1}: 'index.html#gone' points to a missing anchor: " \
+    assert (
+        f"other.html:{line}:{column + 1}: 'index.html#gone' points to a missing anchor: "
         "index.html has no id 'gone'" in found
+    )
 
 
 def _position(page: Path, text: str) -> tuple[int, int]:
@@ -123,8 +125,9 @@ def test_templates_and_stylesheets_that_load_from_outside_are_reported(
         encoding="utf-8",
     )
     out = tmp_path / "out"
-    result = run_cli("--src", FIXTURES / "site-basic", "--out", out, "--templates", templates, "--strict",
-                     out=out)
+    result = run_cli(
+        "--src", FIXTURES / "site-basic", "--out", out, "--templates", templates, "--strict", out=out
+    )
     assert result.code == 1
     found = problems(result.stderr, out)
     stylesheet = [p for p in found if p.startswith("assets/style.css:")]

@@ -12,13 +12,17 @@ from pathlib import Path
 from conftest import FIXTURES, REPO, BuildResult
 
 
-def test_strict_reports_every_bad_formula_with_its_position(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+def test_strict_reports_every_bad_formula_with_its_position(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
     src = tmp_path / "notes"
     src.mkdir()
     shutil.copy(FIXTURES / "errors.md", src / "errors.md")
     result = run_cli("--src", src, "--out", tmp_path / "out", "--strict", out=tmp_path / "out")
     assert result.code == 1
-    lines = [line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in result.stderr.splitlines() if ".md:" in line]
+    lines = [
+        line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in result.stderr.splitlines() if ".md:" in line
+    ]
     assert lines == ["errors.md:3:50", "errors.md:6:26", "errors.md:11:6", "errors.md:15:31"]
     assert "Undefined control sequence: \\undefinedmacro" in result.stderr
     # The excerpt and the caret point at the column.
@@ -46,7 +50,9 @@ def test_missing_source_folder_is_a_usage_error(run_cli: Callable[..., BuildResu
     assert "does not exist" in result.stderr
 
 
-def test_output_equal_to_or_inside_source_is_refused(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+def test_output_equal_to_or_inside_source_is_refused(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
     src = tmp_path / "notes"
     src.mkdir()
     (src / "a.md").write_text("# A\n", encoding="utf-8")
@@ -84,8 +90,13 @@ def test_three_entry_points_build_the_same_site(tmp_path: Path) -> None:
     pages = {}
     for name, command in commands.items():
         out = tmp_path / name
-        done = subprocess.run([*command, "--src", str(src), "--out", str(out), "--strict"], cwd=REPO,
-                              capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+        done = subprocess.run(
+            [*command, "--src", str(src), "--out", str(out), "--strict"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
         assert done.returncode == 0, done.stderr
         pages[name] = (out / "a.html").read_bytes()
     assert len(set(pages.values())) == 1

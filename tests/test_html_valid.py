@@ -20,7 +20,9 @@ def nu_errors(*folders: Path) -> list[str]:
     assert VNU_JAR.is_file(), "vnu.jar not found: run npm ci"
     done = subprocess.run(
         [java, "-jar", str(VNU_JAR), "--skip-non-html", "--format", "json", *map(str, folders)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     messages = json.loads(done.stderr)["messages"]
     errors = [

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, BuildResult
 
 
 @pytest.fixture
 def site(run_cli: Callable[..., BuildResult], tmp_path: Path) -> BuildResult:
-    result = run_cli("--src", FIXTURES / "site-basic", "--out", tmp_path / "out", "--strict", out=tmp_path / "out")
+    result = run_cli(
+        "--src", FIXTURES / "site-basic", "--out", tmp_path / "out", "--strict", out=tmp_path / "out"
+    )
     assert result.code == 0, result.stderr
     return result
 
@@ -68,7 +69,9 @@ def test_raw_html_passes_through(site: BuildResult) -> None:
 
 
 def test_referenced_files_are_copied_and_others_are_not(site: BuildResult) -> None:
-    assert (site.out / "img" / "fig.png").read_bytes() == (FIXTURES / "site-basic" / "img" / "fig.png").read_bytes()
+    assert (site.out / "img" / "fig.png").read_bytes() == (
+        FIXTURES / "site-basic" / "img" / "fig.png"
+    ).read_bytes()
     assert (site.out / "img" / "raw.svg").is_file()
     assert (site.out / "files" / "data.csv").is_file()
     assert not (site.out / "files" / "unused.txt").exists()
@@ -121,7 +124,9 @@ def test_a_file_saved_again_within_the_same_second_is_copied_again(
     assert (out / "f.txt").read_text(encoding="utf-8") == "two"
 
 
-def test_a_title_taken_from_a_heading_with_math_reads_as_text(build_notes: Callable[..., BuildResult]) -> None:
+def test_a_title_taken_from_a_heading_with_math_reads_as_text(
+    build_notes: Callable[..., BuildResult],
+) -> None:
     result = build_notes({"n.md": "# The $\\mathbf{x}_t$ process and $\\alpha \\mid \\beta$\n"})
     assert result.code == 0, result.stderr
     page = result.page("n.html")

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, formulas
 
 
@@ -47,7 +46,11 @@ def test_every_image_a_note_uses_is_in_the_output(site: Path) -> None:
         sources = re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', page.read_text(encoding="utf-8"))
         for src in sources:
             assert (page.parent / src).is_file(), (page.name, src)
-    used = {src for page in ("n0.html", "n1.html") for src in re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', (site / page).read_text(encoding="utf-8"))}
+    used = {
+        src
+        for page in ("n0.html", "n1.html")
+        for src in re.findall(r'<img\b[^>]*\bsrc="([^"]+)"', (site / page).read_text(encoding="utf-8"))
+    }
     assert len(used) >= 2
 
 
@@ -56,8 +59,11 @@ def test_committed_figures_are_what_the_script_draws(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, str(REPO / "scripts" / "make_figures.py"), str(tmp_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_figures.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     drawn = sorted(p.name for p in tmp_path.glob("*.svg"))
     assert len(drawn) >= 2
     for name in drawn:

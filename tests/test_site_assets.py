@@ -18,7 +18,9 @@ def _build(run_cli: Callable[..., BuildResult], tmp_path: Path) -> BuildResult:
     return result
 
 
-def test_katex_css_and_every_font_it_references_are_copied(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
+def test_katex_css_and_every_font_it_references_are_copied(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
     site = _build(run_cli, tmp_path)
     css = (site.out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))

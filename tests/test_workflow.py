@@ -41,18 +41,23 @@ def _tool(name: str) -> str:
 def test_actionlint_finds_nothing() -> None:
     # shellcheck beside actionlint makes it check the shell in every `run:` step too.
     env = {**os.environ, "PATH": f"{Path(_tool('shellcheck')).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([_tool("actionlint"), "-no-color", str(WORKFLOW)], cwd=REPO,
-                          capture_output=True, text=True, env=env)
+    done = subprocess.run(
+        [_tool("actionlint"), "-no-color", str(WORKFLOW)], cwd=REPO, capture_output=True, text=True, env=env
+    )
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
 def test_actionlint_is_not_blind(tmp_path: Path) -> None:
     broken = tmp_path / ".github" / "workflows" / "x.yml"
     broken.parent.mkdir(parents=True)
-    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
-                      "      - run: echo ${{ github.no_such_thing }}\n", encoding="utf-8")
-    done = subprocess.run([_tool("actionlint"), "-no-color", str(broken)], cwd=tmp_path,
-                          capture_output=True, text=True)
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        "      - run: echo ${{ github.no_such_thing }}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [_tool("actionlint"), "-no-color", str(broken)], cwd=tmp_path, capture_output=True, text=True
+    )
     assert done.returncode == 1 and "no_such_thing" in done.stdout
 
 
