@@ -294,8 +294,14 @@ def _prune(args: argparse.Namespace) -> int:
     folder: Path = args.cache_dir or Path.cwd() / CACHE_DIR_NAME
     if not folder.is_dir():
         raise ConfigError(f"no cache at {folder}")
+    from .state import prune
+
     removed = Store(folder).prune(max(0, args.max_age))
-    print(f"removed {removed} cache entries from {folder}", file=sys.stderr)
+    states = prune(folder)
+    print(
+        f"removed {removed} cache entries and {states} states of builds whose folders are gone from {folder}",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

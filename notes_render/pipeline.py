@@ -134,7 +134,7 @@ def build_site(
         _write_highlight_css(build, written)
         _copy_referenced(set().union(*(r.files for r in results)), config, written)
         writer.finish(config.out, written if only is None else written | previous_files, previous_files)
-    state.save(state_file, build.current)
+    state.save(state_file, build.current, config)
     if build.store is not None:
         build.store.close()
     return _report(build, notes)

@@ -202,18 +202,36 @@ def load(path: Path | None) -> BuildState:
         return BuildState()  # a damaged state only costs a full build
 
 
-def save(path: Path | None, state: BuildState) -> None:
+def save(path: Path | None, state: BuildState, config: Config) -> None:
     """Write the state atomically, so a concurrent or interrupted build never reads half."""
     if path is None:
         return
     data = {
         "version": STATE_VERSION,
+        "src": str(config.src.resolve()),
+        "out": str(config.out.resolve()),
         "inputs": state.inputs,
         "layout": state.layout,
         "generated": state.generated,
         "notes": {str(rel): _result_data(result) for rel, result in state.notes.items()},
     }
     writer.write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def prune(cache_dir: Path) -> int:
+    """Remove the states of builds whose source or output folder is gone (a preview's
+    temporary folder, a deleted site); returns how many were removed."""
+    removed = 0
+    for path in sorted((cache_dir / "builds").glob("*.json")):
+        try:
+            data = json.loads(path.read_bytes())
+            folders = [Path(data["src"]), Path(data["out"])]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable or from an older build: it is simply rebuilt when needed
+        if not all(folder.is_dir() for folder in folders):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _result_data(result: NoteResult) -> dict[str, Any]:

@@ -337,3 +337,26 @@ def test_two_builds_at_once_share_one_cache(tmp_path: Path) -> None:
         p.relative_to(tmp_path / "scratch"): p.read_bytes() for p in (tmp_path / "scratch").rglob("*.html")
     }
     assert sites[0] == scratch
+
+
+def test_prune_forgets_builds_whose_output_folder_is_gone(tmp_path: Path) -> None:
+    """A preview builds into a temporary folder; once it is gone, its build state goes too."""
+    import shutil
+
+    from notes_render import cli
+
+    src, cache = tmp_path / "src", tmp_path / "cache"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n\n$x$\n", encoding="utf-8")
+    for out in ("kept", "gone"):
+        assert (
+            cli.main(["--src", str(src), "--out", str(tmp_path / out), "--cache-dir", str(cache), "-q"]) == 0
+        )
+    assert len(list((cache / "builds").glob("*.json"))) == 2
+    shutil.rmtree(tmp_path / "gone")
+    assert cli.main(["cache", "prune", "--cache-dir", str(cache)]) == 0
+    (state,) = (cache / "builds").glob("*.json")
+    assert str(tmp_path / "kept") in state.read_text(encoding="utf-8")
+    # The kept build still knows its notes: nothing is built again.
+    code = cli.main(["--src", str(src), "--out", str(tmp_path / "kept"), "--cache-dir", str(cache)])
+    assert code == 0
