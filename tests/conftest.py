@@ -141,8 +141,24 @@ def build_notes(tmp_path: Path, run_cli: Callable[..., BuildResult]) -> Callable
     return build
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-"""Debian's Chromium, installed by .ci/run; Playwright's own browser download is never used."""
+def _find_chromium() -> Path:
+    """$CHROMIUM, else Debian's Chromium (installed by .ci/run), else a Chromium or Chrome on
+    PATH (GitHub's Ubuntu runners ship Chrome); Playwright's own download is never used."""
+    named = os.environ.get("CHROMIUM")
+    if named:
+        return Path(named)
+    debian = Path("/usr/bin/chromium")
+    if debian.exists():
+        return debian
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return Path(found)
+    return debian
+
+
+CHROMIUM = _find_chromium()
+"""The browser the browser tests drive."""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
