@@ -7,7 +7,7 @@ Generates the benchmark corpus with bench/make_corpus.py into a temporary folder
 extracts its formulas the way a build finds them (notes_render's own parser), then times,
 each --repeat times, as separate processes:
 
-  (a) raw:       node bench/raw_katex.js — every formula typeset once, one thread
+  (a) raw:       node bench/raw_loop.js — every formula typeset once, one thread
   (b) cold:      build.py --src corpus --out OUT --cache-dir EMPTY
   (c) no change: the same build again
   (d) one note:  the same build after one formula and one sentence of one note changed
@@ -125,7 +125,7 @@ def main() -> int:
             "-q",
             *jobs,
         ]
-        raw = ["node", "bench/raw_katex.js", str(formulas)]
+        raw = ["node", "bench/raw_loop.js", str(formulas)]
 
         times: dict[str, list[float]] = {key: [] for key in ("raw", "cold", "nochange", "onenote", "notes")}
         for _ in range(args.repeat):

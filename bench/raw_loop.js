@@ -3,7 +3,7 @@
 // note so definitions carry over, as in a build). Input: the JSON file bench/run.py
 // writes, a list of notes, each a list of [tex, displayMode].
 //
-//     node bench/raw_katex.js formulas.json
+//     node bench/raw_loop.js formulas.json
 "use strict";
 const fs = require("fs");
 const path = require("path");
