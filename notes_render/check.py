@@ -13,6 +13,7 @@ import posixpath
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -195,15 +196,12 @@ def check_site(
     out: Path,
     files: Collection[PurePosixPath],
     sources: Mapping[PurePosixPath, NoteSource],
-    *,
-    display_out: Path | None = None,
 ) -> list[Diagnostic]:
     """Check the given built files (HTML and CSS, relative to out); one diagnostic per problem.
 
-    `sources` maps a page to its note so problems are reported at the Markdown line;
-    `display_out` is how to name out in messages (default: out itself).
+    `sources` maps a page to its note so problems are reported at the Markdown line.
     """
-    checker = _Checker(out, display_out or out)
+    checker = _Checker(out)
     diagnostics: list[Diagnostic] = []
     for rel in files:
         diagnostics += checker.check_file(rel, sources.get(rel))
@@ -213,9 +211,8 @@ def check_site(
 class _Checker:
     """Resolves references against the output folder, reading each target page's ids once."""
 
-    def __init__(self, out: Path, display_out: Path) -> None:
+    def __init__(self, out: Path) -> None:
         self.out = out
-        self.display_out = display_out
         self._scans: dict[PurePosixPath, _Scan] = {}
 
     def _scan_of(self, rel: PurePosixPath) -> _Scan:
@@ -224,11 +221,12 @@ class _Checker:
         return self._scans[rel]
 
     def check_file(self, rel: PurePosixPath, note: NoteSource | None) -> list[Diagnostic]:
-        locator = _Locator(rel, self.display_out / rel, self.out / rel, note)
         diagnostics = []
+        locator: _Locator | None = None  # made at the first problem: a clean page reads nothing more
         for reference in self._scan_of(rel).references:
             problem = self._problem(rel, reference)
             if problem is not None:
+                locator = locator or _Locator(self.out / rel, note)
                 diagnostics.append(locator.diagnostic(reference, *problem))
         return diagnostics
 
@@ -276,10 +274,8 @@ class _Checker:
 class _Locator:
     """Places a problem found in a built file at the line of the note that produced it."""
 
-    def __init__(self, rel: PurePosixPath, display: Path, built: Path, note: NoteSource | None) -> None:
-        self.rel = rel
-        self.display = display
-        self.built_lines = built.read_text(encoding="utf-8", errors="replace").split("\n")
+    def __init__(self, built: Path, note: NoteSource | None) -> None:
+        self.built = built
         self.note = note
         self.note_lines: list[str] = []
         if note is not None:
@@ -307,10 +303,16 @@ class _Locator:
                         problem(shown),
                         source_line=self.note_lines[number],
                     )
-        line = self.built_lines[ref.line - 1] if 0 < ref.line <= len(self.built_lines) else None
+        built_lines = self._built_lines
+        line = built_lines[ref.line - 1] if 0 < ref.line <= len(built_lines) else None
         return Diagnostic(
-            SourcePosition(self.display, ref.line, ref.column), problem(ref.url), source_line=line
+            SourcePosition(self.built, ref.line, ref.column), problem(ref.url), source_line=line
         )
+
+    @cached_property
+    def _built_lines(self) -> list[str]:
+        """The built file's lines, read only when a problem cannot be placed in the note."""
+        return self.built.read_text(encoding="utf-8", errors="replace").split("\n")
 
     @staticmethod
     def _spellings(url: str, fragment: str) -> list[str]:
