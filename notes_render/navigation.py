@@ -128,19 +128,12 @@ def _reading_key(path: PurePosixPath) -> tuple[str, ...]:
     return (*path.parent.parts, "" if path.name == HOME.name else path.name)
 
 
-def page_links(
-    current: PurePosixPath, pages: Sequence[tuple[PurePosixPath, str]], home_title: str
-) -> dict[str, Any]:
-    """Template variables `prev`, `next`, `breadcrumbs` and `is_home` for one page.
+class Navigation:
+    """The links of every page of a build, with the reading order sorted once, so a
+    site of n pages costs n log n rather than n² log n.
 
     pages holds (output path, title) of every page of the build.
     """
-    return Navigation(pages, home_title).links(current)
-
-
-class Navigation:
-    """page_links for every page of a build, with the reading order sorted once, so a
-    site of n pages costs n log n rather than n² log n."""
 
     def __init__(self, pages: Sequence[tuple[PurePosixPath, str]], home_title: str) -> None:
         self._order = reading_order(pages)
