@@ -583,11 +583,12 @@ def host_warning(host: str) -> str | None:
 
 def bind(site: LiveSite, host: str, port: int | None) -> PreviewServer:
     """A server on host:port; without a port, DEFAULT_PORT or else any free one."""
+    tried = DEFAULT_PORT if port is None else port
     try:
-        return PreviewServer((host, DEFAULT_PORT if port is None else port), site)
+        return PreviewServer((host, tried), site)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
-            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}") from exc
+            raise ConfigError(f"cannot serve on {host}:{tried}: {exc.strerror}") from exc
         if port is not None:
             raise ConfigError(
                 f"port {port} on {host} is in use; choose another with --port, or --port 0 for any free one"

@@ -441,6 +441,12 @@ def test_a_taken_port_falls_back_only_when_none_was_asked_for(project: Project) 
             assert server.server_address[1] not in (port, 0)
 
 
+def test_an_address_that_cannot_be_bound_names_the_port_tried(project: Project) -> None:
+    # 192.0.2.1 is reserved for documentation (RFC 5737): no machine has it.
+    with pytest.raises(ConfigError, match=f"cannot serve on 192.0.2.1:{preview.DEFAULT_PORT}: "):
+        preview.bind(project.site("a.md"), "192.0.2.1", None)
+
+
 def test_only_loopback_hosts_count_as_private() -> None:
     assert all(preview.is_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "localhost"))
     assert not any(preview.is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.2", "example.org"))
