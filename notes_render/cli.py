@@ -126,12 +126,18 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--open", action="store_true", help="open the page in the default web browser (default: open nothing)"
     )
+    _add_template_options(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the address and problems")
+
+
+def _add_template_options(parser: argparse.ArgumentParser) -> None:
+    """--katex-dir and --templates, which build, preview and serve share."""
     parser.add_argument(
         "--katex-dir",
         type=Path,
         default=None,
         metavar="DIR",
-        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project)",
+        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project, installed by `npm ci`)",
     )
     parser.add_argument(
         "--templates",
@@ -140,7 +146,6 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="Jinja2 templates folder (default: the project's templates/, or the one pyproject.toml names)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only the address and problems")
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
@@ -166,20 +171,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         "content problem (invalid formula, missing file, broken link or anchor, "
         "...) was found, after reporting all of them",
     )
-    parser.add_argument(
-        "--katex-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project, installed by `npm ci`)",
-    )
-    parser.add_argument(
-        "--templates",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="Jinja2 templates folder (default: the project's templates/)",
-    )
+    _add_template_options(parser)
     parser.add_argument(
         "--cache-dir",
         type=Path,
