@@ -75,8 +75,23 @@ def test_help_documents_every_option() -> None:
     result = subprocess.run(
         [sys.executable, "build.py", "build", "--help"], cwd=REPO, capture_output=True, text=True, check=True
     )
-    for option in ("--src", "--out", "--strict", "--katex-dir", "--templates", "--quiet"):
-        assert option in result.stdout
+    options = ("--src", "--out", "--strict", "--katex-dir", "--templates", "--cache-dir", "--no-cache")
+    for option in (*options, "--jobs", "--quiet"):
+        assert option in result.stdout, option
+
+
+def test_help_imports_none_of_the_build_machinery() -> None:
+    heavy = ["jinja2", "markdown_it", "pygments", "py_mini_racer", "watchfiles", "yaml"]
+    probe = (
+        "import sys\nfrom notes_render.cli import main\n"
+        "for argv in (['--help'], ['build', '--help'], ['check', '--help'], ['serve', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+        f"print([name for name in {heavy!r} if name in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.splitlines()[-1] == "[]"
 
 
 def test_three_entry_points_build_the_same_site(tmp_path: Path) -> None:
