@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,13 +11,8 @@ from pathlib import Path
 from conftest import FIXTURES, REPO, BuildResult
 
 
-def test_strict_reports_every_bad_formula_with_its_position(
-    run_cli: Callable[..., BuildResult], tmp_path: Path
-) -> None:
-    src = tmp_path / "notes"
-    src.mkdir()
-    shutil.copy(FIXTURES / "errors.md", src / "errors.md")
-    result = run_cli("--src", src, "--out", tmp_path / "out", "--strict", out=tmp_path / "out")
+def test_strict_reports_every_bad_formula_with_its_position(build_notes: Callable[..., BuildResult]) -> None:
+    result = build_notes({"errors.md": (FIXTURES / "errors.md").read_bytes()}, "--strict")
     assert result.code == 1
     lines = [
         line.split(": ", 1)[0].rsplit("/", 1)[-1] for line in result.stderr.splitlines() if ".md:" in line
@@ -30,12 +24,9 @@ def test_strict_reports_every_bad_formula_with_its_position(
 
 
 def test_without_strict_bad_formulas_are_reported_but_the_build_succeeds(
-    run_cli: Callable[..., BuildResult], tmp_path: Path
+    build_notes: Callable[..., BuildResult],
 ) -> None:
-    src = tmp_path / "notes"
-    src.mkdir()
-    shutil.copy(FIXTURES / "errors.md", src / "errors.md")
-    result = run_cli("--src", src, "--out", tmp_path / "out", out=tmp_path / "out")
+    result = build_notes({"errors.md": (FIXTURES / "errors.md").read_bytes()})
     assert result.code == 0
     assert "errors.md:3:50:" in result.stderr
     page = result.page("errors.html")
@@ -117,10 +108,7 @@ def test_three_entry_points_build_the_same_site(tmp_path: Path) -> None:
     assert len(set(pages.values())) == 1
 
 
-def test_missing_katex_says_to_run_npm_ci(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
-    src = tmp_path / "notes"
-    src.mkdir()
-    (src / "a.md").write_text("# A\n", encoding="utf-8")
-    result = run_cli("--src", src, "--out", tmp_path / "out", "--katex-dir", tmp_path / "none")
+def test_missing_katex_says_to_run_npm_ci(build_notes: Callable[..., BuildResult], tmp_path: Path) -> None:
+    result = build_notes({"a.md": "# A\n"}, "--katex-dir", str(tmp_path / "none"))
     assert result.code == 2
     assert "KaTeX not found" in result.stderr and "npm ci" in result.stderr

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 from conftest import FIXTURES, BuildResult, launch_chromium
 
@@ -32,16 +30,13 @@ _LAYOUT = """() => [...document.querySelectorAll('.math-display')].map(box => {
 
 
 def test_numbers_sit_right_of_their_lines_and_links_land_on_them(
-    run_cli: Callable[..., BuildResult], tmp_path: Path
+    build_notes: Callable[..., BuildResult],
 ) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    shutil.copy(FIXTURES / "numbered.md", src / "numbered.md")
-    result = run_cli("--src", src, "--out", tmp_path / "out", "--strict", "--no-cache", out=tmp_path / "out")
+    result = build_notes({"numbered.md": (FIXTURES / "numbered.md").read_bytes()}, "--strict", "--no-cache")
     assert result.code == 0, result.stderr
     with launch_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto((tmp_path / "out" / "numbered.html").as_uri())
+        page.goto((result.out / "numbered.html").as_uri())
         page.evaluate("document.fonts.ready.then(() => true)")
         align, multline, custom = page.evaluate(_LAYOUT)
         for display in (align, multline, custom):
