@@ -6,9 +6,9 @@
 A copy of the note's folder is previewed (the real notes are never touched). Each run
 changes one sentence of the note, then measures until the server's event stream says
 "reload" and until the new page, fetched over HTTP, holds the new sentence. With
---browser, headless Chromium (/usr/bin/chromium) also keeps the page open and the time
-until it shows the new sentence by itself is measured too. Finally a burst of saves is
-made, to count how many rebuilds it causes (one is expected).
+--browser, headless Chromium (the one the browser tests find) also keeps the page open
+and the time until it shows the new sentence by itself is measured too. Finally a burst
+of saves is made, to count how many rebuilds it causes (one is expected).
 """
 
 from __future__ import annotations
@@ -23,19 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 20.0
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 class Events:
@@ -169,13 +162,15 @@ def main() -> int:
     return 0
 
 
-def browser_runs(url: str, page_path: str, save: object, runs: int) -> list[float]:
+def browser_runs(url: str, page_path: str, save: Callable[[int], str], runs: int) -> list[float]:
     from playwright.sync_api import sync_playwright
 
-    assert callable(save)
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import CHROMIUM, CHROMIUM_ARGS  # the browser and flags the browser tests use
+
     seconds = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.set_default_timeout(WAIT_S * 1000)
