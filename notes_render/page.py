@@ -55,6 +55,10 @@ class Page:
     """Every local path it points at and whether that existed when it was built."""
     body_key: str = ""
     """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
+    source_stat: tuple[int, int] = (0, 0)
+    """The source file's (mtime_ns, size) just before it was read (see state.fingerprint)."""
+    source_digest: str = ""
+    """SHA-256 of the source bytes just before it was read."""
 
 
 def build_page(
@@ -62,8 +66,10 @@ def build_page(
 ) -> Page | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
-    from . import navigation, parsing, references, transforms  # heavy: markdown-it, YAML
+    from . import navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
 
+    # Before reading: a note saved while it is built then looks changed to the next build.
+    source_stat, source_digest = state.fingerprint(note.path)
     try:
         parsed = parsing.parse_note(note, parsing.read_note(note))
     except ContentError as exc:
@@ -96,6 +102,8 @@ def build_page(
         diagnostics=diagnostics,
         files=links.files,
         targets=links.targets,
+        source_stat=source_stat,
+        source_digest=source_digest,
     )
 
 

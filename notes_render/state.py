@@ -92,7 +92,6 @@ class BuildState:
 
 def result_of(page: Page) -> NoteResult:
     """The NoteResult of a page just built."""
-    stat = page.source.path.stat()
     return NoteResult(
         source=page.source,
         title=page.title,
@@ -104,8 +103,8 @@ def result_of(page: Page) -> NoteResult:
         targets=page.targets,
         outline=outline_data(page),
         body_key=page.body_key,
-        source_stat=(stat.st_mtime_ns, stat.st_size),
-        source_digest=file_digest(page.source.path),
+        source_stat=page.source_stat,
+        source_digest=page.source_digest,
     )
 
 
@@ -119,6 +118,12 @@ def file_stat(path: Path) -> Stat | None:
     except OSError:
         return None
     return (stat.st_mtime_ns, stat.st_size)
+
+
+def fingerprint(path: Path) -> tuple[Stat, str]:
+    """A note's stat and digest, taken where it is built, before it is read."""
+    stat = path.stat()
+    return (stat.st_mtime_ns, stat.st_size), file_digest(path)
 
 
 def file_digest(path: Path) -> str:

@@ -212,6 +212,20 @@ def test_one_changed_note_is_the_only_one_built(site: Site, tmp_path: Path) -> N
     assert _pages(site.files()) == _pages(_from_scratch(site, tmp_path))
 
 
+def test_a_note_saved_while_it_is_built_is_built_again_by_the_next_build(tmp_path: Path) -> None:
+    site = Site(tmp_path, {"sets.md": NOTE}, macros=MACROS)
+    note = site.src / "sets.md"
+
+    def save_while_typesetting(dist: Path, config: Config) -> SpyEngine:
+        note.write_text(NOTE.replace("Later", "Then"), encoding="utf-8")  # after the note was read
+        return SpyEngine(dist, config, site.seen)
+
+    build_site(site.config, save_while_typesetting)
+    report = site.build()
+    assert [str(p) for p in report.built] == ["sets.md"]
+    assert "Then" in site.files()["sets.html"].decode()
+
+
 def test_code_coloured_once_is_not_given_to_pygments_again(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
