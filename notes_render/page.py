@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .cache import Store
     from .navigation import TocEntry
     from .parsing import ParsedNote
+    from .state import NoteResult
     from .transforms import Heading
 
 
@@ -149,19 +150,19 @@ def _toc_data(entry: TocEntry) -> list[Any]:
     return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
 
 
-def page_from_state(source: NoteSource, summary: dict[str, Any], outline: dict[str, Any], body: str) -> Page:
+def page_from_state(result: NoteResult, body: str) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
     from .transforms import Heading
 
     return Page(
-        source=source,
-        title=summary["title"],
-        date=summary["date"],
-        description=summary["description"],
-        headings=[Heading(level, text, anchor) for level, text, anchor in outline["headings"]],
-        toc=[_toc_entry(item) for item in outline["toc"]],
+        source=result.source,
+        title=result.title,
+        date=result.date,
+        description=result.description,
+        headings=[Heading(level, text, anchor) for level, text, anchor in result.outline["headings"]],
+        toc=[_toc_entry(item) for item in result.outline["toc"]],
         body=body,
-        formulas=summary["formulas"],
+        formulas=result.formulas,
     )
 
 
