@@ -172,14 +172,10 @@ def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
 def _linking_to_changed(build: _Build, notes: list[NoteSource]) -> list[NoteSource]:
     """Unchanged notes that point at a note whose listing entry (title...) changed or that
     appeared or went: what they show of it may have changed, so they are built again."""
-    old, new = build.previous.notes, build.current.notes
-    changed = {
-        rel
-        for rel in old.keys() | new.keys()
-        if rel not in old or rel not in new or old[rel].listing_entry != new[rel].listing_entry
-    }
+    changed = _changed_listings(build)
     if not changed:
         return []
+    new = build.current.notes
     return [
         note
         for note in notes
@@ -191,7 +187,7 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
     """Unchanged notes whose page must be rendered again: the templates or the list of
     notes changed, or the page file is not as the last build left it. Their bodies come
     from the cache; a note whose body is not there is built again."""
-    build.render_all = build.previous.layout != build.current.layout or _listing_changed(build)
+    build.render_all = build.previous.layout != build.current.layout or bool(_changed_listings(build))
     wanted = [
         result
         for rel, result in build.current.notes.items()
@@ -213,10 +209,14 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
     _build_notes(build, [note for note in notes if note.rel in missing])
 
 
-def _listing_changed(build: _Build) -> bool:
-    old = [r.listing_entry for r in build.previous.notes.values()]
-    new = [r.listing_entry for r in build.current.notes.values()]
-    return sorted(old) != sorted(new)
+def _changed_listings(build: _Build) -> set[PurePosixPath]:
+    """Notes whose listing entry (title...) changed since the last build, or that appeared or went."""
+    old, new = build.previous.notes, build.current.notes
+    return {
+        rel
+        for rel in old.keys() | new.keys()
+        if rel not in old or rel not in new or old[rel].listing_entry != new[rel].listing_entry
+    }
 
 
 def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
