@@ -240,10 +240,6 @@ class CachedEngine:
         self._make_engine = make_engine
         self._engine: MathEngine | None = None
         self._engine_id = engine_id
-        self.hits = 0
-        """Formulas answered from the cache."""
-        self.misses = 0
-        """Formulas sent to the real engine."""
 
     def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
         """Typeset requests like the real engine would, typesetting only unknown formulas."""
@@ -252,8 +248,6 @@ class CachedEngine:
         for index, value in self._lookup(keys).items():
             results[index] = value
         missing = [index for index, result in enumerate(results) if result is None]
-        self.hits += len(requests) - len(missing)
-        self.misses += len(missing)
         if missing:
             fresh = self._render(requests, missing, macros)
             results_to_store = []
