@@ -102,9 +102,8 @@ def read_manifest(out: Path) -> set[PurePosixPath]:
         return set()
 
 
-def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath]) -> list[PurePosixPath]:
+def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath]) -> None:
     """Record this build's files and remove those only the previous build wrote."""
-    removed = []
     root = out.resolve()
     for rel in sorted(previous - written):
         if rel.is_absolute() or ".." in rel.parts:
@@ -114,11 +113,9 @@ def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath])
             continue  # nor through a symbolic link, to a file or to a folder, anywhere on the way
         if target.is_file() and not target.is_symlink():
             target.unlink()
-            removed.append(rel)
             _remove_empty_parents(target.parent, out)
     manifest = json.dumps({"files": sorted(str(p) for p in written)}, indent=1) + "\n"
     write_atomic(out / MANIFEST_NAME, manifest.encode("utf-8"))
-    return removed
 
 
 def _remove_empty_parents(folder: Path, out: Path) -> None:
