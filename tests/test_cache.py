@@ -353,7 +353,9 @@ def test_two_builds_at_once_share_one_cache(tmp_path: Path) -> None:
     assert sites[0] == scratch
 
 
-def test_prune_forgets_builds_whose_output_folder_is_gone(tmp_path: Path) -> None:
+def test_prune_forgets_builds_whose_output_folder_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A preview builds into a temporary folder; once it is gone, its build state goes too."""
     import shutil
 
@@ -372,5 +374,7 @@ def test_prune_forgets_builds_whose_output_folder_is_gone(tmp_path: Path) -> Non
     (state,) = (cache / "builds").glob("*.json")
     assert str(tmp_path / "kept") in state.read_text(encoding="utf-8")
     # The kept build still knows its notes: nothing is built again.
+    capsys.readouterr()
     code = cli.main(["--src", str(src), "--out", str(tmp_path / "kept"), "--cache-dir", str(cache)])
     assert code == 0
+    assert "(0 notes built, 0 pages rendered)" in capsys.readouterr().err
