@@ -260,7 +260,7 @@ def _select_notes(src: Path, only: Collection[PurePosixPath]) -> list[NoteSource
 
 
 def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dict[str, Any]:
-    root = relative_url(page_path, PurePosixPath("index.html"))[: -len("index.html")]
+    root = relative_url(page_path, HOME)[: -len(HOME.name)]
     return {
         "site_title": config.site_title,
         "katex_version": version,
