@@ -79,23 +79,18 @@ def main() -> int:
         formulas = tmp / "formulas.json"
         count = extract_formulas(corpus, formulas)
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        out, cache = tmp / "out", tmp / "cache"
-        build = [
-            PYTHON,
-            "build.py",
-            "--src",
-            str(corpus),
-            "--out",
-            str(out),
-            "--cache-dir",
-            str(cache),
-            "-q",
-            *jobs,
-        ]
 
-        def empty() -> None:
-            shutil.rmtree(out, ignore_errors=True)
-            shutil.rmtree(cache, ignore_errors=True)
+        def build_command(src: Path, out: Path, cache: Path) -> tuple[list[str], Callable[[], None]]:
+            """The build of src into out with its own cache, and what empties both."""
+
+            def empty() -> None:
+                shutil.rmtree(out, ignore_errors=True)
+                shutil.rmtree(cache, ignore_errors=True)
+
+            command = [PYTHON, "build.py", "--src", str(src), "--out", str(out), "--cache-dir", str(cache)]
+            return [*command, "-q", *jobs], empty
+
+        build, empty = build_command(corpus, tmp / "out", tmp / "cache")
 
         edited = corpus / "note0007.md"
         original = edited.read_text(encoding="utf-8")
@@ -107,24 +102,7 @@ def main() -> int:
                 original + f"\nAn added sentence with $x_{{{n}}} + y$ in it.\n", encoding="utf-8"
             )
 
-        site_out, site_cache = tmp / "site", tmp / "site-cache"
-
-        def empty_site() -> None:
-            shutil.rmtree(site_out, ignore_errors=True)
-            shutil.rmtree(site_cache, ignore_errors=True)
-
-        real = [
-            PYTHON,
-            "build.py",
-            "--src",
-            "notes",
-            "--out",
-            str(site_out),
-            "--cache-dir",
-            str(site_cache),
-            "-q",
-            *jobs,
-        ]
+        real, empty_site = build_command(Path("notes"), tmp / "site", tmp / "site-cache")
         raw = ["node", "bench/raw_loop.js", str(formulas)]
 
         times: dict[str, list[float]] = {key: [] for key in ("raw", "cold", "nochange", "onenote", "notes")}
