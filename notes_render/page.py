@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from .config import Config
-from .errors import ContentError, Diagnostic, SourcePosition
+from .errors import ContentError, Diagnostic
 from .katex import MathEngine
 from .sources import NoteSource
 
@@ -173,24 +173,3 @@ def _toc_entry(item: list[Any]) -> TocEntry:
 
     level, anchor, html, children = item
     return TocEntry(level, anchor, Markup(html), [_toc_entry(child) for child in children])
-
-
-def diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
-    """A Diagnostic as JSON data."""
-    position = diagnostic.position
-    return [
-        str(position.path),
-        position.line,
-        position.column,
-        diagnostic.message,
-        diagnostic.severity,
-        diagnostic.source_line,
-    ]
-
-
-def diagnostic_from_data(data: list[Any]) -> Diagnostic:
-    """The Diagnostic diagnostic_data recorded."""
-    from pathlib import Path
-
-    path, line, column, message, severity, source_line = data
-    return Diagnostic(SourcePosition(Path(path), line, column), message, severity, source_line)

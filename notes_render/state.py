@@ -19,9 +19,9 @@ from typing import Any
 
 from . import __version__, writer
 from .config import Config
-from .errors import Diagnostic
+from .errors import Diagnostic, SourcePosition
 from .katex import engine_id
-from .page import Page, diagnostic_data, diagnostic_from_data, outline_data
+from .page import Page, outline_data
 from .sources import NoteSource
 
 STATE_VERSION = 1
@@ -246,7 +246,7 @@ def _result_data(result: NoteResult) -> dict[str, Any]:
         "date": result.date,
         "description": result.description,
         "formulas": result.formulas,
-        "diagnostics": [diagnostic_data(d) for d in result.diagnostics],
+        "diagnostics": [_diagnostic_data(d) for d in result.diagnostics],
         "files": sorted(str(f) for f in result.files),
         "targets": {str(t): existed for t, existed in result.targets.items()},
         "outline": result.outline,
@@ -264,7 +264,7 @@ def _result_from(rel: str, item: dict[str, Any]) -> NoteResult:
         date=item["date"],
         description=item["description"],
         formulas=int(item["formulas"]),
-        diagnostics=[diagnostic_from_data(d) for d in item["diagnostics"]],
+        diagnostics=[_diagnostic_from(d) for d in item["diagnostics"]],
         files={PurePosixPath(f) for f in item["files"]},
         targets={PurePosixPath(t): bool(e) for t, e in item["targets"].items()},
         outline=item["outline"],
@@ -277,3 +277,20 @@ def _result_from(rel: str, item: dict[str, Any]) -> NoteResult:
 
 def _stat_from(value: Any) -> Stat | None:
     return None if value is None else (int(value[0]), int(value[1]))
+
+
+def _diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
+    position = diagnostic.position
+    return [
+        str(position.path),
+        position.line,
+        position.column,
+        diagnostic.message,
+        diagnostic.severity,
+        diagnostic.source_line,
+    ]
+
+
+def _diagnostic_from(data: list[Any]) -> Diagnostic:
+    path, line, column, message, severity, source_line = data
+    return Diagnostic(SourcePosition(Path(path), line, column), message, severity, source_line)
