@@ -26,6 +26,8 @@ from .state import BuildState, NoteResult
 if TYPE_CHECKING:
     import jinja2
 
+    from .navigation import Navigation
+
 EngineFactory = Callable[[Path, Config], MathEngine]
 """Makes the engine of one process: called in each worker, on its first uncached formula."""
 
@@ -272,7 +274,7 @@ def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dic
 
 def _write_pages(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
     """Render the template of every page that needs it; leave the others as they are."""
-    links: Any = None  # navigation.Navigation, made with the first page rendered
+    links: Navigation | None = None  # made with the first page rendered
     listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
     for result in results:
         output = result.source.output
