@@ -248,6 +248,8 @@ class LiveSite:
             )
         if self._only is not None:
             return [Problem(None, d.format()) for d in errors]  # all about the one page there is
+        if not errors:
+            return []  # no need to walk the notes folder to find whose errors they are
         # In the whole site, each page shows its own errors.
         pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
         return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
