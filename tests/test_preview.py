@@ -423,7 +423,9 @@ def test_builds_never_interleave_and_requests_during_one_make_one_more() -> None
 # --- options --------------------------------------------------------------------------------
 
 
-def test_a_taken_port_falls_back_only_when_none_was_asked_for(project: Project) -> None:
+def test_a_taken_port_falls_back_only_when_none_was_asked_for(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = project.site("a.md")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -431,13 +433,8 @@ def test_a_taken_port_falls_back_only_when_none_was_asked_for(project: Project) 
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
             preview.bind(site, "127.0.0.1", port)
-        original = preview.DEFAULT_PORT
-        preview.DEFAULT_PORT = port
-        try:
-            server = preview.bind(site, "127.0.0.1", None)
-        finally:
-            preview.DEFAULT_PORT = original
-        with server:
+        monkeypatch.setattr(preview, "DEFAULT_PORT", port)
+        with preview.bind(site, "127.0.0.1", None) as server:
             assert server.server_address[1] not in (port, 0)
 
 
