@@ -92,11 +92,14 @@ def make_config(
     site_title = settings.get("site-title", "Notes")
     if not isinstance(site_title, str):
         raise ConfigError(f"{where}: site-title must be a string")
+    templates = settings.get("templates", PACKAGE_ROOT / "templates")
+    if not isinstance(templates, str | Path):
+        raise ConfigError(f"{where}: templates must be a string (a folder)")
     config = Config(
         src=src,
         out=out,
         strict=strict,
-        templates_dir=templates_dir or project_dir / settings.get("templates", PACKAGE_ROOT / "templates"),
+        templates_dir=templates_dir or project_dir / templates,
         katex_dir=katex_dir,
         macros=_macros_from(settings, where),
         trust_links=trust_links,

@@ -161,6 +161,20 @@ def test_dangerous_or_missing_paths_are_usage_errors(
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
 
 
+def test_a_templates_setting_that_is_no_folder_name_is_a_usage_error(
+    run_cli: Callable[..., BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.md").write_text("# A\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.notes-render]\ntemplates = 3\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # after run_cli's own chdir, so this pyproject.toml is read
+    result = run_cli("--src", "notes", "--out", "site")
+    assert result.code == 2
+    pyproject = tmp_path.resolve() / "pyproject.toml"
+    assert result.stderr == f"notes-render: error: {pyproject}: templates must be a string (a folder)\n"
+    assert not (tmp_path / "site").exists()
+
+
 def test_a_tampered_manifest_never_deletes_outside_the_output_folder(
     build_notes: Callable[..., BuildResult], tmp_path: Path
 ) -> None:
