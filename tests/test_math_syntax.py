@@ -24,18 +24,32 @@ class Case:
     """`text`, `absent`, `tag`, `anchor`, `link`, `error` lines, by kind."""
 
 
+EXPECTED_KINDS = ("inline", "display", "text", "absent", "tag", "anchor", "link", "error")
+"""What an expected line may check; any other `kind: value` is a typo that would check nothing."""
+
+
 def load_cases(name: str) -> list[Case]:
-    """Parse `title / . / input / . / expected / .` blocks."""
+    """Parse `title / . / input / . / expected / .` blocks.
+
+    A malformed case fails loudly instead of being skipped: every `.` line must belong to
+    a case, and every expected line must be `kind: value` with a known kind.
+    """
     lines = (FIXTURES / name).read_text(encoding="utf-8").split("\n")
     cases = []
     index = 0
+    used_dots: set[int] = set()
     while index < len(lines):
         if index + 1 < len(lines) and lines[index + 1] == "." and lines[index].strip():
             end_input = lines.index(".", index + 2)
             end_expected = lines.index(".", end_input + 1)
+            used_dots |= {index + 1, end_input, end_expected}
             case = Case(lines[index], "\n".join(lines[index + 2 : end_input]) + "\n")
-            for line in lines[end_input + 1 : end_expected]:
-                kind, _, value = line.partition(": ")
+            for number, line in enumerate(lines[end_input + 1 : end_expected], start=end_input + 2):
+                kind, separator, value = line.partition(": ")
+                if not separator or kind not in EXPECTED_KINDS:
+                    raise ValueError(
+                        f"{name}:{number}: expected `kind: value` with a kind of {EXPECTED_KINDS}"
+                    )
                 if kind in ("inline", "display"):
                     case.formulas.append((kind, value.replace("⏎", "\n")))
                 else:
@@ -44,6 +58,9 @@ def load_cases(name: str) -> list[Case]:
             index = end_expected + 1
         else:
             index += 1
+    stray = [number + 1 for number, line in enumerate(lines) if line == "." and number not in used_dots]
+    if stray:
+        raise ValueError(f"{name}: `.` lines outside any case (a malformed case?) on lines {stray}")
     return cases
 
 
