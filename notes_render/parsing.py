@@ -45,11 +45,13 @@ class ParsedNote:
     """The YAML front matter, checked against FRONT_MATTER_TYPES."""
     env: dict[str, Any] = field(default_factory=dict)
     """markdown-it's env (footnote definitions and the like)."""
+    lines: list[str] = field(init=False, repr=False)
+    """The source split into lines, for positions and excerpts under error messages."""
 
-    @property
-    def lines(self) -> list[str]:
-        """The source split into lines, for excerpts under error messages."""
-        return self.text.split("\n")
+    def __post_init__(self) -> None:
+        # Split once: the math, reference and link passes all read the lines, and each
+        # diagnostic reads them again for its excerpt.
+        self.lines = self.text.split("\n")
 
 
 @cache
