@@ -106,19 +106,23 @@ def _fence_to_math(token: Token, lines: list[str]) -> None:
 
 def inline_starts(parent: Token, token: Token, lines: list[str]) -> list[tuple[int, int]]:
     """Source positions of each TeX line of an inline formula, from its parent block."""
+    # Runs once per formula: find the lines around each offset, never split the whole block.
     content = parent.content
     first_line = parent.map[0] if parent.map else 0
-    content_lines = content.split("\n")
     offset = int(token.meta.get("offset", 0))
     starts = []
-    for tex_offset in [0, *(i + 1 for i, c in enumerate(token.content) if c == "\n")]:
+    tex_offset = 0
+    while tex_offset >= 0:
         at = offset + tex_offset
-        block_line = content.count("\n", 0, at)
-        column_in_content = at - (content.rfind("\n", 0, at) + 1)
-        source_line = first_line + block_line
+        line_start = content.rfind("\n", 0, at) + 1
+        line_end = content.find("\n", at)
+        content_line = content[line_start : line_end if line_end >= 0 else len(content)]
+        source_line = first_line + content.count("\n", 0, at)
         raw = lines[source_line] if source_line < len(lines) else ""
-        prefix = raw.find(content_lines[block_line]) if content_lines[block_line] else 0
-        starts.append((source_line, max(prefix, 0) + column_in_content))
+        prefix = raw.find(content_line) if content_line else 0
+        starts.append((source_line, max(prefix, 0) + at - line_start))
+        newline = token.content.find("\n", tex_offset)
+        tex_offset = newline + 1 if newline >= 0 else -1
     return starts
 
 
