@@ -350,7 +350,7 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
         for mark, parentheses in formula.refs:
             target = numbering.targets.get(mark.name)
             if target is None:
-                diagnostics.append(_unknown_label(note, item, mark))
+                diagnostics.append(_unknown_label(note, item, mark, parentheses))
                 edits.append((mark.start, mark.end, "\\text{(??)}" if parentheses else "\\text{??}"))
             else:
                 shown = _shown(target, parentheses)
@@ -416,6 +416,6 @@ def _diagnostic(note: ParsedNote, item: MathItem, offset: int, message: str) -> 
     )
 
 
-def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark) -> Diagnostic:
-    command = "\\eqref" if item.tex.startswith("\\eqref", mark.start) else "\\ref"
+def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark, parentheses: bool) -> Diagnostic:
+    command = "\\eqref" if parentheses else "\\ref"
     return _diagnostic(note, item, mark.start, f"undefined label '{mark.name}' in {command}")
