@@ -68,15 +68,6 @@ class MathResult:
     """The answer depends on the moment (a time-out), so it must not be cached."""
 
 
-class KatexError(Exception):
-    """KaTeX refused a formula."""
-
-    def __init__(self, message: str, position: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-
-
 class MathEngine(Protocol):
     """What the pipeline needs from a TeX engine."""
 
@@ -296,13 +287,6 @@ class MiniRacerEngine:
         except JSTimeoutException as exc:
             raise _Timeout from exc
         return [_result_from(item) for item in json.loads(str(answer))]
-
-    def render(self, tex: str, display: bool) -> str:
-        """Typeset one formula or raise KatexError with KaTeX's message and position."""
-        result = self.render_batch([MathRequest(tex, display)], {})[0]
-        if result.html is None:
-            raise KatexError(result.error or "unknown KaTeX error", result.position)
-        return result.html
 
 
 class _Timeout(Exception):
