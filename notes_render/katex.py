@@ -27,9 +27,6 @@ BATCH_TIME_BASE_S = 5.0
 """A batch may take this long plus FORMULA_BATCH_SHARE_S per formula before it is split."""
 FORMULA_BATCH_SHARE_S = 0.01
 
-_DEFINES = re.compile(r"\\(?:[gex]?def|let|global|(?:new|renew|provide)command)")
-"""Commands by which a formula changes the macros of the formulas after it."""
-
 MAX_EXPAND = 1000
 """KaTeX's maxExpand (its default): expansions allowed per formula; `\\def\\a{\\a\\a}\\a` fails fast."""
 
@@ -261,6 +258,8 @@ class MiniRacerEngine:
         # Retry one by one so only the slow formula fails. Earlier formulas that define
         # macros are replayed before each one; a formula that timed out is never replayed,
         # so one slow formula costs one time limit, not one per formula after it.
+        from .cache import defines_macros  # the cache keys on the same test (cache imports us)
+
         results: list[MathResult] = []
         definitions: list[MathRequest] = []
         for request in requests:
@@ -270,7 +269,7 @@ class MiniRacerEngine:
             except _Timeout:
                 results.append(_timeout_result(FORMULA_TIME_LIMIT_S))
                 continue
-            if _DEFINES.search(request.tex):
+            if defines_macros(request.tex):
                 definitions.append(request)
         return results
 
