@@ -6,7 +6,7 @@ import datetime
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -15,7 +15,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
-from .errors import ContentError, SourcePosition
+from .errors import ContentError, Diagnostic, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
 from .mathsyntax import math_plugin
@@ -52,6 +52,17 @@ class ParsedNote:
         # Split once: the math, reference and link passes all read the lines, and each
         # diagnostic reads them again for its excerpt.
         self.lines = self.text.split("\n")
+
+    def diagnostic(
+        self, line: int, column: int, message: str, severity: Literal["error", "warning"] = "error"
+    ) -> Diagnostic:
+        """A problem at a 0-based line and column of this note, with that line as its excerpt."""
+        return Diagnostic(
+            SourcePosition(self.source.display_path, line + 1, column + 1),
+            message,
+            severity,
+            self.lines[line] if line < len(self.lines) else None,
+        )
 
 
 @cache

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .errors import Diagnostic, SourcePosition
+from .errors import Diagnostic
 from .parsing import ParsedNote
 from .transforms import MathItem, inline_starts, walk
 
@@ -289,7 +289,7 @@ def number_equations(note: ParsedNote, items: list[MathItem]) -> Numbering:
                 counter += 1
                 line.number = str(counter)
             for label in line.labels:
-                line_number = _position(note, formula.item, label.start).line
+                line_number = formula.item.position_of(label.start)[0] + 1
                 if label.name in first_seen:
                     numbering.diagnostics.append(
                         _diagnostic(
@@ -376,7 +376,6 @@ def _shown(target: Target, parentheses: bool) -> str:
 def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]:
     """Give each `\\eqref{…}`/`\\ref{…}` written in prose its link text and target."""
     diagnostics = []
-    lines = note.lines
     for token, parent in walk(note.tokens):
         if token.type != "math_ref":
             continue
@@ -386,14 +385,8 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
         if target is None:
             token.meta["text"] = "(??)" if parentheses else "??"
             parent = token.meta.get("host", parent)  # an inline footnote's paragraph
-            line, column = inline_starts(parent, token, lines)[0] if parent else (0, 0)
-            diagnostics.append(
-                Diagnostic(
-                    SourcePosition(note.source.display_path, line + 1, column + 1),
-                    f"undefined label '{label}' in {token.markup}",
-                    source_line=lines[line] if line < len(lines) else None,
-                )
-            )
+            line, column = inline_starts(parent, token, note.lines)[0] if parent else (0, 0)
+            diagnostics.append(note.diagnostic(line, column, f"undefined label '{label}' in {token.markup}"))
         else:
             token.meta["text"] = _shown(target, parentheses)
             token.meta["href"] = "#" + label
@@ -403,17 +396,9 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
 # --- positions ------------------------------------------------------------------------
 
 
-def _position(note: ParsedNote, item: MathItem, offset: int) -> SourcePosition:
-    line, column = item.position_of(offset)
-    return SourcePosition(note.source.display_path, line + 1, column + 1)
-
-
 def _diagnostic(note: ParsedNote, item: MathItem, offset: int, message: str) -> Diagnostic:
-    position = _position(note, item, offset)
-    lines = note.lines
-    return Diagnostic(
-        position, message, source_line=lines[position.line - 1] if position.line <= len(lines) else None
-    )
+    """A problem at an offset in a formula's TeX as written."""
+    return note.diagnostic(*item.position_of(offset), message)
 
 
 def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark, parentheses: bool) -> Diagnostic:

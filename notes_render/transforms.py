@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from markdown_it.token import Token
@@ -196,16 +197,10 @@ def _error_html(item: MathItem, result: MathResult) -> str:
 
 
 def _math_diagnostic(
-    note: ParsedNote, item: MathItem, message: str, offset: int | None, severity: str
+    note: ParsedNote, item: MathItem, message: str, offset: int | None, severity: Literal["error", "warning"]
 ) -> Diagnostic:
     line, column = item.position_of(item.source_offset(offset) if offset is not None else 0)
-    lines = note.lines
-    return Diagnostic(
-        SourcePosition(note.source.display_path, line + 1, column + 1),
-        message,
-        "warning" if severity == "warning" else "error",
-        lines[line] if line < len(lines) else None,
-    )
+    return note.diagnostic(line, column, message, severity)
 
 
 # --- headings -------------------------------------------------------------------------
@@ -406,11 +401,7 @@ def _link_diagnostic(note: ParsedNote, owner: Token | None, url: str, problem: s
     for number in range(first, min(last, len(lines))):
         column = lines[number].find(url)
         if column >= 0:
-            return Diagnostic(
-                SourcePosition(note.source.display_path, number + 1, column + 1),
-                f"'{url}' {problem}",
-                source_line=lines[number],
-            )
+            return note.diagnostic(number, column, f"'{url}' {problem}")
     return Diagnostic(SourcePosition(note.source.display_path, first + 1, 0), f"'{url}' {problem}")
 
 
