@@ -305,6 +305,8 @@ def _footnote_inline_keeping_offset(rule: InlineRule) -> InlineRule:
 def _place_inline_footnotes(state: StateCore) -> None:
     """Give formulas of inline footnotes their paragraph (meta["host"]) and offset in it."""
     footnotes = state.env.get("footnotes", {}).get("list", {})
+    if not footnotes:
+        return  # most notes: no need to look at every token
     for token in state.tokens:
         for child in token.children or ():
             if child.type != "footnote_ref" or "offset" not in child.meta:
