@@ -44,7 +44,7 @@ class MathRequest:
     """One formula to typeset."""
 
     tex: str
-    """The TeX exactly as written between the delimiters."""
+    """The TeX to typeset: as written, with labels, tags and references rewritten for KaTeX."""
     display: bool
     """Display (block) style rather than inline."""
 
