@@ -39,6 +39,8 @@ COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
 """KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
 
 HOME = PurePosixPath("index.html")
+HOME_NOTE = PurePosixPath("index.md")
+"""The note that, when present, is the home page instead of the generated listing."""
 
 
 @dataclass(slots=True)
@@ -119,26 +121,28 @@ def build_site(
             state.inputs_fingerprint(config, version), state.layout_fingerprint(config, version)
         ),
     )
-    _keep_unchanged(build, notes)
-    _build_notes(build, [note for note in notes if note.rel not in build.current.notes])
-    _build_notes(build, _linking_to_changed(build, notes))
-    _load_pages_to_render_again(build, notes)
+    try:
+        _keep_unchanged(build, notes)
+        _build_notes(build, [note for note in notes if note.rel not in build.current.notes])
+        _build_notes(build, _linking_to_changed(build, notes))
+        _load_pages_to_render_again(build, notes)
 
-    with writer.locked(config.out):
-        previous_files = writer.read_manifest(config.out)
-        written: set[PurePosixPath] = set()
-        results = [build.current.notes[n.rel] for n in notes if n.rel in build.current.notes]
-        _write_pages(build, results, version, written)
-        if only is None and not any(r.source.rel == PurePosixPath("index.md") for r in results):
-            _write_index(build, results, version, written)
-        _copy_katex(dist, config.out, written)
-        _copy_own_assets(config.templates_dir / "assets", config.out, written)
-        _write_highlight_css(build, written)
-        _copy_referenced(set().union(*(r.files for r in results)), config, written)
-        writer.finish(config.out, written if only is None else written | previous_files, previous_files)
-    state.save(state_file, build.current, config)
-    if build.store is not None:
-        build.store.close()
+        with writer.locked(config.out):
+            previous_files = writer.read_manifest(config.out)
+            written: set[PurePosixPath] = set()
+            results = [build.current.notes[n.rel] for n in notes if n.rel in build.current.notes]
+            _write_pages(build, results, version, written)
+            if only is None and not any(r.source.rel == HOME_NOTE for r in results):
+                _write_index(build, results, version, written)
+            _copy_katex(dist, config.out, written)
+            _copy_own_assets(config.templates_dir / "assets", config.out, written)
+            _write_highlight_css(build, written)
+            _copy_referenced(set().union(*(r.files for r in results)), config, written)
+            writer.finish(config.out, written if only is None else written | previous_files, previous_files)
+        state.save(state_file, build.current, config)
+    finally:  # the cache's connection is let go even when a stage fails
+        if build.store is not None:
+            build.store.close()
     return _report(build, notes)
 
 
@@ -315,7 +319,7 @@ def _listing(from_page: PurePosixPath, results: list[NoteResult]) -> list[dict[s
             "description": r.description,
         }
         for r in results
-        if r.source.rel != PurePosixPath("index.md")
+        if r.source.rel != HOME_NOTE
     ]
 
 
