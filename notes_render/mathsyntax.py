@@ -77,7 +77,9 @@ def _scan_tex(src: str, pos: int, closer: str) -> int:
             if closer.startswith("\\") and src.startswith(closer, pos):
                 return pos
             if src.startswith("\\text{", pos):
-                pos = _skip_braces(src, pos + 5)
+                pos = skip_braces(src, pos + 5)
+                if pos < 0:
+                    return -1  # the rest is inside an unclosed \text{
                 continue
             pos += 2
             continue
@@ -87,8 +89,10 @@ def _scan_tex(src: str, pos: int, closer: str) -> int:
     return -1
 
 
-def _skip_braces(src: str, pos: int) -> int:
-    """Position after the balanced group opening at src[pos] == '{' (or the end)."""
+def skip_braces(src: str, pos: int) -> int:
+    """Position after the balanced group opening at src[pos] == '{'; -1 if it never closes.
+
+    A backslash escapes the character after it, so `\\}` does not close and `\\\\}` does."""
     depth = 0
     while pos < len(src):
         char = src[pos]
@@ -102,7 +106,7 @@ def _skip_braces(src: str, pos: int) -> int:
             if depth == 0:
                 return pos + 1
         pos += 1
-    return pos
+    return -1
 
 
 def _push_inline(state: StateInline, kind: str, start: int, end: int, markup: str) -> None:

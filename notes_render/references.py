@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Diagnostic
+from .mathsyntax import skip_braces
 from .parsing import ParsedNote
 from .transforms import MathItem, inline_starts, walk
 
@@ -77,18 +78,8 @@ def _group(tex: str, pos: int, *, star: bool = False) -> tuple[str, int, int, bo
         pos += 1
     if not tex.startswith("{", pos):
         return None
-    depth = 0
-    for index in range(pos, len(tex)):
-        char = tex[index]
-        if char == "\\":
-            continue
-        if char == "{" and (index == 0 or tex[index - 1] != "\\"):
-            depth += 1
-        elif char == "}" and tex[index - 1] != "\\":
-            depth -= 1
-            if depth == 0:
-                return tex[pos + 1 : index], pos + 1, index, starred
-    return None
+    end = skip_braces(tex, pos)
+    return None if end < 0 else (tex[pos + 1 : end - 1], pos + 1, end - 1, starred)
 
 
 # --- pass 1: what amsmath would number -----------------------------------------------
