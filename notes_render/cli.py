@@ -281,9 +281,9 @@ def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagno
 
 def _prune(args: argparse.Namespace) -> int:
     from .cache import Store
-    from .config import CACHE_DIR_NAME
+    from .config import default_cache_dir
 
-    folder: Path = args.cache_dir or Path.cwd() / CACHE_DIR_NAME
+    folder: Path = args.cache_dir or default_cache_dir(Path.cwd())
     if not folder.is_dir():
         raise ConfigError(f"no cache at {folder}")
     from .state import prune

@@ -12,6 +12,18 @@ from typing import Any
 from .errors import ConfigError
 
 CACHE_DIR_NAME = ".notes-render-cache"
+
+CACHE_DIR_VARIABLE = "NOTES_RENDER_CACHE_DIR"
+"""Environment variable naming the cache folder when --cache-dir does not (tests use it to
+keep their caches out of the project's)."""
+
+
+def default_cache_dir(project_dir: Path) -> Path:
+    """$NOTES_RENDER_CACHE_DIR, else .notes-render-cache/ in the project folder."""
+    named = os.environ.get(CACHE_DIR_VARIABLE)
+    return Path(named) if named else project_dir / CACHE_DIR_NAME
+
+
 """The default cache folder, in the project folder (beside pyproject.toml)."""
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +116,7 @@ def make_config(
         macros=_macros_from(settings, where),
         trust_links=trust_links,
         site_title=site_title,
-        cache_dir=(cache_dir or project_dir / CACHE_DIR_NAME) if use_cache else None,
+        cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
         jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
     )
     check_paths(config, project_dir)

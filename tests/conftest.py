@@ -99,6 +99,18 @@ def read_page(page_html: str) -> _PageReader:
     return reader
 
 
+@pytest.fixture(scope="session", autouse=True)
+def separate_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Builds in tests (in-process or subprocess) share one fresh cache of their own, never
+    the project's .notes-render-cache/: a developer's cache cannot make a test pass or fail."""
+    from notes_render.config import CACHE_DIR_VARIABLE
+
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_VARIABLE, str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def katex_engine() -> MiniRacerEngine:
     """One KaTeX engine for the tests that call the engine directly."""

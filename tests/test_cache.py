@@ -379,3 +379,22 @@ def test_prune_forgets_builds_whose_output_folder_is_gone(
     code = cli.main(["--src", str(src), "--out", str(tmp_path / "kept"), "--cache-dir", str(cache)])
     assert code == 0
     assert "(0 notes built, 0 pages rendered)" in capsys.readouterr().err
+
+
+def test_the_cache_folder_can_be_named_by_the_environment(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from notes_render import cli
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text("$x$\n", encoding="utf-8")
+    monkeypatch.setenv("NOTES_RENDER_CACHE_DIR", str(tmp_path / "env-cache"))
+    assert cli.main(["--src", str(src), "--out", str(tmp_path / "out"), "-q"]) == 0
+    assert (tmp_path / "env-cache" / "cache.sqlite3").is_file()
+    # --cache-dir still wins over the environment.
+    assert (
+        cli.main(
+            ["--src", str(src), "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c2"), "-q"]
+        )
+        == 0
+    )
+    assert (tmp_path / "c2" / "cache.sqlite3").is_file()

@@ -382,8 +382,9 @@ def test_the_overlay_of_a_page_names_only_its_own_errors(project: Project) -> No
         assert "notes-render-overlay" not in live.page("/a.html")
 
 
-def test_what_the_build_writes_never_starts_a_build(tmp_path: Path) -> None:
-    # Notes at the top of the project: the formula cache is inside the notes folder.
+def test_what_the_build_writes_never_starts_a_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Notes at the top of the project: the default formula cache is inside the notes folder.
+    monkeypatch.delenv("NOTES_RENDER_CACHE_DIR")
     project = tmp_path / "project"
     project.mkdir()
     (project / "a.md").write_text("# A\n", encoding="utf-8")
