@@ -131,12 +131,28 @@ var notesRender = (function () {
       return {error: String(e && e.message || e), position: null, warnings: warnings};
     }
   }
+  // The answer is one string: a JSON object of the formulas that did not simply typeset
+  // (errors, warnings; by index, usually empty), then every formula's HTML, each after a
+  // NUL. Quoting 60 MB of HTML as JSON and parsing it again in Python cost ~0.4 s of CPU
+  // on 15,000 formulas. An HTML holding a NUL (only `\char0` makes one, with a warning)
+  // travels in the JSON part. The indexOf also flattens KaTeX's string while it is young,
+  // which makes the join cheaper than flattening thousands of ropes at the end.
   return {
     setTrustLinks: function (value) { trustLinks = value; },
     render: function (payload) {
       var request = JSON.parse(payload);
       var macros = Object.assign({}, request.macros);
-      return JSON.stringify(request.items.map(function (item) { return renderOne(item, macros); }));
+      var special = {};
+      var parts = request.items.map(function (item, index) {
+        var result = renderOne(item, macros);
+        var html = result.html;
+        if (html === undefined || result.warnings.length || html.indexOf("\u0000") >= 0) {
+          special[index] = result;
+          return "";
+        }
+        return html;
+      });
+      return JSON.stringify(special) + "\u0000" + parts.join("\u0000");
     }
   };
 })();
@@ -285,7 +301,11 @@ class MiniRacerEngine:
             answer = self._context.call("notesRender.render", payload, timeout_sec=limit)
         except JSTimeoutException as exc:
             raise _Timeout from exc
-        return [_result_from(item) for item in json.loads(str(answer))]
+        special, _, rest = str(answer).partition("\0")
+        results = [MathResult(html=html) for html in rest.split("\0")]
+        for index, item in json.loads(special).items():
+            results[int(index)] = _result_from(item)
+        return results
 
 
 class _Timeout(Exception):

@@ -87,3 +87,18 @@ def test_repository_notes_build_strict_with_every_eqref_a_working_link(
         number = {label: str(index + 1) for index, label in enumerate(labels)}
         for label, shown in links:
             assert number[label] == shown, label
+
+
+def test_a_formula_that_typesets_a_nul_comes_back_whole_beside_the_others(
+    katex_engine: MiniRacerEngine,
+) -> None:
+    # The engine hands formulas back separated by NULs; `\char0` typesets a NUL itself.
+    tex = ["x", "a\\char0 b", "\\frac{", "y"]
+    results = katex_engine.render_batch([MathRequest(t, False) for t in tex], {})
+    html = [r.html or "" for r in results]
+    assert "\0" in html[1] and html[1].count('class="katex"') == 1 and "<mi>b</mi>" in html[1]
+    assert [message for message, _ in results[1].warnings] == [
+        "No character metrics for '\x00' in style 'Main-Regular' and mode 'math'"
+    ]
+    assert results[2].html is None and (results[2].error or "").startswith("Unexpected end of input")
+    assert "<mi>x</mi>" in html[0] and "<mi>y</mi>" in html[3]
