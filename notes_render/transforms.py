@@ -137,8 +137,6 @@ def render_math(
         html = result.html
         if html is not None and item.edits:
             html = restore_annotation(html, item.tex)
-        if html is not None:
-            html = valid_mathml(html)
         item.token.meta["html"] = html or _error_html(item, result)
         for message, offset in result.warnings:
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
@@ -146,32 +144,6 @@ def render_math(
             message = explain(result.error or "")
             diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
-
-
-_MTD_WIDTH = re.compile(r'<mtd width="[^"]*">')
-_MO_TAG = re.compile(r"<(/?)mo\b[^>]*>")
-
-
-def valid_mathml(rendered: str) -> str:
-    """KaTeX's MathML made valid HTML: it pads a tagged row with <mtd width="50%"> and wraps
-    a relation built with \\overset in <mo> (`<mo><mover>…`); neither is allowed, and the
-    MathML (read by screen readers, never shown) means the same without them."""
-    rendered = _MTD_WIDTH.sub("<mtd>", rendered)
-    if "<mo><m" not in rendered:
-        return rendered
-    parts: list[str] = []
-    done = 0
-    dropped: list[bool] = []
-    for match in _MO_TAG.finditer(rendered):
-        if match.group(1):
-            drop = dropped.pop() if dropped else False
-        else:
-            drop = rendered.startswith("<m", match.end())
-            dropped.append(drop)
-        if drop:
-            parts.append(rendered[done : match.start()])
-            done = match.end()
-    return "".join(parts) + rendered[done:]
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
