@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
+
     from .cache import Store
 
 LIGHT_STYLE = "default"
@@ -33,17 +36,35 @@ def highlight_code(code: str, language: str, attrs: str) -> str:
     if not language:
         return ""
     from pygments import highlight
-    from pygments.formatters import HtmlFormatter
+
+    lexer = _lexer(language)
+    if lexer is None:
+        return ""
+    spans = highlight(code, lexer, _formatter())
+    language_class = f"language-{escape(language, quote=True)}"
+    return f'<pre class="{CSS_CLASS}"><code class="{language_class}">{spans}</code></pre>'
+
+
+# Finding a lexer and making a formatter cost more than colouring a short block (the
+# formatter builds its style tables each time); both hold no state between blocks.
+
+
+@cache
+def _lexer(language: str) -> Lexer | None:
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_by_name(language)
+        return get_lexer_by_name(language)
     except ClassNotFound:
-        return ""
-    spans = highlight(code, lexer, HtmlFormatter(nowrap=True))
-    language_class = f"language-{escape(language, quote=True)}"
-    return f'<pre class="{CSS_CLASS}"><code class="{language_class}">{spans}</code></pre>'
+        return None
+
+
+@cache
+def _formatter() -> HtmlFormatter[str]:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True)
 
 
 class CachedHighlighter:
