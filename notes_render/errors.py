@@ -76,3 +76,13 @@ class ContentError(NotesRenderError):
     def diagnostic(self) -> Diagnostic:
         """The same problem as a diagnostic, so a build can report it and go on."""
         return Diagnostic(self.position, self.message)
+
+    def __reduce__(self) -> tuple[type[ContentError], tuple[SourcePosition, str]]:
+        # Pickled by its own arguments, so it reaches the build from a worker process intact.
+        return (ContentError, (self.position, self.message))
+
+
+class BuildError(NotesRenderError):
+    """The build itself failed: a worker process died (killed, out of memory) or broke."""
+
+    exit_code = 1

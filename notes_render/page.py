@@ -44,8 +44,9 @@ class Page:
     """Its headings with their ids, in order."""
     toc: list[TocEntry]
     """Its table of contents, formulas typeset."""
-    body: str
-    """The note's rendered HTML, without the template around it."""
+    body: str | None
+    """The note's rendered HTML, without the template around it; None in the build's own
+    process when the worker that built the note keeps it (and writes the page)."""
     formulas: int
     """How many formulas it holds."""
     diagnostics: list[Diagnostic] = field(default_factory=list)

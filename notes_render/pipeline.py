@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import sources, state, writer
 from .cache import BODIES, Store
@@ -20,13 +20,12 @@ from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
 from .page import Page, page_from_state
-from .sources import NoteSource, discover_notes, relative_url
+from .sources import HOME, NoteSource, discover_notes
 from .state import BuildState, NoteResult
 
 if TYPE_CHECKING:
-    import jinja2
-
-    from .navigation import Navigation
+    from .templates import Site
+    from .workers import NoteBuilder
 
 EngineFactory = Callable[[Path, Config], MathEngine]
 """Makes the engine of one process: called in each worker, on its first uncached formula."""
@@ -38,7 +37,6 @@ _KATEX_FONT_URL = re.compile(r"url\((fonts/[^)]+)\)")
 COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
 """KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
 
-HOME = PurePosixPath("index.html")
 HOME_NOTE = PurePosixPath("index.md")
 """The note that, when present, is the home page instead of the generated listing."""
 
@@ -85,8 +83,8 @@ class _Build:
     """Notes that could not be read, with why."""
     render_all: bool = True
     """Every page is rendered again: the templates or the list of notes changed."""
-    environment: jinja2.Environment | None = None
-    """The Jinja environment, made when the first page is rendered."""
+    builder: NoteBuilder | None = None
+    """Builds the notes (and writes their pages); made when the first note is built."""
     report: BuildReport = field(default_factory=BuildReport)
 
 
@@ -131,16 +129,17 @@ def build_site(
             previous_files = writer.read_manifest(config.out)
             written: set[PurePosixPath] = set()
             results = [build.current.notes[n.rel] for n in notes if n.rel in build.current.notes]
-            _write_pages(build, results, version, written)
-            if only is None and not any(r.source.rel == HOME_NOTE for r in results):
-                _write_index(build, results, version, written)
+            home = only is None and not any(r.source.rel == HOME_NOTE for r in results)
+            _write_pages(build, results, version, written, home=home)
             _copy_katex(dist, config.out, written)
             _copy_own_assets(config.templates_dir / "assets", config.out, written)
             _write_highlight_css(build, written)
             _copy_referenced(set().union(*(r.files for r in results)), config, written)
             writer.finish(config.out, written if only is None else written | previous_files, previous_files)
         state.save(state_file, build.current, config)
-    finally:  # the cache's connection is let go even when a stage fails
+    finally:  # workers stop and the cache's connection is let go even when a stage fails
+        if build.builder is not None:
+            build.builder.close()
         if build.store is not None:
             build.store.close()
     return _report(build, notes)
@@ -158,14 +157,11 @@ def _keep_unchanged(build: _Build, notes: list[NoteSource]) -> None:
 
 
 def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
-    """Parse, transform and typeset notes (maybe in workers, which keep their bodies in the cache)."""
+    """Parse, transform and typeset notes; in workers, each keeps its notes' bodies to write
+    their pages later."""
     if not notes:
         return
-    from .workers import build_notes  # heavy only when there is something to build
-
-    for note, built in zip(
-        notes, build_notes(notes, build.config, build.dist, build.engine_factory), strict=True
-    ):
+    for note, built in zip(notes, _builder(build).build(notes), strict=True):
         if isinstance(built, Diagnostic):
             build.unreadable[note.rel] = built
             build.current.notes.pop(note.rel, None)
@@ -173,6 +169,15 @@ def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
         build.current.notes[note.rel] = state.result_of(built)
         build.pages[note.rel] = built
         build.report.built.append(note.rel)
+
+
+def _builder(build: _Build) -> NoteBuilder:
+    """The build's note builder, made when there is a first note to build or page to write."""
+    if build.builder is None:
+        from .workers import NoteBuilder  # heavy only when there is something to build
+
+        build.builder = NoteBuilder(build.config, build.dist, build.engine_factory)
+    return build.builder
 
 
 def _linking_to_changed(build: _Build, notes: list[NoteSource]) -> list[NoteSource]:
@@ -265,89 +270,32 @@ def _select_notes(src: Path, only: Collection[PurePosixPath]) -> list[NoteSource
     return notes
 
 
-def _page_context(page_path: PurePosixPath, config: Config, version: str) -> dict[str, Any]:
-    root = relative_url(page_path, HOME)[: -len(HOME.name)]
-    return {
-        "site_title": config.site_title,
-        "katex_version": version,
-        "root": root,
-        "assets": root + "assets/",
-        "lang": "en",
-    }
+def _write_pages(
+    build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath], *, home: bool
+) -> None:
+    """Render the page of every note that needs it, where its body is, and with `home` the
+    home page listing the notes if it needs it; leave the others as they are."""
+    pages = [build.pages[r.source.rel] for r in results if r.source.rel in build.pages]
+    render_home = home and (build.render_all or not _untouched(build, HOME))
+    if pages or render_home:
+        stats = _builder(build).write_pages(_site(build, results, version), pages, home=render_home)
+        for page in pages:
+            build.current.notes[page.source.rel].output_stat = stats[page.source.rel]
+            build.report.rendered.append(page.source.output)
+        if render_home:
+            build.report.rendered.append(HOME)
+    written.update(r.source.output for r in results)
+    if home:
+        _remember(build, HOME)
+        written.add(HOME)
 
 
-def _write_pages(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
-    """Render the template of every page that needs it; leave the others as they are."""
-    links: Navigation | None = None  # made with the first page rendered
-    listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
-    for result in results:
-        output = result.source.output
-        page = build.pages.get(result.source.rel)
-        if page is not None:
-            from . import navigation  # heavy: markdown-it, needed only to render
+def _site(build: _Build, results: list[NoteResult], version: str) -> Site:
+    """What every page shows of the others."""
+    from .templates import Listed, Site
 
-            if links is None:
-                links = navigation.Navigation(
-                    [(r.source.output, r.title) for r in results], build.config.site_title
-                )
-            listing = listings.get(output.parent)
-            if listing is None:  # the same for every page of a folder, so made once per folder
-                listing = listings[output.parent] = _listing(output, results)
-            context = _page_context(output, build.config, version)
-            context.update(
-                title=page.title,
-                date=page.date,
-                description=page.description,
-                content=_markup(page.body),
-                headings=page.headings,
-                toc=page.toc,
-                notes=listing,
-                **links.links(output),
-            )
-            _render(build, "note.html", context, output)
-            result.output_stat = state.file_stat(build.config.out / output)
-        written.add(output)
-
-
-def _listing(from_page: PurePosixPath, results: list[NoteResult]) -> list[dict[str, Any]]:
-    """The notes as the index template lists them, with URLs relative to from_page."""
-    return [
-        {
-            "title": r.title,
-            "url": relative_url(from_page, r.source.output),
-            "date": r.date,
-            "description": r.description,
-        }
-        for r in results
-        if r.source.rel != HOME_NOTE
-    ]
-
-
-def _write_index(build: _Build, results: list[NoteResult], version: str, written: set[PurePosixPath]) -> None:
-    """The home page listing every note, for a folder without index.md."""
-    if build.render_all or not _untouched(build, HOME):
-        context = _page_context(HOME, build.config, version)
-        context.update(title=build.config.site_title, description=None, notes=_listing(HOME, results))
-        _render(build, "index.html", context, HOME)
-    _remember(build, HOME)
-    written.add(HOME)
-
-
-def _render(build: _Build, template: str, context: dict[str, Any], output: PurePosixPath) -> None:
-    """Render one template into one page; Jinja is loaded on the first page rendered."""
-    from . import templates
-
-    if build.environment is None:
-        build.environment = templates.make_environment(build.config.templates_dir)
-    html = templates.render_page(build.environment, template, context)
-    writer.write_atomic(build.config.out / output, html.encode("utf-8"))
-    build.report.rendered.append(output)
-
-
-def _markup(html: str) -> Any:
-    from markupsafe import Markup
-
-    return Markup(html)
+    notes = tuple(Listed(r.source.output, r.title, r.date, r.description) for r in results)
+    return Site(build.config.site_title, version, build.config.templates_dir, notes)
 
 
 def _untouched(build: _Build, output: PurePosixPath) -> bool:

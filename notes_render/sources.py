@@ -11,6 +11,9 @@ from .errors import ContentError, SourcePosition
 RESERVED = "assets"
 """The output folder the build fills with the site's own files (stylesheets, KaTeX)."""
 
+HOME = PurePosixPath("index.html")
+"""The home page's output path: the top-level index.md's page, or the generated listing."""
+
 
 @dataclass(frozen=True, slots=True)
 class NoteSource:

@@ -1,13 +1,53 @@
-"""The Jinja environment and page rendering; templates live in templates/."""
+"""The Jinja environment and page rendering; templates live in templates/.
+
+A `PageRenderer` renders the pages of one build from a `Site`: the little that every page
+needs to know about the others (titles, dates, order). A Site is plain data, so worker
+processes that built notes can render those notes' pages themselves.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 import jinja2
+from markupsafe import Markup
 
 from .errors import ConfigError
+from .navigation import Navigation
+from .sources import HOME, relative_url
+
+if TYPE_CHECKING:
+    from .page import Page
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What other pages show of one note: the home page's list, previous/next, breadcrumbs."""
+
+    output: PurePosixPath
+    """Its page, relative to the output folder."""
+    title: str
+    """Its title."""
+    date: str | None
+    """Front matter date, as ISO text."""
+    description: str | None
+    """Front matter description."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything a page's template needs besides its own note."""
+
+    title: str
+    """The site title (`site-title` in the configuration)."""
+    katex_version: str
+    """The KaTeX that typeset the formulas, named in every page's footer."""
+    templates_dir: Path
+    """Where the templates are."""
+    notes: tuple[Listed, ...]
+    """Every note of the site, in build order; the home note (index.md) too."""
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -32,3 +72,62 @@ def render_page(environment: jinja2.Environment, name: str, context: dict[str, A
         raise ConfigError(f"{exc.filename or name}:{exc.lineno}: template error: {exc.message}") from exc
     except jinja2.TemplateError as exc:
         raise ConfigError(f"{name}: template error: {exc}") from exc
+
+
+class PageRenderer:
+    """Renders the pages of one site; the environment and navigation are made once."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+        self._environment = make_environment(site.templates_dir)
+        self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
+        self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
+
+    def note(self, page: Page, body: str) -> str:
+        """The page of a note, around its rendered body."""
+        output = page.source.output
+        context = self._context(output)
+        context.update(
+            title=page.title,
+            date=page.date,
+            description=page.description,
+            content=Markup(body),
+            headings=page.headings,
+            toc=page.toc,
+            notes=self._listing(output),
+            **self._navigation.links(output),
+        )
+        return render_page(self._environment, "note.html", context)
+
+    def home(self) -> str:
+        """The home page listing every note, for a site without index.md."""
+        context = self._context(HOME)
+        context.update(title=self._site.title, description=None, notes=self._listing(HOME))
+        return render_page(self._environment, "index.html", context)
+
+    def _context(self, output: PurePosixPath) -> dict[str, Any]:
+        root = relative_url(output, HOME)[: -len(HOME.name)]
+        return {
+            "site_title": self._site.title,
+            "katex_version": self._site.katex_version,
+            "root": root,
+            "assets": root + "assets/",
+            "lang": "en",
+        }
+
+    def _listing(self, output: PurePosixPath) -> list[dict[str, Any]]:
+        """The notes as the templates list them, with URLs relative to output: the same for
+        every page of a folder, so made once per folder."""
+        listing = self._listings.get(output.parent)
+        if listing is None:
+            listing = self._listings[output.parent] = [
+                {
+                    "title": note.title,
+                    "url": relative_url(output, note.output),
+                    "date": note.date,
+                    "description": note.description,
+                }
+                for note in self._site.notes
+                if note.output != HOME  # the home note lists the others, not itself
+            ]
+        return listing

@@ -1,5 +1,10 @@
 """Building many notes: in this process, or spread over worker processes for a big build.
 
+A worker builds the notes it is given one at a time, keeps each body (the bulk of a page:
+typeset formulas) and sends back the rest; once every note is built, and so every title
+known, it renders and writes the pages of its own notes. Bodies thus never cross between
+processes, and the pages are rendered in parallel too.
+
 Each worker makes its own engine, lazily, on its first formula the cache does not know:
 V8 cannot be shared across processes nor survive a fork. A small build, or one whose
 notes are mostly cached, stays in this process and pays no worker start-up.
@@ -8,38 +13,114 @@ notes are mostly cached, stays in this process and pays no worker start-up.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import pickle
+import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
+from . import state, writer
 from .cache import BODIES, CachedEngine, Store, body_key
 from .config import Config
-from .errors import Diagnostic
+from .errors import BuildError, Diagnostic
 from .katex import MathEngine, engine_id, katex_version
 from .page import Page, build_page, detach
-from .sources import NoteSource
+from .sources import HOME, NoteSource
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
     from .pipeline import EngineFactory
+    from .state import Stat
+    from .templates import PageRenderer, Site
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
 
+IN_FLIGHT = 2
+"""Notes sent ahead to each worker, so it never waits for the next one."""
 
-def build_notes(
-    notes: Sequence[NoteSource], config: Config, dist: Path, engine_factory: EngineFactory
-) -> list[Page | Diagnostic]:
-    """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable."""
-    jobs = min(config.jobs, len(notes))
-    if jobs > 1 and _markdown_bytes(notes) >= POOL_MIN_BYTES and _can_send(engine_factory):
-        return _build_in_pool(notes, config, dist, engine_factory, jobs)
-    get_engine = LazyEngine(config, dist, engine_factory)
-    try:
-        return [_build_and_keep(note, config, get_engine) for note in notes]
-    finally:
-        get_engine.close()
+STOP_WAIT_S = 1.0
+"""How long a stopping worker may take to finish what it does before it is killed."""
+
+
+class NoteBuilder:
+    """Builds notes and writes their pages, in this process or in worker processes.
+
+    The workers are started by the first call big enough to need them and serve every later
+    call, until close().
+    """
+
+    def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+        self._config = config
+        self._dist = dist
+        self._factory = engine_factory
+        self._engine = LazyEngine(config, dist, engine_factory)
+        self._pool: _Pool | None = None
+        self._renderer_made: PageRenderer | None = None
+
+    def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
+        """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable.
+
+        A page built by a worker comes back with body None: the worker keeps it.
+        """
+        if self._pool is None and self._wants_pool(notes):
+            self._pool = _Pool(self._config, self._dist, self._factory, min(self._config.jobs, len(notes)))
+        if self._pool is not None:
+            return self._pool.build(notes)
+        return [_build_and_keep(note, self._config, self._engine) for note in notes]
+
+    def write_pages(
+        self, site: Site, pages: Sequence[Page], *, home: bool
+    ) -> dict[PurePosixPath, Stat | None]:
+        """Render and write the pages of notes, each where its body is, and with `home` the
+        home page listing them; returns the stat of each note's page, by note."""
+        held = [page for page in pages if page.body is None]
+        if held:
+            assert self._pool is not None
+            self._pool.send_writes(site, held)
+        stats: dict[PurePosixPath, Stat | None] = {}
+        for page in pages:  # meanwhile the workers write theirs
+            if page.body is not None:
+                stats[page.source.rel] = write_page(self._config, self._renderer(site), page, page.body)
+        if home:
+            writer.write_atomic(self._config.out / HOME, self._renderer(site).home().encode("utf-8"))
+        if held:
+            assert self._pool is not None
+            stats.update(self._pool.collect_writes())
+        return stats
+
+    def _renderer(self, site: Site) -> PageRenderer:
+        """This process's renderer; Jinja is loaded when the first page is rendered here."""
+        if self._renderer_made is None:
+            from .templates import PageRenderer
+
+            self._renderer_made = PageRenderer(site)
+        return self._renderer_made
+
+    def close(self) -> None:
+        """Stop the workers and let go of the engine and the cache."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self._engine.close()
+
+    def _wants_pool(self, notes: Sequence[NoteSource]) -> bool:
+        return (
+            min(self._config.jobs, len(notes)) > 1
+            and _markdown_bytes(notes) >= POOL_MIN_BYTES
+            and _can_send(self._factory)
+        )
+
+
+def write_page(config: Config, renderer: PageRenderer, page: Page, body: str) -> Stat | None:
+    """Render one note's page and write it; the stat of the file written."""
+    path = config.out / page.source.output
+    writer.write_atomic(path, renderer.note(page, body).encode("utf-8"))
+    return state.file_stat(path)
 
 
 def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> Page | Diagnostic:
@@ -50,7 +131,7 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
     store = get_engine.store()
     with store.batch():
         built = build_page(note, config, get_engine, store)
-        if isinstance(built, Page):
+        if isinstance(built, Page) and built.body is not None:
             built.body_key = body_key(built.body)
             store.put_many(BODIES, [(built.body_key, built.body.encode("utf-8"))])
     return built
@@ -105,43 +186,178 @@ def _can_send(engine_factory: EngineFactory) -> bool:
     return True
 
 
-def _markdown_bytes(notes: Sequence[NoteSource]) -> int:
-    total = 0
-    for note in notes:
-        with contextlib.suppress(OSError):  # a note removed meanwhile is reported later
-            total += note.path.stat().st_size
-    return total
+def _markdown_bytes(notes: Iterable[NoteSource]) -> int:
+    return sum(_size(note) for note in notes)
 
 
-def _build_in_pool(
-    notes: Sequence[NoteSource], config: Config, dist: Path, engine_factory: EngineFactory, jobs: int
-) -> list[Page | Diagnostic]:
-    import multiprocessing  # not needed (nor imported, ~0.01 s) by a build in one process
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork starts a worker in milliseconds, but only from a process without V8 in it.
-    method = "spawn" if "py_mini_racer" in sys.modules else "fork"
-    chunk = max(1, len(notes) // (jobs * 4))
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=multiprocessing.get_context(method),
-        initializer=_start_worker,
-        initargs=(config, dist, engine_factory),
-    ) as pool:
-        return list(pool.map(_build_in_worker, notes, chunksize=chunk))
+def _size(note: NoteSource) -> int:
+    with contextlib.suppress(OSError):  # a note removed meanwhile is reported when it is built
+        return note.path.stat().st_size
+    return 0
 
 
-_worker_config: Config | None = None
-_worker_engine: LazyEngine | None = None
+# --- the pool -------------------------------------------------------------------------
+# A worker answers each message with one reply: ("built", index, Page | Diagnostic),
+# ("written", {note: stat}), or ("failed", exception) after which it stops.
 
 
-def _start_worker(config: Config, dist: Path, engine_factory: EngineFactory) -> None:
-    global _worker_config, _worker_engine
-    _worker_config = config
-    _worker_engine = LazyEngine(config, dist, engine_factory)
+class _Pool:
+    """Worker processes fed one note at a time, biggest first, so they finish together."""
+
+    def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory, jobs: int) -> None:
+        import multiprocessing  # not needed (nor imported, ~0.01 s) by a build in one process
+
+        # fork starts a worker in milliseconds, but only from a process without V8 in it.
+        fork = "py_mini_racer" not in sys.modules
+        context = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
+        self._processes: list[BaseProcess] = []
+        self._connections: list[Connection] = []
+        self._owner: dict[PurePosixPath, int] = {}
+        """Which worker keeps the body of each note built."""
+        self._writing: set[int] = set()
+        """The workers asked to write pages that have not answered yet."""
+        try:
+            for _ in range(jobs):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=_serve, args=(theirs, config, dist, engine_factory), daemon=True
+                )
+                process.start()
+                theirs.close()
+                self._processes.append(process)
+                self._connections.append(ours)
+        except BaseException:
+            self.close()
+            raise
+
+    def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
+        """Build notes on the workers; each Page comes back without its body."""
+        order = iter(sorted(range(len(notes)), key=lambda i: -_size(notes[i])))
+        built: dict[int, Page | Diagnostic] = {}
+
+        def send_next(worker: int) -> None:
+            index = next(order, None)
+            if index is not None:
+                self._connections[worker].send(("build", index, notes[index]))
+
+        for worker in range(len(self._connections)):
+            for _ in range(IN_FLIGHT):
+                send_next(worker)
+        while len(built) < len(notes):
+            for worker, (_, index, result) in self._replies(range(len(self._connections))):
+                built[index] = result
+                if isinstance(result, Page):
+                    self._owner[result.source.rel] = worker
+                send_next(worker)
+        return [built[index] for index in range(len(notes))]
+
+    def send_writes(self, site: Site, pages: Sequence[Page]) -> None:
+        """Ask each worker to write the pages of the notes it built."""
+        by_worker: dict[int, list[PurePosixPath]] = {}
+        for page in pages:
+            by_worker.setdefault(self._owner[page.source.rel], []).append(page.source.rel)
+        for worker, rels in by_worker.items():
+            self._connections[worker].send(("write", site, rels))
+        self._writing = set(by_worker)
+
+    def collect_writes(self) -> dict[PurePosixPath, Stat | None]:
+        """The stats of the pages the workers were asked to write, once they all have."""
+        stats: dict[PurePosixPath, Stat | None] = {}
+        while self._writing:
+            for worker, (_, written) in self._replies(sorted(self._writing)):
+                stats.update(written)
+                self._writing.discard(worker)
+        return stats
+
+    def _replies(self, workers: Sequence[int]) -> list[tuple[int, tuple[Any, ...]]]:
+        """The next replies of some workers, as they come. A worker's failure is raised
+        here; one that died is a BuildError."""
+        from multiprocessing.connection import wait
+
+        ready = wait([self._connections[worker] for worker in workers])
+        replies = []
+        for worker in workers:
+            if self._connections[worker] not in ready:
+                continue
+            try:
+                reply: tuple[Any, ...] = self._connections[worker].recv()
+            except (EOFError, OSError):  # gone: a reset socket when it left messages unread
+                process = self._processes[worker]
+                process.join(1)
+                raise BuildError(
+                    f"a build worker stopped unexpectedly (exit code {process.exitcode}); "
+                    "try again with --jobs 1 to see what it was building"
+                ) from None
+            if reply[0] == "failed":
+                failure: BaseException = reply[1]
+                raise failure
+            replies.append((worker, reply))
+        return replies
+
+    def close(self) -> None:
+        """Stop every worker: ask, and kill any that is still busy (after an error or Ctrl-C,
+        when it may be in the middle of a note) a moment later."""
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.send(("stop",))
+            connection.close()
+        for process in self._processes:
+            process.join(STOP_WAIT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self._processes, self._connections = [], []
 
 
-def _build_in_worker(note: NoteSource) -> Page | Diagnostic:
-    assert _worker_config is not None and _worker_engine is not None
-    built = _build_and_keep(note, _worker_config, _worker_engine)
-    return detach(built) if isinstance(built, Page) else built
+def _serve(connection: Connection, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+    """A worker's life: build the notes it is sent, then write their pages when asked."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    engine = LazyEngine(config, dist, engine_factory)
+    kept: dict[PurePosixPath, Page] = {}
+    try:
+        while True:
+            try:
+                message = connection.recv()
+            except EOFError:
+                return  # the parent is gone
+            if message[0] == "stop":
+                return
+            try:
+                connection.send(_answer(message, config, engine, kept))
+            except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
+                connection.send(("failed", _sendable(exc)))
+                return
+    finally:
+        engine.close()
+
+
+def _answer(
+    message: tuple[Any, ...], config: Config, engine: LazyEngine, kept: dict[PurePosixPath, Page]
+) -> tuple[Any, ...]:
+    """The reply to a build or write message; a built note's page is kept for writing."""
+    if message[0] == "build":
+        _, index, note = message
+        built = _build_and_keep(note, config, engine)
+        if isinstance(built, Diagnostic):
+            return ("built", index, built)
+        page = kept[note.rel] = detach(built)
+        return ("built", index, dataclasses.replace(page, body=None))
+    _, site, rels = message
+    from .templates import PageRenderer
+
+    renderer = PageRenderer(site)
+    stats = {}
+    for rel in rels:
+        page = kept.pop(rel)
+        assert page.body is not None
+        stats[rel] = write_page(config, renderer, page, page.body)
+    return ("written", stats)
+
+
+def _sendable(exc: BaseException) -> BaseException:
+    """exc if it survives pickling, else a BuildError that tells what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure to pickle means: describe it instead
+        return BuildError(f"a build worker failed: {type(exc).__name__}: {exc}")
+    return exc

@@ -7,17 +7,22 @@ formulas a change must typeset again; the pages are compared with a build from s
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import FIXTURES, REPO
 
-from notes_render import highlight, workers
+from notes_render import highlight, templates, workers
 from notes_render.config import Config, make_config
+from notes_render.errors import BuildError, ConfigError, ContentError, SourcePosition
 from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
 from notes_render.pipeline import BuildReport, build_site
 
@@ -296,16 +301,86 @@ def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch:
     shutil.copytree(FIXTURES / "site-basic", src)
     shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
     pools = []
-    original = workers._build_in_pool
+    original = workers._Pool
     monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(workers, "_build_in_pool", lambda *a: pools.append(a[-1]) or original(*a))
+    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
+    rendered_here = []  # notes whose page this process renders (workers are other processes)
+    note_page = templates.PageRenderer.note
+    monkeypatch.setattr(
+        templates.PageRenderer,
+        "note",
+        lambda self, page, body: rendered_here.append(page) or note_page(self, page, body),
+    )
     outputs = {}
     for jobs in (1, 2):
+        rendered_here.clear()
         out = tmp_path / f"out{jobs}"
-        build_site(Config(src=src, out=out, jobs=jobs))
+        report = build_site(Config(src=src, out=out, jobs=jobs))
         outputs[jobs] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        assert sorted(report.rendered) == sorted([*report.pages, PurePosixPath("index.html")])
+        assert len(rendered_here) == (len(report.pages) if jobs == 1 else 0)  # bodies stay in workers
     assert pools == [2]
     assert outputs[1] == outputs[2]
+    # A process that has not loaded V8 forks its workers (this one spawns them): the same site.
+    forked = tmp_path / "forked"
+    script = (
+        "from pathlib import Path; from notes_render import config, pipeline, workers\n"
+        "import sys; assert 'py_mini_racer' not in sys.modules  # so the pool forks\n"
+        "workers.POOL_MIN_BYTES = 0\n"
+        "pools, pool = [], workers._Pool\n"
+        "workers._Pool = lambda *a: pools.append(a) or pool(*a)\n"
+        f"pipeline.build_site(config.Config(src=Path({str(src)!r}), out=Path({str(forked)!r}), jobs=2))\n"
+        "assert len(pools) == 1\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p.relative_to(forked): p.read_bytes() for p in forked.rglob("*") if p.is_file()} == outputs[1]
+
+
+def _dying_engine(dist: Path, config: Config) -> MiniRacerEngine:
+    os._exit(7)  # a worker killed while it typesets (out of memory, say)
+
+
+def test_a_worker_that_dies_fails_the_build_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
+    config = Config(src=FIXTURES / "site-basic", out=tmp_path / "out", jobs=2)
+    with pytest.raises(BuildError, match=r"a build worker stopped unexpectedly \(exit code 7\)"):
+        build_site(config, _dying_engine)
+
+
+def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
+    templates_dir = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates_dir)
+    (templates_dir / "note.html").write_text(
+        "{% extends 'base.html' %}{% block main %}{{ nothing_like_this }}{% endblock %}", encoding="utf-8"
+    )
+    messages = []
+    for jobs in (1, 2):
+        config = Config(
+            src=FIXTURES / "site-basic", out=tmp_path / f"out{jobs}", templates_dir=templates_dir, jobs=jobs
+        )
+        with pytest.raises(ConfigError) as raised:
+            build_site(config)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1] == "note.html: template error: 'nothing_like_this' is undefined"
+
+
+def test_a_content_error_survives_the_trip_from_a_worker() -> None:
+    error = ContentError(SourcePosition(Path("a.md"), 3, 4), "not valid UTF-8 (byte 0xff)")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.position, again.message, str(again)) == (
+        ContentError,
+        error.position,
+        error.message,
+        "a.md:3:4: not valid UTF-8 (byte 0xff)",
+    )
 
 
 def test_cache_options_on_the_command_line(build_notes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
