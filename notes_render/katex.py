@@ -6,9 +6,11 @@ cached or run in several worker processes without the pipeline knowing.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,6 +276,13 @@ class MiniRacerEngine:
         self._context.eval((dist / "katex.min.js").read_text(encoding="utf-8"))
         self._context.eval(_GLUE)
         self._context.eval(f"notesRender.setTrustLinks({'true' if trust_links else 'false'})")
+        # Closed at exit, while mini-racer's threads still run: left to the garbage collector
+        # at interpreter shutdown, its teardown can wait forever for a thread already gone.
+        atexit.register(_close_engine, weakref.ref(self))
+
+    def close(self) -> None:
+        """Let go of V8; the engine cannot be used after this."""
+        self._context.close()
 
     def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
         """Typeset all requests in one V8 call; split the batch if it runs out of time."""
@@ -322,6 +331,12 @@ class MiniRacerEngine:
         for index, item in json.loads(special).items():
             results[int(index)] = _result_from(item)
         return results
+
+
+def _close_engine(engine: weakref.ref[MiniRacerEngine]) -> None:
+    alive = engine()
+    if alive is not None:
+        alive.close()
 
 
 class _Timeout(Exception):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -102,3 +104,20 @@ def test_a_formula_that_typesets_a_nul_comes_back_whole_beside_the_others(
     ]
     assert results[2].html is None and (results[2].error or "").startswith("Unexpected end of input")
     assert "<mi>x</mi>" in html[0] and "<mi>y</mi>" in html[3]
+
+
+def test_processes_that_still_hold_an_engine_exit() -> None:
+    # Left to interpreter shutdown, mini-racer's teardown could wait forever on a thread that
+    # was gone: most runs hung when a few such processes ended at once.
+    script = (
+        "from notes_render.katex import MiniRacerEngine, MathRequest, find_katex\n"
+        "engine = MiniRacerEngine(find_katex(None))\n"
+        "assert engine.render_batch([MathRequest('x', False)], {})[0].html\n"
+    )
+    for _ in range(2):
+        running = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO) for _ in range(4)]
+        try:
+            assert [process.wait(timeout=20) for process in running] == [0] * 4
+        finally:
+            for process in running:
+                process.kill()
