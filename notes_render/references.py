@@ -135,7 +135,7 @@ class Formula:
     """Labels that belong to no numberable line (inline math, outside the environment)."""
 
 
-# Only these commands make pass 1 find anything; most formulas have none and skip the lexer.
+# Only these commands make pass 1 find anything; most formulas have none and skip both passes.
 _NUMBERING_COMMANDS = re.compile(r"\\(?:begin|end|label|tag|eqref|ref|nonumber|notag)")
 
 
@@ -143,8 +143,6 @@ def analyse(item: MathItem) -> Formula:
     """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
     tex = item.tex
     formula = Formula(item)
-    if _NUMBERING_COMMANDS.search(tex) is None:
-        return formula
     whole = Line(end=len(tex), numbered=False)  # end set below, only if the whole is numbered
     depth = 0
     environments: list[str] = []
@@ -263,13 +261,14 @@ class Numbering:
     """A note's formulas after pass 1, with every label's tag."""
 
     formulas: list[Formula]
+    """The formulas that name a numbering command; the others need nothing from either pass."""
     targets: dict[str, Target] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def number_equations(note: ParsedNote, items: list[MathItem]) -> Numbering:
     """Pass 1: give numbered lines 1, 2, … in document order and register every label."""
-    numbering = Numbering([analyse(item) for item in items])
+    numbering = Numbering([analyse(item) for item in items if _NUMBERING_COMMANDS.search(item.tex)])
     counter = 0
     first_seen: dict[str, int] = {}
     for formula in numbering.formulas:
