@@ -223,9 +223,9 @@ class Store:
             self._db = None
 
 
-def body_key(body: str) -> str:
+def body_key(body: bytes) -> str:
     """The key of a note's body HTML: its own hash, so equal bodies share one entry."""
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hashlib.sha256(body).hexdigest()
 
 
 def _damaged(exc: sqlite3.DatabaseError) -> bool:

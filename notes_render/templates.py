@@ -21,6 +21,9 @@ from .sources import HOME, relative_url
 if TYPE_CHECKING:
     from .page import Page
 
+_BODY = "\0notes-render body\0"
+"""Where the note's body goes in the rendered template: a marker no template or title holds."""
+
 
 @dataclass(frozen=True, slots=True)
 class Listed:
@@ -83,27 +86,30 @@ class PageRenderer:
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
 
-    def note(self, page: Page, body: str) -> str:
-        """The page of a note, around its rendered body."""
+    def note(self, page: Page, body: bytes) -> bytes:
+        """The page of a note (UTF-8), around its rendered body (UTF-8)."""
         output = page.source.output
         context = self._context(output)
         context.update(
             title=page.title,
             date=page.date,
             description=page.description,
-            content=Markup(body),
+            content=Markup(_BODY),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
             **self._navigation.links(output),
         )
-        return render_page(self._environment, "note.html", context)
+        # The body, most of the page, goes in as bytes: it is encoded once, for the cache and
+        # the page, and never copied into the template's string.
+        html = render_page(self._environment, "note.html", context)
+        return body.join(part.encode("utf-8") for part in html.split(_BODY))
 
-    def home(self) -> str:
-        """The home page listing every note, for a site without index.md."""
+    def home(self) -> bytes:
+        """The home page (UTF-8) listing every note, for a site without index.md."""
         context = self._context(HOME)
         context.update(title=self._site.title, description=None, notes=self._listing(HOME))
-        return render_page(self._environment, "index.html", context)
+        return render_page(self._environment, "index.html", context).encode("utf-8")
 
     def _context(self, output: PurePosixPath) -> dict[str, Any]:
         root = relative_url(output, HOME)[: -len(HOME.name)]

@@ -87,7 +87,7 @@ class NoteBuilder:
             if page.body is not None:
                 stats[page.source.rel] = write_page(self._config, self._renderer(site), page, page.body)
         if home:
-            writer.write_atomic(self._config.out / HOME, self._renderer(site).home().encode("utf-8"))
+            writer.write_atomic(self._config.out / HOME, self._renderer(site).home())
         if held:
             assert self._pool is not None
             stats.update(self._pool.collect_writes())
@@ -116,10 +116,10 @@ class NoteBuilder:
         )
 
 
-def write_page(config: Config, renderer: PageRenderer, page: Page, body: str) -> Stat | None:
+def write_page(config: Config, renderer: PageRenderer, page: Page, body: bytes) -> Stat | None:
     """Render one note's page and write it; the stat of the file written."""
     path = config.out / page.source.output
-    writer.write_atomic(path, renderer.note(page, body).encode("utf-8"))
+    writer.write_atomic(path, renderer.note(page, body))
     return state.file_stat(path)
 
 
@@ -133,7 +133,7 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
         built = build_page(note, config, get_engine, store)
         if isinstance(built, Page) and built.body is not None:
             built.body_key = body_key(built.body)
-            store.put_many(BODIES, [(built.body_key, built.body.encode("utf-8"))])
+            store.put_many(BODIES, [(built.body_key, built.body)])
     return built
 
 
