@@ -12,6 +12,8 @@ each --repeat times, as separate processes:
   (c) no change: the same build again
   (d) one note:  the same build after one formula and one sentence of one note changed
   (e) notes/:    build.py --src notes --out OUT2 --cache-dir EMPTY (the real site, cold)
+  (f) floor:     bench/engine_floor.py — the same formulas through our engine in as many
+                 processes as the build uses, HTML brought back to Python, nothing else
 
 and prints each median, best and the ratio to (a) with the machine's load. Nothing here
 asserts a time: the figures are for people (see bench/README.md).
@@ -104,14 +106,17 @@ def main() -> int:
 
         real, empty_site = build_command(Path("notes"), tmp / "site", tmp / "site-cache")
         raw = ["node", "bench/raw_loop.js", str(formulas)]
+        floor = [PYTHON, "bench/engine_floor.py", str(formulas), *jobs]
 
-        times: dict[str, list[float]] = {key: [] for key in ("raw", "cold", "nochange", "onenote", "notes")}
+        keys = ("raw", "cold", "nochange", "onenote", "notes", "floor")
+        times: dict[str, list[float]] = {key: [] for key in keys}
         for _ in range(args.repeat):
             times["raw"].append(timed(raw))
             times["cold"].append(timed(build, empty))
             times["nochange"].append(timed(build))
             times["onenote"].append(timed(build, edit_one_note))
             times["notes"].append(timed(real, empty_site))
+            times["floor"].append(timed(floor))
 
     load = os.getloadavg()
     print(
@@ -124,6 +129,7 @@ def main() -> int:
         "nochange": "(c) rebuild, nothing changed",
         "onenote": "(d) rebuild, one note edited",
         "notes": "(e) notes/ cold build",
+        "floor": "(f) KaTeX alone, our engine",
     }
     base = statistics.median(times["raw"])
     print(f"{'':32} {'median':>8} {'best':>8} {'/ (a)':>7}")
