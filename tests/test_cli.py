@@ -85,6 +85,31 @@ def test_help_imports_none_of_the_build_machinery() -> None:
     assert done.stdout.splitlines()[-1] == "[]"
 
 
+def test_a_rebuild_with_nothing_changed_imports_none_of_the_build_machinery(tmp_path: Path) -> None:
+    heavy = ["jinja2", "markdown_it", "pygments", "py_mini_racer", "yaml", "multiprocessing"]
+    argv = [
+        "--src",
+        str(FIXTURES / "site-basic"),
+        "--out",
+        str(tmp_path / "out"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
+    probe = (
+        "import sys\nfrom notes_render.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print(code, [name for name in {heavy!r} if name in sys.modules])"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
+        ).stdout.splitlines()[-1]
+        for _ in range(2)
+    ]
+    assert outputs[0] != "0 []"  # the first build needed them: the probe sees what is loaded
+    assert outputs[1] == "0 []"
+
+
 def test_three_entry_points_build_the_same_site(tmp_path: Path) -> None:
     src = FIXTURES / "site-basic"
     script = Path(sys.executable).with_name("notes-render")
