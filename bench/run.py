@@ -57,7 +57,7 @@ def extract_formulas(corpus: Path, target: Path) -> int:
 
     notes = []
     for note in discover_notes(corpus):
-        parsed = parsing.parse_note(note, parsing.read_note(note))
+        parsed = parsing.parse_note(note, parsing.decode_note(note, note.path.read_bytes()))
         notes.append([[item.tex, item.display] for item in transforms.collect_math(parsed)])
     target.write_text(json.dumps(notes), encoding="utf-8")
     return sum(len(n) for n in notes)

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from .config import Config
-from .errors import ContentError, Diagnostic
+from .errors import ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine
 from .sources import NoteSource
 
@@ -58,9 +58,9 @@ class Page:
     body_key: str = ""
     """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
     source_stat: tuple[int, int] = (0, 0)
-    """The source file's (mtime_ns, size) just before it was read (see state.fingerprint)."""
+    """The source file's (mtime_ns, size) just before it was read (see state.read_fingerprinted)."""
     source_digest: str = ""
-    """SHA-256 of the source bytes just before it was read."""
+    """SHA-256 of the source bytes that were built."""
 
 
 def build_page(
@@ -70,10 +70,11 @@ def build_page(
     With a store, highlighted code comes from and goes to the cache."""
     from . import navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
 
-    # Before reading: a note saved while it is built then looks changed to the next build.
-    source_stat, source_digest = state.fingerprint(note.path)
     try:
-        parsed = parsing.parse_note(note, parsing.read_note(note))
+        data, source_stat, source_digest = state.read_fingerprinted(note.path)
+        parsed = parsing.parse_note(note, parsing.decode_note(note, data))
+    except OSError as exc:  # gone since it was found, or not ours to read
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
     except ContentError as exc:
         return exc.diagnostic()
     headings = transforms.assign_heading_ids(parsed.tokens)

@@ -82,9 +82,8 @@ def markdown() -> MarkdownIt:
     return md
 
 
-def read_note(source: NoteSource) -> str:
-    """The note's text, or a ContentError naming the first byte that is not UTF-8."""
-    data = source.path.read_bytes()
+def decode_note(source: NoteSource, data: bytes) -> str:
+    """The note's text from its bytes, or a ContentError naming the first byte that is not UTF-8."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -120,10 +120,12 @@ def file_stat(path: Path) -> Stat | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
-def fingerprint(path: Path) -> tuple[Stat, str]:
-    """A note's stat and digest, taken where it is built, before it is read."""
+def read_fingerprinted(path: Path) -> tuple[bytes, Stat, str]:
+    """A note's bytes, read once where it is built, with its stat taken just before and the
+    digest of exactly those bytes: a note saved meanwhile looks changed to the next build."""
     stat = path.stat()
-    return (stat.st_mtime_ns, stat.st_size), file_digest(path)
+    data = path.read_bytes()
+    return data, (stat.st_mtime_ns, stat.st_size), hashlib.sha256(data).hexdigest()
 
 
 def file_digest(path: Path) -> str:

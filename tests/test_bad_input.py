@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
-from notes_render import writer
+from notes_render import pipeline, writer
 
 BAD = FIXTURES / "bad-input"
 
@@ -53,6 +53,21 @@ def test_a_note_that_cannot_be_read_is_named_and_fails_strict(
     assert sorted(p.name for p in src.iterdir()) == sorted([name, "good.md"])
     lenient = run_cli("--src", src, "--out", out, out=out)
     assert lenient.code == 0 and BAD_NOTES[name] in lenient.stderr
+
+
+def test_a_note_gone_before_it_is_built_is_named_and_fails_strict(
+    run_cli: Callable[..., BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _only("good.md", tmp_path)
+    (src / "gone.md").write_text("# Soon gone\n", encoding="utf-8")
+    found = pipeline.discover_notes(src)
+    (src / "gone.md").unlink()  # after the build found it, before it reads it
+    monkeypatch.setattr(pipeline, "discover_notes", lambda folder: found)
+    out = tmp_path / "out"
+    result = run_cli("--src", src, "--out", out, "--strict", out=out)
+    assert result.code == 1
+    assert "gone.md: cannot be read: No such file or directory" in result.stderr
+    assert (out / "good.html").is_file() and not (out / "gone.html").exists()
 
 
 def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
