@@ -1,4 +1,5 @@
-"""One note from Markdown to a Page: parse, transform, typeset its math, render its body.
+"""One note from Markdown to a Page: parse, transform, typeset its math, render its body;
+and the Site, what every page shows of the others.
 
 This is the unit of work a build repeats for every changed note, in this process or in a
 worker. It imports markdown-it and friends only when a note is actually built, so a
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 from .config import Config
@@ -61,6 +62,35 @@ class Page:
     """The source file's (mtime_ns, size) just before it was read (see state.read_fingerprinted)."""
     source_digest: str = ""
     """SHA-256 of the source bytes that were built."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """What other pages show of one note: the home page's list, previous/next, breadcrumbs."""
+
+    output: PurePosixPath
+    """Its page, relative to the output folder."""
+    title: str
+    """Its title."""
+    date: str | None
+    """Front matter date, as ISO text."""
+    description: str | None
+    """Front matter description."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Everything a page's template needs besides its own note; plain data, so it can be sent
+    to the workers that render pages."""
+
+    title: str
+    """The site title (`site-title` in the configuration)."""
+    katex_version: str
+    """The KaTeX that typeset the formulas, named in every page's footer."""
+    templates_dir: Path
+    """Where the templates are."""
+    notes: tuple[Listed, ...]
+    """Every note of the site, in build order; the home note (index.md) too."""
 
 
 def build_page(

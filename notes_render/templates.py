@@ -1,13 +1,12 @@
 """The Jinja environment and page rendering; templates live in templates/.
 
-A `PageRenderer` renders the pages of one build from a `Site`: the little that every page
-needs to know about the others (titles, dates, order). A Site is plain data, so worker
-processes that built notes can render those notes' pages themselves.
+A `PageRenderer` renders the pages of one build from a `Site` (page.py): the little that
+every page needs to know about the others (titles, dates, order). A Site is plain data, so
+worker processes that built notes can render those notes' pages themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -19,38 +18,10 @@ from .navigation import Navigation
 from .sources import HOME, relative_url
 
 if TYPE_CHECKING:
-    from .page import Page
+    from .page import Page, Site
 
 _BODY = "\0notes-render body\0"
 """Where the note's body goes in the rendered template: a marker no template or title holds."""
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """What other pages show of one note: the home page's list, previous/next, breadcrumbs."""
-
-    output: PurePosixPath
-    """Its page, relative to the output folder."""
-    title: str
-    """Its title."""
-    date: str | None
-    """Front matter date, as ISO text."""
-    description: str | None
-    """Front matter description."""
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """Everything a page's template needs besides its own note."""
-
-    title: str
-    """The site title (`site-title` in the configuration)."""
-    katex_version: str
-    """The KaTeX that typeset the formulas, named in every page's footer."""
-    templates_dir: Path
-    """Where the templates are."""
-    notes: tuple[Listed, ...]
-    """Every note of the site, in build order; the home note (index.md) too."""
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:

@@ -26,7 +26,7 @@ from .cache import BODIES, CachedEngine, Store, body_key
 from .config import Config
 from .errors import BuildError, Diagnostic
 from .katex import MathEngine, engine_id, katex_version
-from .page import Page, build_page, detach
+from .page import Page, Site, build_page, detach
 from .sources import HOME, NoteSource
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from .pipeline import EngineFactory
     from .state import Stat
-    from .templates import PageRenderer, Site
+    from .templates import PageRenderer
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
@@ -79,15 +79,15 @@ class NoteBuilder:
         """Render and write the pages of notes, each where its body is, and with `home` the
         home page listing them; returns the stat of each note's page, by note."""
         held = [page for page in pages if page.body is None]
-        if held:
+        if held:  # the workers write theirs, and the home page, while this process writes its own
             assert self._pool is not None
-            self._pool.send_writes(site, held)
+            self._pool.send_writes(site, held, home=home)
         stats: dict[PurePosixPath, Stat | None] = {}
-        for page in pages:  # meanwhile the workers write theirs
+        for page in pages:
             if page.body is not None:
                 stats[page.source.rel] = write_page(self._config, self._renderer(site), page, page.body)
-        if home:
-            writer.write_atomic(self._config.out / HOME, self._renderer(site).home())
+        if home and not held:
+            write_home(self._config, self._renderer(site))
         if held:
             assert self._pool is not None
             stats.update(self._pool.collect_writes())
@@ -114,6 +114,11 @@ class NoteBuilder:
             and _markdown_bytes(notes) >= POOL_MIN_BYTES
             and _can_send(self._factory)
         )
+
+
+def write_home(config: Config, renderer: PageRenderer) -> None:
+    """Render the home page listing every note and write it."""
+    writer.write_atomic(config.out / HOME, renderer.home())
 
 
 def write_page(config: Config, renderer: PageRenderer, page: Page, body: bytes) -> Stat | None:
@@ -251,13 +256,15 @@ class _Pool:
                 send_next(worker)
         return [built[index] for index in range(len(notes))]
 
-    def send_writes(self, site: Site, pages: Sequence[Page]) -> None:
-        """Ask each worker to write the pages of the notes it built."""
+    def send_writes(self, site: Site, pages: Sequence[Page], *, home: bool) -> None:
+        """Ask each worker to write the pages of the notes it built; with `home`, the one with
+        the fewest writes the home page too."""
         by_worker: dict[int, list[PurePosixPath]] = {}
         for page in pages:
             by_worker.setdefault(self._owner[page.source.rel], []).append(page.source.rel)
+        home_writer = min(by_worker, key=lambda worker: len(by_worker[worker])) if home else None
         for worker, rels in by_worker.items():
-            self._connections[worker].send(("write", site, rels))
+            self._connections[worker].send(("write", site, rels, worker == home_writer))
         self._writing = set(by_worker)
 
     def collect_writes(self) -> dict[PurePosixPath, Stat | None]:
@@ -342,7 +349,7 @@ def _answer(
             return ("built", index, built)
         page = kept[note.rel] = detach(built)
         return ("built", index, dataclasses.replace(page, body=None))
-    _, site, rels = message
+    _, site, rels, home = message
     from .templates import PageRenderer
 
     renderer = PageRenderer(site)
@@ -351,6 +358,8 @@ def _answer(
         page = kept.pop(rel)
         assert page.body is not None
         stats[rel] = write_page(config, renderer, page, page.body)
+    if home:
+        write_home(config, renderer)
     return ("written", stats)
 
 
