@@ -45,9 +45,9 @@ class Page:
     """Its headings with their ids, in order."""
     toc: list[TocEntry]
     """Its table of contents, formulas typeset."""
-    body: bytes | None
-    """The note's rendered HTML (UTF-8), without the template around it; None in the build's
-    own process when the worker that built the note keeps it (and writes the page)."""
+    body: str | None
+    """The note's rendered HTML, without the template around it; None in the build's own
+    process when the worker that built the note keeps it (and writes the page)."""
     formulas: int
     """How many formulas it holds."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -130,7 +130,7 @@ def build_page(
         description=description,
         headings=headings,
         toc=toc,
-        body=body.encode("utf-8"),  # once, for the cache and the page
+        body=body,
         formulas=len(items),
         diagnostics=diagnostics,
         files=links.files,
@@ -182,7 +182,7 @@ def _toc_data(entry: TocEntry) -> list[Any]:
     return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
 
 
-def page_from_state(result: NoteResult, body: bytes) -> Page:
+def page_from_state(result: NoteResult, body: str) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
     from .transforms import Heading
 

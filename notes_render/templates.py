@@ -20,9 +20,6 @@ from .sources import HOME, relative_url
 if TYPE_CHECKING:
     from .page import Page, Site
 
-_BODY = "\0notes-render body\0"
-"""Where the note's body goes in the rendered template: a marker no template or title holds."""
-
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
     """Autoescaping Jinja environment over templates_dir; unknown variables are errors."""
@@ -57,24 +54,21 @@ class PageRenderer:
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
 
-    def note(self, page: Page, body: bytes) -> bytes:
-        """The page of a note (UTF-8), around its rendered body (UTF-8)."""
+    def note(self, page: Page, body: str) -> bytes:
+        """The page of a note (UTF-8), around its rendered body."""
         output = page.source.output
         context = self._context(output)
         context.update(
             title=page.title,
             date=page.date,
             description=page.description,
-            content=Markup(_BODY),
+            content=Markup(body),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
             **self._navigation.links(output),
         )
-        # The body, most of the page, goes in as bytes: it is encoded once, for the cache and
-        # the page, and never copied into the template's string.
-        html = render_page(self._environment, "note.html", context)
-        return body.join(part.encode("utf-8") for part in html.split(_BODY))
+        return render_page(self._environment, "note.html", context).encode("utf-8")
 
     def home(self) -> bytes:
         """The home page (UTF-8) listing every note, for a site without index.md."""

@@ -60,7 +60,7 @@ class NoteBuilder:
         self._factory = engine_factory
         self._engine = LazyEngine(config, dist, engine_factory)
         self._pool: _Pool | None = None
-        self._renderer_made: PageRenderer | None = None
+        self._own_renderer: PageRenderer | None = None
 
     def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
         """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable.
@@ -95,11 +95,11 @@ class NoteBuilder:
 
     def _renderer(self, site: Site) -> PageRenderer:
         """This process's renderer; Jinja is loaded when the first page is rendered here."""
-        if self._renderer_made is None:
+        if self._own_renderer is None:
             from .templates import PageRenderer
 
-            self._renderer_made = PageRenderer(site)
-        return self._renderer_made
+            self._own_renderer = PageRenderer(site)
+        return self._own_renderer
 
     def close(self) -> None:
         """Stop the workers and let go of the engine and the cache."""
@@ -121,7 +121,7 @@ def write_home(config: Config, renderer: PageRenderer) -> None:
     writer.write_atomic(config.out / HOME, renderer.home())
 
 
-def write_page(config: Config, renderer: PageRenderer, page: Page, body: bytes) -> Stat | None:
+def write_page(config: Config, renderer: PageRenderer, page: Page, body: str) -> Stat | None:
     """Render one note's page and write it; the stat of the file written."""
     path = config.out / page.source.output
     writer.write_atomic(path, renderer.note(page, body))
@@ -137,8 +137,9 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
     with store.batch():
         built = build_page(note, config, get_engine, store)
         if isinstance(built, Page) and built.body is not None:
-            built.body_key = body_key(built.body)
-            store.put_many(BODIES, [(built.body_key, built.body)])
+            encoded = built.body.encode("utf-8")  # once, for its key and its entry
+            built.body_key = body_key(encoded)
+            store.put_many(BODIES, [(built.body_key, encoded)])
     return built
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import FIXTURES, REPO
+from markupsafe import Markup
 
 from notes_render import highlight, templates, workers
 from notes_render.config import Config, make_config
@@ -473,3 +475,25 @@ def test_the_cache_folder_can_be_named_by_the_environment(tmp_path: Path, monkey
         == 0
     )
     assert (tmp_path / "c2" / "cache.sqlite3").is_file()
+
+
+def test_a_template_may_filter_the_content_it_is_given(tmp_path: Path) -> None:
+    # `content` is the note's HTML to every filter, in one process as in workers.
+    templates_dir = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates_dir)
+    note_template = templates_dir / "note.html"
+    note_template.write_text(
+        note_template.read_text(encoding="utf-8").replace(
+            "{{ content }}", '{{ content }}<p id="words">{{ content|striptags|wordcount }} words</p>'
+        ),
+        encoding="utf-8",
+    )
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text("# Title\n\nOne two three, with $x$.\n", encoding="utf-8")
+    config = Config(src=src, out=tmp_path / "out", templates_dir=templates_dir, jobs=1)
+    build_site(config)
+    page = (config.out / "a.html").read_text(encoding="utf-8")
+    body = page.split('<article class="note">\n')[1].split('<p id="words">')[0]
+    words = len(re.findall(r"\w+", Markup(body).striptags()))  # what Jinja's filters count
+    assert "One two three" in body and f'<p id="words">{words} words</p>' in page
