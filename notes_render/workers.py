@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import pickle
 import signal
 import sys
@@ -45,6 +46,9 @@ IN_FLIGHT = 2
 
 STOP_WAIT_S = 1.0
 """How long a stopping worker may take to finish what it does before it is killed."""
+
+PARENT_CHECK_S = 0.5
+"""How often an idle worker makes sure the build that started it is still there."""
 
 
 class NoteBuilder:
@@ -226,7 +230,7 @@ class _Pool:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
                 process = context.Process(
-                    target=_serve, args=(theirs, config, dist, engine_factory), daemon=True
+                    target=_serve, args=(theirs, config, dist, engine_factory, os.getpid()), daemon=True
                 )
                 process.start()
                 theirs.close()
@@ -317,13 +321,22 @@ class _Pool:
         self._processes, self._connections = [], []
 
 
-def _serve(connection: Connection, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
-    """A worker's life: build the notes it is sent, then write their pages when asked."""
+def _serve(
+    connection: Connection, config: Config, dist: Path, engine_factory: EngineFactory, parent: int
+) -> None:
+    """A worker's life: build the notes it is sent, then write their pages when asked.
+    `parent` is the build's process id (taken there: it may be gone before we start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     engine = LazyEngine(config, dist, engine_factory)
     kept: dict[PurePosixPath, Page] = {}
     try:
         while True:
+            # A forked sibling holds a copy of the parent's end of this pipe, so a parent that
+            # was killed does not always close it: look for the parent itself now and then.
+            if not connection.poll(PARENT_CHECK_S):
+                if os.getppid() != parent:
+                    return  # the build is gone (killed): so are we
+                continue
             try:
                 message = connection.recv()
             except EOFError:

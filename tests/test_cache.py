@@ -6,6 +6,7 @@ formulas a change must typeset again; the pages are compared with a build from s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -14,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -339,6 +341,43 @@ def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch:
     )
     assert done.returncode == 0, done.stderr
     assert {p.relative_to(forked): p.read_bytes() for p in forked.rglob("*") if p.is_file()} == outputs[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # an orphan's zombie may wait for a reaper: it has stopped all the same
+
+
+def test_workers_stop_when_the_build_that_started_them_is_killed(tmp_path: Path) -> None:
+    script = (
+        "import os; from pathlib import Path; from notes_render import config, pipeline, workers\n"
+        "workers.POOL_MIN_BYTES = 0\n"
+        "pool = workers._Pool\n"
+        "def started(*a):\n"
+        "    made = pool(*a)\n"
+        "    print(*[process.pid for process in made._processes], flush=True)\n"
+        "    os.kill(os.getpid(), 9)  # killed with its workers at work: no clean-up runs\n"
+        "workers._Pool = started\n"
+        f"pipeline.build_site(config.Config(src=Path({str(FIXTURES / 'site-basic')!r}), "
+        f"out=Path({str(tmp_path / 'out')!r}), jobs=2))\n"
+    )
+    printed = tmp_path / "pids"
+    with printed.open("w") as stdout:  # not a pipe: the workers' copy of it would hold run() up
+        done = subprocess.run([sys.executable, "-c", script], cwd=REPO, stdout=stdout, timeout=60)
+    pids = [int(pid) for pid in printed.read_text().split()]
+    assert done.returncode == -9 and len(pids) == 2
+    try:
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in pids)
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
 
 
 def _dying_engine(dist: Path, config: Config) -> MiniRacerEngine:
