@@ -19,7 +19,7 @@ from .cache import BODIES, Store
 from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
-from .page import Listed, Page, Site, page_from_state
+from .page import Page, Site, page_from_state
 from .sources import HOME, NoteSource, discover_notes
 from .state import BuildState, NoteResult
 
@@ -291,7 +291,7 @@ def _write_pages(
 
 def _site(build: _Build, results: list[NoteResult], version: str) -> Site:
     """What every page shows of the others."""
-    notes = tuple(Listed(r.source.output, r.title, r.date, r.description) for r in results)
+    notes = tuple(r.listing_entry for r in results)
     return Site(build.config.site_title, version, build.config.templates_dir, notes)
 
 

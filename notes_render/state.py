@@ -21,7 +21,7 @@ from . import __version__, writer
 from .config import Config
 from .errors import Diagnostic, SourcePosition
 from .katex import engine_id
-from .page import Page, outline_data
+from .page import Listed, Page, outline_data
 from .sources import NoteSource
 
 STATE_VERSION = 1
@@ -71,9 +71,9 @@ class NoteResult:
     """The page file as this build left it; another value means someone touched it."""
 
     @property
-    def listing_entry(self) -> tuple[str, str, str | None, str | None]:
+    def listing_entry(self) -> Listed:
         """What other pages show of this note (index, navigation): a change re-renders them."""
-        return (str(self.source.output), self.title, self.date, self.description)
+        return Listed(self.source.output, self.title, self.date, self.description)
 
 
 @dataclass(slots=True)
