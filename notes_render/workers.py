@@ -18,7 +18,7 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -71,10 +71,11 @@ class NoteBuilder:
 
         A page built by a worker comes back with body None: the worker keeps it.
         """
-        if self._pool is None and self._wants_pool(notes):
+        sizes = [_size(note) for note in notes]  # decide on workers, and feed them biggest first
+        if self._pool is None and self._wants_pool(sizes):
             self._pool = _Pool(self._config, self._dist, self._factory, min(self._config.jobs, len(notes)))
         if self._pool is not None:
-            return self._pool.build(notes)
+            return self._pool.build(notes, sizes)
         return [_build_and_keep(note, self._config, self._engine) for note in notes]
 
     def write_pages(
@@ -112,10 +113,10 @@ class NoteBuilder:
             self._pool = None
         self._engine.close()
 
-    def _wants_pool(self, notes: Sequence[NoteSource]) -> bool:
+    def _wants_pool(self, sizes: Sequence[int]) -> bool:
         return (
-            min(self._config.jobs, len(notes)) > 1
-            and _markdown_bytes(notes) >= POOL_MIN_BYTES
+            min(self._config.jobs, len(sizes)) > 1
+            and sum(sizes) >= POOL_MIN_BYTES
             and _can_send(self._factory)
         )
 
@@ -196,10 +197,6 @@ def _can_send(engine_factory: EngineFactory) -> bool:
     return True
 
 
-def _markdown_bytes(notes: Iterable[NoteSource]) -> int:
-    return sum(_size(note) for note in notes)
-
-
 def _size(note: NoteSource) -> int:
     with contextlib.suppress(OSError):  # a note removed meanwhile is reported when it is built
         return note.path.stat().st_size
@@ -240,9 +237,9 @@ class _Pool:
             self.close()
             raise
 
-    def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
-        """Build notes on the workers; each Page comes back without its body."""
-        order = iter(sorted(range(len(notes)), key=lambda i: -_size(notes[i])))
+    def build(self, notes: Sequence[NoteSource], sizes: Sequence[int]) -> list[Page | Diagnostic]:
+        """Build notes (of these sizes) on the workers; each Page comes back without its body."""
+        order = iter(sorted(range(len(notes)), key=lambda i: -sizes[i]))
         built: dict[int, Page | Diagnostic] = {}
 
         def send_next(worker: int) -> None:
