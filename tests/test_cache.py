@@ -396,7 +396,10 @@ def test_a_worker_that_dies_fails_the_build_with_a_clear_error(
 def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    pools = []
+    original = workers._Pool
     monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates_dir)
     (templates_dir / "note.html").write_text(
@@ -411,6 +414,7 @@ def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
             build_site(config)
         messages.append(str(raised.value))
     assert messages[0] == messages[1] == "note.html: template error: 'nothing_like_this' is undefined"
+    assert pools == [2]  # the second build's pages were rendered in workers
 
 
 def test_a_content_error_survives_the_trip_from_a_worker() -> None:
@@ -516,7 +520,9 @@ def test_the_cache_folder_can_be_named_by_the_environment(tmp_path: Path, monkey
     assert (tmp_path / "c2" / "cache.sqlite3").is_file()
 
 
-def test_a_template_may_filter_the_content_it_is_given(tmp_path: Path) -> None:
+def test_a_template_may_filter_the_content_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # `content` is the note's HTML to every filter, in one process as in workers.
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates_dir)
@@ -530,9 +536,16 @@ def test_a_template_may_filter_the_content_it_is_given(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.md").write_text("# Title\n\nOne two three, with $x$.\n", encoding="utf-8")
-    config = Config(src=src, out=tmp_path / "out", templates_dir=templates_dir, jobs=1)
-    build_site(config)
-    page = (config.out / "a.html").read_text(encoding="utf-8")
-    body = page.split('<article class="note">\n')[1].split('<p id="words">')[0]
-    words = len(re.findall(r"\w+", Markup(body).striptags()))  # what Jinja's filters count
-    assert "One two three" in body and f'<p id="words">{words} words</p>' in page
+    (src / "b.md").write_text("# Other\n\nFour.\n", encoding="utf-8")
+    pools = []
+    original = workers._Pool
+    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
+    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
+    for jobs in (1, 2):
+        config = Config(src=src, out=tmp_path / f"out{jobs}", templates_dir=templates_dir, jobs=jobs)
+        build_site(config)
+        page = (config.out / "a.html").read_text(encoding="utf-8")
+        body = page.split('<article class="note">\n')[1].split('<p id="words">')[0]
+        words = len(re.findall(r"\w+", Markup(body).striptags()))  # what Jinja's filters count
+        assert "One two three" in body and f'<p id="words">{words} words</p>' in page, jobs
+    assert pools == [2]
