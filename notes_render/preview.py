@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import errno
 import html
+import io
 import ipaddress
 import mimetypes
+import os
 import socket
 import sys
 import threading
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 import watchfiles
@@ -73,6 +76,18 @@ _OVERLAY = (
 _NOT_FOUND_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Not found</title></head>\n'
     "<body><h1>Not found</h1><p>{path} is not part of the preview.</p>\n</body></html>\n"
+)
+
+CHUNK_BYTES = 64 * 1024
+"""A file is sent in pieces of this size, so serving it costs no more memory than this."""
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Names a browser on this machine reaches the server by, whatever address it is bound to."""
+
+_REFUSED = (
+    "notes-render preview: this request names another site ({what}), so it is refused: "
+    "a page elsewhere must not read the preview. Open {url}, or start the preview with "
+    "--host NAME to be reached as NAME.\n"
 )
 
 _TYPES = {
@@ -390,26 +405,36 @@ class _Until:
 # --- serving ----------------------------------------------------------------------------
 
 
-def resolve_request(root: Path, url_path: str) -> Path | None:
-    """The file under root that a request path names, or None (not found, or outside root).
+def locate(root: Path, url_path: str) -> Path | None:
+    """The file or folder under root that a request path names, resolved, or None (not
+    there, outside root, or a name no file system takes).
 
     The path is percent-decoded before it is checked, so `%2e%2e%2f` is `../`; hidden
-    names (the manifest) are not served, and a symlink counts by where it points.
+    names (the manifest) are not served, and a symlink counts by where it points. Whether
+    something exists outside root never shows: `/sub/../../tmp` is None like any path out.
     """
     path = unquote(urlsplit(url_path).path)
     parts = [part for part in path.split("/") if part]
     if "\0" in path or any(part.startswith(".") for part in parts):
         return None
-    candidate = root.joinpath(*parts)
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
+    return _inside(root, root.joinpath(*parts))
+
+
+def resolve_request(root: Path, url_path: str) -> Path | None:
+    """The file under root that a request path names (a folder's index.html), or None."""
+    found = locate(root, url_path)
+    if found is not None and found.is_dir():
+        found = _inside(root, found / "index.html")
+    return found if found is not None and found.is_file() else None
+
+
+def _inside(root: Path, candidate: Path) -> Path | None:
+    """candidate resolved, if it exists and is under root."""
     try:
         real = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError):  # missing, a loop, a name too long (ENAMETOOLONG)
         return None
-    if not real.is_relative_to(root.resolve()) or not real.is_file():
-        return None
-    return real
+    return real if real.is_relative_to(root.resolve()) else None
 
 
 def inject(page: str, generation: int, problems: Collection[Problem]) -> str:
@@ -424,7 +449,8 @@ def inject(page: str, generation: int, problems: Collection[Problem]) -> str:
 
 
 class PreviewServer(ThreadingHTTPServer):
-    """Serves one output folder and the event stream of a LiveSite."""
+    """Serves one output folder and the event stream of a LiveSite, to requests addressed
+    to it by one of its own names (see `accepts_host`)."""
 
     daemon_threads = True
 
@@ -432,6 +458,11 @@ class PreviewServer(ThreadingHTTPServer):
         self.address_family = _family(address[0])
         self.site = site
         super().__init__(address, _Handler)
+        bound = str(self.server_address[0])
+        self.host_names = LOOPBACK_NAMES | {bound, address[0].lower()}
+        """The names a request's Host may give: loopback, the bound address, --host."""
+        self.any_address = _is_unspecified(bound)
+        """Bound to every interface: other machines reach it by one of this one's addresses."""
 
     @property
     def url(self) -> str:
@@ -439,6 +470,47 @@ class PreviewServer(ThreadingHTTPServer):
         host, port = str(self.server_address[0]), self.server_address[1]
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
+
+    def accepts_host(self, value: str | None) -> bool:
+        """Whether a Host header (`name[:port]`) addresses this server.
+
+        Against DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1
+        still sends `Host: evil.example`, so only the server's own names pass (and, bound to
+        every interface, any IP address: a rebinding needs a name, an address is no name).
+        """
+        if not value or "@" in value:
+            return False
+        try:
+            parts = urlsplit("//" + value.strip())
+            port = parts.port or 80
+        except ValueError:
+            return False
+        name = parts.hostname or ""
+        if port != self.server_address[1]:
+            return False
+        return name in self.host_names or (self.any_address and _is_address(name))
+
+    def accepts_origin(self, value: str | None) -> bool:
+        """Whether an Origin header is absent (same-origin reads send none) or this server."""
+        if value is None:
+            return True
+        scheme, _, host = value.strip().partition("://")
+        return scheme.lower() == "http" and "/" not in host and self.accepts_host(host)
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_unspecified(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -465,6 +537,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, *, body: bool) -> None:
         site = self.server.site
+        host, origin = self.headers.get("Host"), self.headers.get("Origin")
+        if not (self.server.accepts_host(host) and self.server.accepts_origin(origin)):
+            what = f"Origin {origin}" if self.server.accepts_host(host) else f"Host {host}"
+            self._send_text(HTTPStatus.FORBIDDEN, _REFUSED.format(what=what, url=self.server.url), body)
+            return
         path = urlsplit(self.path).path
         if path == EVENTS_PATH:
             self._stream_events()
@@ -474,10 +551,13 @@ class _Handler(BaseHTTPRequestHandler):
         generation, problems = site.state.snapshot()
         root = site.out
         target = resolve_request(root, path)
+        folder = None if target is not None or path.endswith("/") else locate(root, path)
         if target is None and path == "/" and site.entry is not None:
             self._redirect("/" + str(site.entry))
-        elif target is None and path != "/" and not path.endswith("/") and (root / path.lstrip("/")).is_dir():
-            self._redirect(path + "/")  # so the folder's index.html resolves its relative links
+        elif folder is not None and folder.is_dir():
+            # So the folder's index.html resolves its relative links; one leading slash, so
+            # the address is never read as another host's (`//host/`).
+            self._redirect("/" + path.lstrip("/") + "/")
         elif target is None:
             page = _NOT_FOUND_PAGE.format(path=html.escape(path))
             self._send_html(HTTPStatus.NOT_FOUND, inject(page, generation, problems), body)
@@ -504,26 +584,40 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _send_file(self, target: Path, body: bool) -> None:
+        """A file as it is on disk, sent in chunks: a big one is never held in memory whole."""
         try:
-            stat = target.stat()
-            data = target.read_bytes()
-        except FileNotFoundError:  # a rebuild removed it just now
+            handle = target.open("rb")
+        except OSError:  # a rebuild removed it just now
             self.send_error(HTTPStatus.NOT_FOUND)
             return
-        # Nanosecond time and size, not Last-Modified: two saves within a second must differ.
-        tag = f'"{stat.st_mtime_ns:x}-{len(data):x}"'
-        if self.headers.get("If-None-Match") == tag:
-            self.send_response(HTTPStatus.NOT_MODIFIED)
+        with handle:
+            stat = os.fstat(handle.fileno())  # the size of the very file sent
+            # Nanosecond time and size, not Last-Modified: two saves within a second must differ.
+            tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+            if self.headers.get("If-None-Match") == tag:
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", tag)
+                self.end_headers()
+                return
+            content_type = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", content_type or "application/octet-stream")
+            self.send_header("Content-Length", str(stat.st_size))
             self.send_header("ETag", tag)
+            self.send_header("Cache-Control", "no-cache")  # revalidate: a stylesheet may have changed
             self.end_headers()
-            return
-        content_type = _TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", content_type or "application/octet-stream")
+            if body:
+                _copy(handle, self.wfile, stat.st_size)
+
+    def _send_text(self, status: HTTPStatus, text: str, body: bool) -> None:
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("ETag", tag)
-        self.send_header("Cache-Control", "no-cache")  # revalidate: a stylesheet may have changed
+        self.send_header("Connection", "close")
         self.end_headers()
+        self.close_connection = True
         if body:
             self.wfile.write(data)
 
@@ -558,6 +652,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _event(self, text: str) -> None:
         self.wfile.write(text.encode("utf-8"))
         self.wfile.flush()
+
+
+def _copy(source: BinaryIO, target: io.BufferedIOBase, size: int) -> None:
+    """Send size bytes of source, CHUNK_BYTES at a time."""
+    while size > 0:
+        chunk = source.read(min(CHUNK_BYTES, size))
+        if not chunk:
+            return  # the file shrank meanwhile: the client sees a short answer, not a hang
+        target.write(chunk)
+        size -= len(chunk)
 
 
 # --- putting it together ----------------------------------------------------------------

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -240,6 +241,102 @@ def test_resolve_request_refuses_every_escape(tmp_path: Path) -> None:
         "/",
     ):
         assert preview.resolve_request(root, path) is None, path
+
+
+def _raw(live: Live, head: str) -> tuple[int, bytes]:
+    """Send a request exactly as written (request line and headers) and read the answer."""
+    host, port = live.server.server_address[:2]
+    with socket.create_connection((str(host), port), timeout=WAIT_S) as connection:
+        connection.sendall(head.replace("PORT", str(port)).encode("latin-1") + b"\r\n\r\n")
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        return response.status, response.read()
+
+
+def test_requests_that_name_another_site_are_refused(live_note: Live) -> None:
+    """DNS rebinding: evil.example resolves to 127.0.0.1, yet its pages say `Host: evil.example`."""
+    for path in ("/a.html", preview.EVENTS_PATH, "/assets/style.css", "/"):
+        for host in ("evil.example", "evil.example:PORT", "127.0.0.1:1", "localhost.evil.example:PORT"):
+            status, body = _raw(live_note, f"GET {path} HTTP/1.1\r\nHost: {host}")
+            assert status == 403, (path, host)
+            assert b"names another site" in body and b"Front Title" not in body
+        status, _ = _raw(live_note, f"GET {path} HTTP/1.0")  # no Host at all
+        assert status == 403, path
+    # A page of another site opening the event stream sends its Origin.
+    for origin in ("http://evil.example", "null", "https://127.0.0.1:PORT"):
+        status, body = _raw(
+            live_note, f"GET {preview.EVENTS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: {origin}"
+        )
+        assert status == 403 and b"names another site" in body, origin
+    # The server's own names, with its port, are served.
+    for host in ("127.0.0.1:PORT", "localhost:PORT", "LOCALHOST:PORT", "[::1]:PORT"):
+        status, body = _raw(live_note, f"GET /a.html HTTP/1.1\r\nHost: {host}\r\nConnection: close")
+        assert status == 200 and b"Front Title" in body, host
+    status, _ = _raw(
+        live_note,
+        "GET /a.html HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: http://localhost:PORT\r\nConnection: close",
+    )
+    assert status == 200
+
+
+def test_the_names_given_with_host_are_served(project: Project) -> None:
+    site = project.site("a.md")
+    with preview.bind(site, "localhost", 0) as named, preview.bind(site, "0.0.0.0", 0) as everywhere:
+        port = named.server_address[1]
+        assert named.accepts_host(f"localhost:{port}") and named.accepts_host(f"127.0.0.1:{port}")
+        assert not named.accepts_host(f"192.168.1.2:{port}")
+        # On every interface, other machines use one of this one's addresses: any address, no name.
+        port = everywhere.server_address[1]
+        assert everywhere.accepts_host(f"192.168.1.2:{port}") and everywhere.accepts_host(f"0.0.0.0:{port}")
+        assert not everywhere.accepts_host(f"evil.example:{port}")
+        assert not everywhere.accepts_host(f"192.168.1.2:{port + 1}")
+
+
+def test_odd_paths_get_404_whatever_exists_on_the_machine(
+    live_note: Live, project: Project, capfd: pytest.CaptureFixture[str]
+) -> None:
+    (project.out / "sub").mkdir(exist_ok=True)
+    capfd.readouterr()
+    # `..` above the output folder answers the same whether the folder named there exists.
+    depth = "/sub" + "/.." * len(project.out.parts)
+    for path in (f"{depth}/tmp", f"{depth}/no-such-folder-here", "/sub/../../secret.txt"):
+        status, headers, body = live_note.get(path)
+        assert status == 404, path
+        assert "location" not in headers
+    # A name longer than any file system takes (255 bytes) is simply not there.
+    for path in ("/" + "a" * 300 + ".html", "/sub/" + "b" * 300, "/" + "%C3%A9" * 200):
+        status, _, body = live_note.get(path)
+        assert status == 404, path
+        assert b"Not found" in body
+    assert "Traceback" not in capfd.readouterr().err
+    # A folder inside the site is still redirected to its slash, never to another host.
+    for path in ("/sub", "//sub"):
+        status, headers, _ = live_note.get(path)
+        assert status == 302 and headers["location"] == "/sub/", path
+
+
+def test_a_big_file_is_sent_in_chunks(live_note: Live, project: Project) -> None:
+    size = 24 * 1024 * 1024
+    with open(project.out / "big.bin", "wb") as handle:
+        handle.truncate(size)  # sparse: costs no disk
+    host, port = live_note.server.server_address[:2]
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        connection = http.client.HTTPConnection(str(host), port, timeout=WAIT_S)
+        connection.request("GET", "/big.bin")
+        response = connection.getresponse()
+        assert response.status == 200 and response.getheader("Content-Length") == str(size)
+        received = 0
+        while chunk := response.read(65536):
+            received += len(chunk)
+        connection.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert received == size
+    # Read whole, the file alone would be 24 MB in memory; in chunks, the server holds one.
+    assert peak < 4 * 1024 * 1024, peak
 
 
 def test_whole_site_is_served_by_serve(project: Project) -> None:
