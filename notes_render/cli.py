@@ -345,9 +345,16 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
     warning = preview.host_warning(args.host)
     if warning:
         print(f"notes-render: warning: {warning}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="notes-render-preview-", ignore_cleanup_errors=True) as tmp:
+    # Hidden, so that a notes folder holding the system's temporary folder (`preview
+    # /tmp/n.md`) never finds the preview's own output among its notes.
+    with tempfile.TemporaryDirectory(prefix=".notes-render-preview-", ignore_cleanup_errors=True) as tmp:
         load = functools.partial(
-            make_config, src=src, out=Path(tmp), templates_dir=args.templates, katex_dir=args.katex_dir
+            make_config,
+            src=src,
+            out=Path(tmp),
+            templates_dir=args.templates,
+            katex_dir=args.katex_dir,
+            temporary_out=True,
         )
         site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
         with preview.running(site, host=args.host, port=args.port) as server:

@@ -92,8 +92,13 @@ def make_config(
     cache_dir: Path | None = None,
     use_cache: bool = True,
     jobs: int | None = None,
+    temporary_out: bool = False,
 ) -> Config:
-    """Combine command-line values with pyproject.toml and refuse dangerous settings."""
+    """Combine command-line values with pyproject.toml and refuse dangerous settings.
+
+    temporary_out: out is a hidden folder made empty for this run (the preview's), so it
+    may lie inside src: nothing in it is the user's, and finding notes skips hidden folders.
+    """
     project_dir = (project_dir or Path.cwd()).resolve()
     settings = load_pyproject_settings(project_dir)
     where = str(project_dir / "pyproject.toml")
@@ -119,19 +124,20 @@ def make_config(
         cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
         jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
     )
-    check_paths(config, project_dir)
+    check_paths(config, project_dir, temporary_out=temporary_out)
     return config
 
 
-def check_paths(config: Config, project_dir: Path) -> None:
-    """Refuse an output folder that would overwrite sources or anything that is not the site."""
+def check_paths(config: Config, project_dir: Path, *, temporary_out: bool = False) -> None:
+    """Refuse an output folder that would overwrite sources or anything that is not the site
+    (a temporary one may be inside the sources: see make_config)."""
     if not config.src.is_dir():
         raise ConfigError(f"source folder {config.src} does not exist or is not a folder")
     src = config.src.resolve()
     out = config.out.resolve()
     if out == src:
         raise ConfigError(f"--out {config.out} is the source folder; choose another output folder")
-    if out.is_relative_to(src):
+    if out.is_relative_to(src) and not temporary_out:
         raise ConfigError(f"--out {config.out} is inside the source folder {config.src}")
     if src.is_relative_to(out):
         raise ConfigError(f"--out {config.out} contains the source folder {config.src}")

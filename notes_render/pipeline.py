@@ -54,6 +54,8 @@ class BuildReport:
     """Notes parsed and transformed by this build (the others had not changed)."""
     rendered: list[PurePosixPath] = field(default_factory=list)
     """Pages whose template was rendered by this build (the others were left as they were)."""
+    targets: set[PurePosixPath] = field(default_factory=set)
+    """Local paths the notes point at, there or not (relative to the source folder)."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -239,6 +241,7 @@ def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
             result = build.current.notes[note.rel]
             report.diagnostics += result.diagnostics
             report.formulas += result.formulas
+            report.targets |= result.targets.keys()
             report.pages.append(note.output)
     report.pages.sort()
     return report

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import watchfiles
 
-from . import pipeline, writer
+from . import pipeline
 from .config import Config
 from .errors import ConfigError, NotesRenderError
 from .katex import MathEngine
@@ -196,7 +196,8 @@ class LiveSite:
         self.state = BuildState()
         """The outcome of the latest build, read by the server."""
         self.inputs: frozenset[Path] = frozenset()
-        """For a one-note preview: the note and the files it references, as the last build saw."""
+        """For a one-note preview: the note and every path it points at, there or not, as
+        the last build saw them."""
 
     def _load(self) -> Config:
         """Read the config again (pyproject.toml may have changed)."""
@@ -225,11 +226,9 @@ class LiveSite:
             return True
         if not changed.is_relative_to(self.src):
             return False
-        if self._only is None:
-            return True
-        # A file added under the notes may be an image the note names but was missing.
-        added = change == watchfiles.Change.added and changed.suffix != ".md"
-        return added or changed in self.inputs
+        # One note: only what it names counts (an image it names may appear later); the
+        # rest of its folder, however busy (`preview /tmp/n.md`), does not.
+        return self._only is None or changed in self.inputs
 
     def build(self, changed: Collection[Path] = ()) -> None:
         """Rebuild and publish the outcome; bad content or settings never raise."""
@@ -240,7 +239,8 @@ class LiveSite:
             only = None if self._only is None else [self._only]
             report = pipeline.build_site(config, self._engines, only=only)
             problems = self._report(config, report, time.perf_counter() - started)
-            self.inputs = self._referenced_files()
+            if self._only is not None:
+                self.inputs = frozenset({self.src / self._only, *(self.src / t for t in report.targets)})
         except NotesRenderError as exc:
             if isinstance(exc, ConfigError):
                 self._config = None  # load it again next time: the problem may be in pyproject.toml
@@ -268,13 +268,6 @@ class LiveSite:
         # In the whole site, each page shows its own errors.
         pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
         return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
-
-    def _referenced_files(self) -> frozenset[Path]:
-        """The note and every source file the build copied (listed in the output manifest)."""
-        if self._only is None:
-            return frozenset()
-        copied = (self.src / rel for rel in writer.read_manifest(self.out))
-        return frozenset({self.src / self._only, *(path for path in copied if path.is_file())})
 
     def _log(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -566,7 +566,9 @@ def test_help_documents_every_preview_and_serve_option() -> None:
             assert option in result.stdout, (command, option)
 
 
-def _start_cli(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+def _start_cli(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """Run `build.py preview ...` with a stand-in browser; return it and the URL it printed."""
     browser = tmp_path / "browser.sh"
     browser.write_text(f'#!/bin/sh\necho "$1" >> {tmp_path / "opened"}\n', encoding="utf-8")
@@ -577,7 +579,7 @@ def _start_cli(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[str], 
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "BROWSER": str(browser), "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     timer = threading.Timer(WAIT_S, process.kill)  # a hung start-up fails the test, never CI
     timer.start()
@@ -627,6 +629,50 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly(
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
         again.bind(("127.0.0.1", parts.port or 0))
         again.listen()
+
+
+def test_cli_previews_a_note_in_a_folder_that_holds_the_temporary_folder(tmp_path: Path) -> None:
+    """`preview /tmp/n.md`: the note's folder is the notes folder, and it holds the temporary
+    folder the preview builds into, an --out nobody gave."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    (folder / "n.md").write_text("# Loose note\n\nSome $x^2$.\n", encoding="utf-8")
+    process, url = _start_cli(
+        ["preview", str(folder / "n.md"), "--port", "0"], tmp_path, {"TMPDIR": str(folder)}
+    )
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", urlsplit(url).port, timeout=WAIT_S)
+        connection.request("GET", "/n.html")
+        response = connection.getresponse()
+        assert response.status == 200 and b"Loose note" in response.read()
+        connection.close()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=WAIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "--out" not in stderr and "error:" not in stderr
+    built = re.search(r"building into (\S+);", stderr)
+    assert built and Path(built.group(1)).parent == folder and not Path(built.group(1)).exists()
+
+
+def test_a_one_note_preview_rebuilds_only_for_what_the_note_names(tmp_path: Path) -> None:
+    notes = tmp_path / "busy"
+    notes.mkdir()
+    (notes / "n.md").write_text("# N\n\n![late](img/late.png) and [data](data.csv)\n", encoding="utf-8")
+    (notes / "data.csv").write_text("1,2\n", encoding="utf-8")
+    load = partial(make_config, src=notes, out=tmp_path / "out", project_dir=tmp_path, use_cache=False)
+    site = preview.LiveSite(load, project_dir=tmp_path, only=PurePosixPath("n.md"), quiet=True)
+    site.build()
+    added, modified = preview.watchfiles.Change.added, preview.watchfiles.Change.modified
+    assert site.wants(modified, str(notes.resolve() / "n.md"))
+    assert site.wants(modified, str(notes.resolve() / "data.csv"))
+    assert site.wants(added, str(notes.resolve() / "img" / "late.png"))  # named, missing so far
+    # Anything else appearing in the folder (another program's files in /tmp) is not the note's.
+    assert not site.wants(added, str(notes.resolve() / "unrelated.png"))
+    assert not site.wants(added, str(notes.resolve() / "img" / "other.png"))
 
 
 def test_cli_refuses_a_port_that_is_no_port(capsys: pytest.CaptureFixture[str]) -> None:
