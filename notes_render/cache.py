@@ -6,6 +6,10 @@ builds may read and write at once), each with a checksum: an entry that does not
 ignored and typeset again, never served. Rendered note bodies are kept there too (see
 state.py), so a template change re-renders pages without typesetting anything, and so is
 highlighted code, so a note whose code blocks did not change never loads Pygments.
+
+A cache is an optimisation: one that is locked by another process for long, cannot be
+written (read-only, full disk) or is not a folder turns its Store off for the rest of the
+build, which goes on without it and reports the reason once (`Store.trouble`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ConfigError, Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult
+from .sources import display_path
 
 DB_NAME = "cache.sqlite3"
 """The SQLite file inside the cache folder."""
@@ -34,6 +40,11 @@ _DAY_S = 86400
 
 PAGE_SIZE = 16384
 """SQLite page size of a new cache file, in bytes."""
+
+BUSY_TIMEOUT_S = 5.0
+"""How long a read or write waits for another process's write to the cache: ample for
+another build's transaction (one note's entries), and the build's only wait if the lock is
+held for longer (then it goes on without the cache)."""
 
 # Commands that change the macros later formulas of the same note see (KaTeX keeps them in
 # the batch's shared macros object). Matched without a word boundary on purpose: `\define`
@@ -95,13 +106,22 @@ class Store:
     """A key-value store of checksummed entries in SQLite; every failure is a miss.
 
     Safe when several builds (or worker processes) use it at once: SQLite's WAL mode lets
-    readers and one writer proceed together, and writers wait for each other.
+    readers and one writer proceed together, and writers wait for each other, up to
+    BUSY_TIMEOUT_S. A cache that stays locked or cannot be written turns the store off:
+    later reads miss and writes are dropped, without waiting again, and `trouble` says why.
     """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.trouble: Diagnostic | None = None
+        """Why the store stopped using the cache (a warning naming it), or None."""
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[str, list[tuple[str, bytes, str, int]]]] | None = None
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self.folder / DB_NAME
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -110,13 +130,13 @@ class Store:
                 self._db = self._open()
             except sqlite3.DatabaseError as exc:
                 if not _damaged(exc):
-                    raise  # busy or unwritable: the callers treat it as a miss
+                    raise  # busy or unwritable: the callers give up on the cache
                 self._discard()  # not a database (truncated, overwritten): start a new one
                 self._db = self._open()
         return self._db
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.folder / DB_NAME, timeout=30, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             # Entries are kilobytes (formulas) to megabytes (bodies): bigger pages than the
             # default 4 KB take a third less time to write. It applies to a new file only.
@@ -135,6 +155,12 @@ class Store:
             raise
         return db
 
+    def _give_up(self, exc: Exception) -> None:
+        """Stop using the cache for the rest of this build, remembering why (the first time)."""
+        self.close()
+        if self.trouble is None:
+            self.trouble = cache_warning(self.folder, exc)
+
     def _discard(self) -> None:
         if self._db is not None:
             self._db.close()
@@ -144,7 +170,7 @@ class Store:
 
     def get_many(self, table: str, keys: Sequence[str]) -> dict[str, bytes]:
         """The intact entries among keys; missing or damaged ones are simply absent."""
-        if not keys:
+        if not keys or self.trouble is not None:
             return {}
         found: dict[str, bytes] = {}
         today = int(time.time()) // _DAY_S
@@ -166,16 +192,20 @@ class Store:
                 if stale:  # remember use at most once a day, for `cache prune`
                     marks = ",".join("?" * len(stale))
                     db.execute(f"UPDATE {table} SET used = ? WHERE key IN ({marks})", [today, *stale])
-        except sqlite3.DatabaseError as exc:  # busy too long, unreadable: a miss this time
+        except sqlite3.DatabaseError as exc:
             if _damaged(exc):
                 self._discard()  # damaged beyond single entries: rebuilt anew
+            else:
+                self._give_up(exc)  # busy too long, unreadable: no cache this build
+        except OSError as exc:  # the folder cannot be made: not a folder, no permission
+            self._give_up(exc)
         return found
 
     def put_many(self, table: str, items: Iterable[tuple[str, bytes]]) -> None:
         """Store entries; a cache that cannot be written only costs speed, never the build."""
         today = int(time.time()) // _DAY_S
         rows = [(key, value, _digest(value), today) for key, value in items]
-        if not rows:
+        if not rows or self.trouble is not None:
             return
         if self._pending is not None:
             self._pending.append((table, rows))
@@ -194,7 +224,7 @@ class Store:
             self._write(pending)
 
     def _write(self, puts: list[tuple[str, list[tuple[str, bytes, str, int]]]]) -> None:
-        if not puts:
+        if not puts or self.trouble is not None:
             return
         try:
             db = self._connect()
@@ -202,18 +232,44 @@ class Store:
                 db.execute("BEGIN IMMEDIATE")
                 for table, rows in puts:
                     db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)", rows)
-        except sqlite3.DatabaseError as exc:  # busy too long, unwritable: skip this time
+        except sqlite3.DatabaseError as exc:
             if _damaged(exc):
                 self._discard()
+            else:
+                self._give_up(exc)  # busy too long, read-only, full: no cache this build
+        except OSError as exc:
+            self._give_up(exc)
 
     def prune(self, max_age_days: int) -> int:
-        """Remove entries no build has used for max_age_days; returns how many went."""
+        """Remove entries no build has used for max_age_days; returns how many went.
+
+        Only a database that is ours is touched (the tables a build makes, with their
+        columns); none is made where there was none.
+        """
+        if not self.path.is_file():
+            return 0
         cutoff = int(time.time()) // _DAY_S - max_age_days
-        db = self._connect()
-        removed = 0
-        for table in _TABLES:
-            removed += db.execute(f"DELETE FROM {table} WHERE used <= ?", (cutoff,)).rowcount
-        db.execute("VACUUM")
+        try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=rw",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+            )
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"cannot prune {self.path}: {exc}") from exc
+        try:
+            tables = [table for table in _TABLES if _columns(db, table)]
+            if not tables or any(_columns(db, table) != _COLUMNS for table in tables):
+                raise ConfigError(f"{self.path} is not a notes-render cache; nothing was removed")
+            removed = 0
+            for table in tables:
+                removed += db.execute(f"DELETE FROM {table} WHERE used <= ?", (cutoff,)).rowcount
+            db.execute("VACUUM")
+        except sqlite3.DatabaseError as exc:  # locked by a build for long, read-only, not SQLite
+            raise ConfigError(f"cannot prune {self.path}: {exc}") from exc
+        finally:
+            db.close()
         return removed
 
     def close(self) -> None:
@@ -223,9 +279,31 @@ class Store:
             self._db = None
 
 
+def cache_warning(folder: Path, exc: Exception) -> Diagnostic:
+    """The one warning of a build whose cache failed: where, why, and that it went on."""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        where, why = folder, "the cache folder exists and is not a folder"
+    elif isinstance(exc, OSError):
+        where, why = Path(exc.filename or folder), f"cannot write the cache ({exc.strerror or exc})"
+    elif getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        where, why = folder / DB_NAME, f"the cache is locked by another process (waited {BUSY_TIMEOUT_S:g} s)"
+    else:
+        where, why = folder / DB_NAME, f"cannot use the cache ({exc})"
+    message = f"{why}; this build goes on without it"
+    return Diagnostic(SourcePosition(display_path(where), 0, 0), message, "warning")
+
+
 def body_key(body: bytes) -> str:
     """The key of a note's body HTML: its own hash, so equal bodies share one entry."""
     return hashlib.sha256(body).hexdigest()
+
+
+_COLUMNS = ["key", "value", "digest", "used"]
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    """The columns of a table, in order ([] when there is no such table)."""
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()]
 
 
 def _damaged(exc: sqlite3.DatabaseError) -> bool:

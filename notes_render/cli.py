@@ -280,12 +280,12 @@ def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagno
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from .cache import Store
+    from .cache import DB_NAME, Store
     from .config import default_cache_dir
 
     folder: Path = args.cache_dir or default_cache_dir(Path.cwd())
-    if not folder.is_dir():
-        raise ConfigError(f"no cache at {folder}")
+    if not ((folder / DB_NAME).is_file() or (folder / "builds").is_dir()):
+        raise ConfigError(f"no cache at {folder} (a build makes {DB_NAME} and builds/ there)")
     from .state import prune
 
     removed = Store(folder).prune(max(0, args.max_age))

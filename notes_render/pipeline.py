@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from . import sources, state, writer
-from .cache import BODIES, Store
+from .cache import BODIES, Store, cache_warning
 from .config import Config
 from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
@@ -86,6 +86,8 @@ class _Build:
     """Every page is rendered again: the templates or the list of notes changed."""
     builder: NoteBuilder | None = None
     """Builds the notes (and writes their pages); made when the first note is built."""
+    cache_trouble: Diagnostic | None = None
+    """Why the build state could not be saved in the cache, if it could not."""
     report: BuildReport = field(default_factory=BuildReport)
 
 
@@ -137,13 +139,22 @@ def build_site(
             _write_highlight_css(build, written)
             _copy_referenced(set().union(*(r.files for r in results)), config, written)
             writer.finish(config.out, written if only is None else written | previous_files, previous_files)
-        state.save(state_file, build.current, config)
+        _save_state(build, state_file)
     finally:  # workers stop and the cache's connection is let go even when a stage fails
         if build.builder is not None:
             build.builder.close()
         if build.store is not None:
             build.store.close()
     return _report(build, notes)
+
+
+def _save_state(build: _Build, state_file: Path | None) -> None:
+    """Remember what was built; a cache that cannot take it (full disk) only costs speed."""
+    try:
+        state.save(state_file, build.current, build.config)
+    except OSError as exc:
+        assert build.config.cache_dir is not None  # there is a state file to save
+        build.cache_trouble = cache_warning(build.config.cache_dir, exc)
 
 
 def _keep_unchanged(build: _Build, notes: list[NoteSource]) -> None:
@@ -177,7 +188,7 @@ def _builder(build: _Build) -> NoteBuilder:
     if build.builder is None:
         from .workers import NoteBuilder  # heavy only when there is something to build
 
-        build.builder = NoteBuilder(build.config, build.dist, build.engine_factory)
+        build.builder = NoteBuilder(build.config, build.dist, build.engine_factory, build.store)
     return build.builder
 
 
@@ -244,6 +255,12 @@ def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
             report.targets |= result.targets.keys()
             report.pages.append(note.output)
     report.pages.sort()
+    troubles = [
+        build.store.trouble if build.store is not None else None,
+        build.builder.cache_trouble() if build.builder is not None else None,
+        build.cache_trouble,
+    ]
+    report.diagnostics += [trouble for trouble in troubles if trouble is not None][:1]  # said once
     return report
 
 

@@ -27,6 +27,9 @@ from .sources import NoteSource
 STATE_VERSION = 1
 """Bumped when the file's layout changes; a state of another version is ignored."""
 
+STATE_KIND = "notes-render build state"
+"""The `kind` of every state file: `cache prune` removes no file without it."""
+
 _PACKAGE = Path(__file__).resolve().parent
 # Third-party code whose version changes the pages' HTML (code highlighting, Markdown).
 _LIBRARIES = ("markdown_it", "mdit_py_plugins", "pygments", "yaml")
@@ -187,8 +190,12 @@ def state_path(config: Config) -> Path | None:
     """Where the state of building config.src into config.out is kept (None: no cache)."""
     if config.cache_dir is None:
         return None
-    pair = f"{config.src.resolve()}\0{config.out.resolve()}"
-    return config.cache_dir / "builds" / (hashlib.sha256(pair.encode("utf-8")).hexdigest()[:24] + ".json")
+    return config.cache_dir / "builds" / _state_name(str(config.src.resolve()), str(config.out.resolve()))
+
+
+def _state_name(src: str, out: str) -> str:
+    """The state file's name: a hash of its (resolved) source and output folders."""
+    return hashlib.sha256(f"{src}\0{out}".encode()).hexdigest()[:24] + ".json"
 
 
 def load(path: Path | None) -> BuildState:
@@ -214,6 +221,7 @@ def save(path: Path | None, state: BuildState, config: Config) -> None:
     if path is None:
         return
     data = {
+        "kind": STATE_KIND,
         "version": STATE_VERSION,
         "src": str(config.src.resolve()),
         "out": str(config.out.resolve()),
@@ -227,18 +235,34 @@ def save(path: Path | None, state: BuildState, config: Config) -> None:
 
 def prune(cache_dir: Path) -> int:
     """Remove the states of builds whose source or output folder is gone (a preview's
-    temporary folder, a deleted site); returns how many were removed."""
+    temporary folder, a deleted site); returns how many were removed.
+
+    Only files a build wrote are candidates: a regular file of the right kind, whose
+    name is the one its own folders give (so neither the user's JSON nor a copy).
+    """
     removed = 0
     for path in sorted((cache_dir / "builds").glob("*.json")):
-        try:
-            data = json.loads(path.read_bytes())
-            folders = [Path(data["src"]), Path(data["out"])]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable or from an older build: it is simply rebuilt when needed
-        if not all(folder.is_dir() for folder in folders):
+        folders = _own_state_folders(path)
+        if folders is not None and not all(folder.is_dir() for folder in folders):
             path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _own_state_folders(path: Path) -> tuple[Path, Path] | None:
+    """(src, out) of a state file a build wrote, or None when path is no such file."""
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("kind") != STATE_KIND:
+        return None
+    src, out = data.get("src"), data.get("out")
+    if not isinstance(src, str) or not isinstance(out, str) or path.name != _state_name(src, out):
+        return None
+    return Path(src), Path(out)
 
 
 def _result_data(result: NoteResult) -> dict[str, Any]:

@@ -58,13 +58,16 @@ class NoteBuilder:
     call, until close().
     """
 
-    def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
+    ) -> None:
         self._config = config
         self._dist = dist
         self._factory = engine_factory
-        self._engine = LazyEngine(config, dist, engine_factory)
+        self._engine = LazyEngine(config, dist, engine_factory, store)
         self._pool: _Pool | None = None
         self._own_renderer: PageRenderer | None = None
+        self._worker_trouble: Diagnostic | None = None
 
     def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
         """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable.
@@ -75,7 +78,9 @@ class NoteBuilder:
         if self._pool is None and self._wants_pool(sizes):
             self._pool = _Pool(self._config, self._dist, self._factory, min(self._config.jobs, len(notes)))
         if self._pool is not None:
-            return self._pool.build(notes, sizes)
+            built = self._pool.build(notes, sizes)
+            self._worker_trouble = self._worker_trouble or self._pool.cache_trouble
+            return built
         return [_build_and_keep(note, self._config, self._engine) for note in notes]
 
     def write_pages(
@@ -105,6 +110,10 @@ class NoteBuilder:
 
             self._own_renderer = PageRenderer(site)
         return self._own_renderer
+
+    def cache_trouble(self) -> Diagnostic | None:
+        """Why this process or a worker stopped using the cache, if one did (the first)."""
+        return self._engine.trouble() or self._worker_trouble
 
     def close(self) -> None:
         """Stop the workers and let go of the engine and the cache."""
@@ -151,12 +160,14 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
 class LazyEngine:
     """Makes the engine on first use, behind the formula cache if there is one."""
 
-    def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory) -> None:
+    def __init__(
+        self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
+    ) -> None:
         self._config = config
         self._dist = dist
         self._factory = engine_factory
         self._engine: MathEngine | None = None
-        self._store: Store | None = None
+        self._store = store
 
     def __call__(self) -> MathEngine:
         """The engine, made now if this is its first use."""
@@ -181,6 +192,10 @@ class LazyEngine:
             self._store = Store(self._config.cache_dir)
         return self._store
 
+    def trouble(self) -> Diagnostic | None:
+        """Why the store stopped using the cache, if it did."""
+        return None if self._store is None else self._store.trouble
+
     def close(self) -> None:
         """Let go of the cache's database."""
         if self._store is not None:
@@ -204,7 +219,8 @@ def _size(note: NoteSource) -> int:
 
 
 # --- the pool -------------------------------------------------------------------------
-# A worker answers each message with one reply: ("built", index, Page | Diagnostic),
+# A worker answers each message with one reply: ("built", index, Page | Diagnostic, its cache
+# trouble or None),
 # ("written", {note: stat}), or ("failed", exception) after which it stops.
 
 
@@ -223,6 +239,8 @@ class _Pool:
         """Which worker keeps the body of each note built."""
         self._writing: set[int] = set()
         """The workers asked to write pages that have not answered yet."""
+        self.cache_trouble: Diagnostic | None = None
+        """Why a worker stopped using the cache, if one did (the first to say)."""
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
@@ -251,8 +269,9 @@ class _Pool:
             for _ in range(IN_FLIGHT):
                 send_next(worker)
         while len(built) < len(notes):
-            for worker, (_, index, result) in self._replies(range(len(self._connections))):
+            for worker, (_, index, result, trouble) in self._replies(range(len(self._connections))):
                 built[index] = result
+                self.cache_trouble = self.cache_trouble or trouble
                 if isinstance(result, Page):
                     self._owner[result.source.rel] = worker
                 send_next(worker)
@@ -357,9 +376,9 @@ def _answer(
         _, index, note = message
         built = _build_and_keep(note, config, engine)
         if isinstance(built, Diagnostic):
-            return ("built", index, built)
+            return ("built", index, built, engine.trouble())
         page = kept[note.rel] = detach(built)
-        return ("built", index, dataclasses.replace(page, body=None))
+        return ("built", index, dataclasses.replace(page, body=None), engine.trouble())
     _, site, rels, home = message
     from .templates import PageRenderer
 
