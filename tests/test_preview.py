@@ -593,6 +593,27 @@ def _start_cli(
     return process, match.group(1)
 
 
+def _get_then_stop(
+    process: subprocess.Popen[str], url: str, path: str, stop: signal.Signals
+) -> tuple[bytes, str]:
+    """GET path (it must answer 200), then stop the preview with a signal; (body, stderr)."""
+    try:
+        parts = urlsplit(url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=WAIT_S)
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200, path
+        body = response.read()
+        connection.close()
+        process.send_signal(stop)
+        _, stderr = process.communicate(timeout=WAIT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return body, stderr
+
+
 @pytest.mark.parametrize(
     ("open_browser", "stop"),
     [(True, signal.SIGINT), (False, signal.SIGINT), (False, signal.SIGTERM), (False, signal.SIGHUP)],
@@ -603,19 +624,9 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly(
 ) -> None:
     args = ["preview", str(project.notes / "a.md"), "--port", "0", *(["--open"] if open_browser else [])]
     process, url = _start_cli(args, tmp_path)
-    try:
-        parts = urlsplit(url)
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=WAIT_S)
-        connection.request("GET", "/a.html")
-        response = connection.getresponse()
-        assert response.status == 200 and b"Front Title" in response.read()
-        connection.close()
-        process.send_signal(stop)
-        _, stderr = process.communicate(timeout=WAIT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    parts = urlsplit(url)
+    page, stderr = _get_then_stop(process, url, "/a.html", stop)
+    assert b"Front Title" in page
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "preview stopped" in stderr
@@ -640,18 +651,8 @@ def test_cli_previews_a_note_in_a_folder_that_holds_the_temporary_folder(tmp_pat
     process, url = _start_cli(
         ["preview", str(folder / "n.md"), "--port", "0"], tmp_path, {"TMPDIR": str(folder)}
     )
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", urlsplit(url).port, timeout=WAIT_S)
-        connection.request("GET", "/n.html")
-        response = connection.getresponse()
-        assert response.status == 200 and b"Loose note" in response.read()
-        connection.close()
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=WAIT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    page, stderr = _get_then_stop(process, url, "/n.html", signal.SIGINT)
+    assert b"Loose note" in page
     assert process.returncode == 0, stderr
     assert "--out" not in stderr and "error:" not in stderr
     built = re.search(r"building into (\S+);", stderr)
