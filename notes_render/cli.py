@@ -179,7 +179,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="keep typeset formulas and the build state here, so a rebuild "
         "only redoes what changed (default: .notes-render-cache in the "
-        "working folder)",
+        "working folder); a cache that is locked or cannot be written costs one "
+        "warning, never the build",
     )
     parser.add_argument(
         "--no-cache", action="store_true", help="build everything from scratch and leave the cache alone"

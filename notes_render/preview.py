@@ -532,7 +532,7 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         host, origin = self.headers.get("Host"), self.headers.get("Origin")
         if not (self.server.accepts_host(host) and self.server.accepts_origin(origin)):
-            what = f"Origin {origin}" if self.server.accepts_host(host) else f"Host {host}"
+            what = f"Origin {origin}" if self.server.accepts_host(host) else f"Host {host or '(none)'}"
             self._send_text(HTTPStatus.FORBIDDEN, _REFUSED.format(what=what, url=self.server.url), body)
             return
         path = urlsplit(self.path).path
