@@ -103,6 +103,7 @@ def test_a_busy_cache_costs_one_short_wait_and_one_warning(
     assert build(NOTES, "out", "--cache-dir", cache).code == 0
     timeouts: list[float] = []
     connect = sqlite3.connect
+    _Counting.busy = 0
 
     def counting_connect(database: Any, timeout: float = 5.0, **options: Any) -> sqlite3.Connection:
         timeouts.append(timeout)
