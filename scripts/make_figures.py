@@ -307,7 +307,7 @@ def ddpm_chain_svg() -> str:
 
 
 def model_families_svg() -> str:
-    width, height = 900, 450
+    width, height = 900, 540
     body: list[str] = []
 
     def node(cx: float, cy: float, w: float, label: str, note: str, colour: str) -> None:
@@ -340,11 +340,13 @@ def model_families_svg() -> str:
     edge(520, 271, 580, 329)
     edge(760, 171, 760, 219)
 
-    node(800, 355, 170, "Diffusion models", "ELBO + score matching", PURPLE)
-    body.append(path("M410,381 C450,440 700,440 770,385", colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
-    body.append(line(680, 355, 711, 355, colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
+    # Diffusion models sit below the approximate branch they borrow from, well away from the
+    # implicit (GAN) column, so that the layout does not read them as implicit models.
+    node(500, 468, 190, "Diffusion models", "ELBO + score matching", PURPLE)
+    body.append(path("M410,381 C410,415 440,430 455,440", colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
+    body.append(path("M590,381 C590,415 560,430 545,440", colour=PURPLE, width=1.4, dash="5 4", marker="ink"))
     body.append(
-        text(590, 438, "diffusion models borrow from VAEs and energy-based models", size=12, colour=PURPLE)
+        text(500, 522, "diffusion models borrow from VAEs and energy-based models", size=12, colour=PURPLE)
     )
     return svg_document(
         width,
@@ -353,9 +355,10 @@ def model_families_svg() -> str:
         "Tree diagram. Deep generative models split into explicit-density and "
         "implicit-density models. Explicit ones are either tractable (autoregressive "
         "models, normalising flows) or approximate (VAEs with an evidence lower bound, "
-        "energy-based models with an unknown normaliser). GANs are the implicit-density "
-        "branch. Dashed arrows lead from VAEs and from energy-based models to diffusion "
-        "models, which combine a variational bound with score matching.",
+        "energy-based models with an unknown normaliser). GANs alone are the implicit-density "
+        "branch. Below the approximate branch, dashed arrows lead from VAEs and from "
+        "energy-based models to diffusion models, which combine a variational bound with "
+        "score matching.",
         body,
     )
 
