@@ -66,9 +66,14 @@ def check_lambda() -> str:
     expect(all(lam[t + 1] < lam[t] for t in range(1, t_min)), "lambda_t falls before its minimum")
     expect(all(lam[t + 1] > lam[t] for t in range(t_min, T)), "lambda_t rises after its minimum")
     expect(ab[T] < 5e-5, "alpha_bar_T is about 4e-5")
+    # With sigma_t^2 = beta_tilde_t the weight is beta_t / (2 alpha_t (1 - alpha_bar_{t-1})), t >= 2.
+    tilde = [0.0, 0.0] + [beta[t] / (2 * (1 - beta[t]) * (1 - ab[t - 1])) for t in range(2, T + 1)]
+    t_tilde = min(range(2, T + 1), key=lambda t: tilde[t])
     return (
         f"lambda_1 = {lam[1]:.4f}, minimum {lam[t_min]:.4f} at t = {t_min}, "
-        f"lambda_T = {lam[T]:.4f}, lambda_1/min = {lam[1] / lam[t_min]:.0f}, alpha_bar_T = {ab[T]:.1e}"
+        f"lambda_T = {lam[T]:.4f}, lambda_1/min = {lam[1] / lam[t_min]:.0f}, alpha_bar_T = {ab[T]:.1e}; "
+        f"with beta_tilde: {tilde[2]:.2f} at t = 2, minimum {tilde[t_tilde]:.4f} at t = {t_tilde}, "
+        f"{tilde[T]:.4f} at t = T"
     )
 
 
