@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,7 +36,7 @@ def test_every_note_link_on_the_home_page_reaches_a_note(site: Path) -> None:
         assert formulas(page), target
 
 
-@pytest.mark.parametrize(("note", "least", "least_display"), [("n0.html", 40, 10), ("n1.html", 80, 20)])
+@pytest.mark.parametrize(("note", "least", "least_display"), [("n0.html", 388, 47), ("n1.html", 425, 49)])
 def test_notes_hold_the_promised_mathematics(site: Path, note: str, least: int, least_display: int) -> None:
     found = formulas((site / note).read_text(encoding="utf-8"))
     assert len(found) >= least
@@ -56,9 +59,6 @@ def test_every_image_a_note_uses_is_in_the_output(site: Path) -> None:
 
 def test_committed_figures_are_what_the_script_draws(tmp_path: Path) -> None:
     """The SVGs in notes/figures/ are exactly what scripts/make_figures.py writes today."""
-    import subprocess
-    import sys
-
     subprocess.run(
         [sys.executable, str(REPO / "scripts" / "make_figures.py"), str(tmp_path)],
         check=True,
@@ -68,3 +68,46 @@ def test_committed_figures_are_what_the_script_draws(tmp_path: Path) -> None:
     assert len(drawn) >= 2
     for name in drawn:
         assert (tmp_path / name).read_bytes() == (REPO / "notes" / "figures" / name).read_bytes(), name
+
+
+def _run_script(name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / name)], capture_output=True, text=True, check=False
+    )
+
+
+def test_derivation_checks_pass_and_the_notes_quote_their_figures() -> None:
+    """scripts/check_derivations.py passes, and n1 states the figures it computes."""
+    run = _run_script("check_derivations.py")
+    assert run.returncode == 0, run.stdout
+    lines = run.stdout.splitlines()
+    assert len(lines) >= 15
+    assert all(line.startswith("ok    ") for line in lines), run.stdout
+    by_name = {line.split()[1].rstrip(":"): line for line in lines}
+    assert "lambda_1 = 0.5001, minimum 0.0050 at t = 349, lambda_T = 0.0102" in by_name["lambda"]
+    assert "0.2508 (beta), 0.2461 (beta_tilde), 0.5015 with noise 2 beta" in by_name["langevin"]
+    n1 = (REPO / "notes" / "n1.md").read_text(encoding="utf-8")
+    for quoted in (
+        r"$\lambda_{349} \approx 0.0050$",
+        r"$\lambda_{1000} \approx 0.0102$",
+        r"about $0.50$ instead of $0.25$",
+        r"$0.251$ and $0.246$",
+    ):
+        assert quoted in n1, quoted
+
+
+def test_a_failing_derivation_check_is_reported_and_fails_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "check_derivations", REPO / "scripts" / "check_derivations.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def check_wrong() -> str:
+        module.close(0.5, 0.25, 1e-9, "lambda_1")
+        return "unreachable"
+
+    module.__dict__["CHECKS"] = [check_wrong]
+    assert module.main([]) == 1
+    assert capsys.readouterr().out == "FAIL  wrong: lambda_1: 0.5 vs 0.25 (tolerance 1e-09)\n"
