@@ -430,6 +430,38 @@ def check_gan_optimum() -> str:
     return f"50 random (a, b): grid argmax = a/(a+b); C(G) = {value:.4f} = -log 4 + 2 JSD"
 
 
+def check_precision_recall() -> str:
+    """n0, precision and recall: a collapsed generator has high precision and low recall.
+
+    The k-nearest-neighbour estimate of Kynkaanniemi et al., on 2-D Gaussian "features", and
+    the identity alpha(lambda) = lambda beta(lambda) of Sajjadi et al.'s curve.
+    """
+    rng = random.Random(12)
+
+    def draw(scale: float, n: int) -> list[tuple[float, float]]:
+        return [(scale * rng.gauss(0, 1), scale * rng.gauss(0, 1)) for _ in range(n)]
+
+    def inside(points: list[tuple[float, float]], support: list[tuple[float, float]], k: int = 3) -> float:
+        radii = [sorted(math.dist(c, o) for o in support)[k] for c in support]  # [0] is the point itself
+        hits = sum(any(math.dist(p, c) <= r for c, r in zip(support, radii, strict=True)) for p in points)
+        return hits / len(points)
+
+    real, collapsed, spread = draw(1.0, 300), draw(0.2, 300), draw(3.0, 300)
+    precision, recall = inside(collapsed, real), inside(real, collapsed)
+    expect(precision > 0.9 and recall < 0.3, "collapse: high precision, low recall")
+    wide_precision, wide_recall = inside(spread, real), inside(real, spread)
+    expect(wide_precision < 0.6 and wide_recall > 0.9, "over-dispersion: the reverse")
+    p_real, q_model = [0.4, 0.3, 0.2, 0.1], [0.1, 0.1, 0.3, 0.5]
+    for lam in (0.25, 1.0, 4.0):
+        alpha = sum(min(lam * a, b) for a, b in zip(p_real, q_model, strict=True))
+        beta = sum(min(a, b / lam) for a, b in zip(p_real, q_model, strict=True))
+        close(alpha, lam * beta, 1e-12, "alpha = lambda beta")
+    return (
+        f"k = 3: collapsed generator precision {precision:.2f}, recall {recall:.2f}; "
+        f"over-dispersed precision {wide_precision:.2f}, recall {wide_recall:.2f}"
+    )
+
+
 # --------------------------------------------------------------------------
 # n0: the survey's classical models
 # --------------------------------------------------------------------------
@@ -550,6 +582,7 @@ CHECKS: list[Callable[[], str]] = [
     check_wasserstein,
     check_dequantisation,
     check_gan_optimum,
+    check_precision_recall,
     check_em,
     check_hmm_forward,
     check_rbm,
