@@ -23,8 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         "formulas are typeset with KaTeX at build time, so pages need no JavaScript.",
         epilog="Exit status: 0 success; 1 content problems under --strict (a bad formula, link "
         "or anchor, a note that cannot be read), or notes whose pages would collide; 2 usage or "
-        "configuration error, another build writing to the same folder, or an output folder that "
-        "cannot be written; 130 interrupted.",
+        "configuration error, another build writing to the same folder, an output folder that "
+        "cannot be written or that holds files the build did not write where it would write its "
+        "own; 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser("build", help="build the site (the default command)")
@@ -162,7 +163,8 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         default=Path("site"),
         metavar="DIR",
         help="folder to write the site to (default: site); files the build "
-        "did not write there are never removed",
+        "did not write there are never replaced or removed: a build that would "
+        "overwrite one stops with exit 2 and names it",
     )
     parser.add_argument(
         "--strict",

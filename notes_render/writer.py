@@ -1,17 +1,25 @@
-"""Writing the site: atomic writes that skip unchanged files, and a manifest of what we wrote.
+"""Writing the site: the output folder's ownership rule, atomic writes that skip unchanged
+files, and the manifest of what the build wrote.
 
-Only files listed in the manifest of an earlier build are ever removed, so an output
-folder that also holds the user's own files never loses them.
+The build replaces or removes only files it owns: those listed in the manifest of an
+earlier build, or a copy whose bytes are already what it would write. Anything else in the
+output folder (the user's own files, a symbolic link, a folder where a page goes) stops the
+build before a file is written, so an output folder that also holds the user's files never
+loses one. The manifest names every file a build is about to write before it writes the
+first, so a build that fails or is killed half-way leaves nothing a later build does not
+clean up; so do the temporary files it leaves, whose names say they are ours.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -22,6 +30,14 @@ MANIFEST_NAME = ".notes-render-manifest.json"
 
 LOCK_NAME = ".notes-render.lock"
 """File in the output folder that a build holds locked while it writes there."""
+
+TEMPORARY = re.compile(r"\.notes-render-([0-9a-f]{8})-[0-9a-f]{16}\.tmp")
+"""The name of a temporary file a write renames into place: a tag of the target's name,
+then a random part; 47 bytes whatever the target's name, so it never exceeds a file
+system's 255-byte limit where the target does not."""
+
+SHOWN = 10
+"""How many foreign files an error names before it only counts the rest."""
 
 
 @contextmanager
@@ -46,6 +62,60 @@ def locked(out: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+# --- temporary files --------------------------------------------------------------------
+
+
+def _tag(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+
+
+def _temporary(target: Path) -> tuple[int, Path]:
+    """Create target's temporary file beside it, exclusively; its descriptor and path."""
+    while True:
+        path = target.parent / f".notes-render-{_tag(target.name)}-{secrets.token_hex(8)}.tmp"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            return os.open(path, flags, 0o644), path
+        except FileExistsError:  # pragma: no cover - 64 random bits
+            continue
+
+
+def remove_temporaries(folder: Path, *, of: str | None = None) -> int:
+    """Remove the temporary files a killed write left: in folder and below, or with `of`,
+    in folder only and only those of the file of that name. Returns how many went.
+
+    Call it only while no other write into folder can be under way (under the lock)."""
+    if of is not None:
+        tag = _tag(of)
+        found = [p for p in _listdir(folder) if _is_temporary(p.name, tag)]
+    else:
+        found = [
+            Path(root) / name
+            for root, _, names in os.walk(folder)  # never follows a symbolic link
+            for name in names
+            if _is_temporary(name)
+        ]
+    for path in found:
+        if not path.is_symlink():
+            path.unlink(missing_ok=True)
+    return len(found)
+
+
+def _is_temporary(name: str, tag: str | None = None) -> bool:
+    match = TEMPORARY.fullmatch(name)
+    return match is not None and (tag is None or match.group(1) == tag)
+
+
+def _listdir(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []
+
+
+# --- atomic writes ----------------------------------------------------------------------
+
+
 def write_atomic(path: Path, data: bytes) -> bool:
     """Write data to path via a temporary file and rename; False if it already held data."""
     try:
@@ -54,14 +124,14 @@ def write_atomic(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return True
 
@@ -80,42 +150,140 @@ def copy_atomic(source: Path, target: Path) -> bool:
     except FileNotFoundError:
         pass
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = _temporary(target)
     os.close(fd)
     try:
-        shutil.copyfile(source, tmp_name)
-        os.chmod(tmp_name, 0o644)
-        os.utime(tmp_name, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-        os.replace(tmp_name, target)
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)
+        os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return True
 
 
+# --- the manifest and the ownership rule ------------------------------------------------
+
+
+def is_inside(rel: PurePosixPath) -> bool:
+    """True for a relative path that stays inside the folder it is relative to."""
+    return bool(rel.parts) and not rel.is_absolute() and ".." not in rel.parts and "\\" not in str(rel)
+
+
 def read_manifest(out: Path) -> set[PurePosixPath]:
-    """Files the previous build wrote into out (empty when there was none or it is unreadable)."""
+    """Files the previous build wrote into out (empty when there was none or it is
+    unreadable); entries that would leave out are dropped."""
     try:
         data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
-        return {PurePosixPath(p) for p in data["files"] if isinstance(p, str)}
+        listed = {PurePosixPath(p) for p in data["files"] if isinstance(p, str)}
     except (OSError, ValueError, KeyError, TypeError):
         return set()
+    return {rel for rel in listed if is_inside(rel)}
 
 
-def finish(out: Path, written: set[PurePosixPath], previous: set[PurePosixPath]) -> None:
-    """Record this build's files and remove those only the previous build wrote."""
-    root = out.resolve()
-    for rel in sorted(previous - written):
-        if rel.is_absolute() or ".." in rel.parts:
-            continue  # a tampered manifest must never reach outside the output folder
-        target = out / rel
-        if target.resolve() != root / rel:
-            continue  # nor through a symbolic link, to a file or to a folder, anywhere on the way
-        if target.is_file() and not target.is_symlink():
-            target.unlink()
-            _remove_empty_parents(target.parent, out)
-    manifest = json.dumps({"files": sorted(str(p) for p in written)}, indent=1) + "\n"
-    write_atomic(out / MANIFEST_NAME, manifest.encode("utf-8"))
+class OutputFolder:
+    """The output folder as one build sees it, under its lock: what the build owns there,
+    and the only ways it changes the folder."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.owned = read_manifest(out)
+        """Files an earlier build wrote (and so this one may replace or remove)."""
+        remove_temporaries(out)  # left by a build that was killed while it wrote
+
+    def claim(
+        self,
+        planned: Mapping[PurePosixPath, Path | None],
+        left: Mapping[PurePosixPath, tuple[int, int]] | None = None,
+    ) -> None:
+        """Make sure every planned file (relative path -> the file it copies, or None for a
+        file the build makes) is the build's to write, then list them all in the manifest
+        before the first is written.
+
+        A file is the build's when the manifest lists it, when it is already a byte-for-byte
+        copy of its source, or when it still has the (mtime_ns, size) the last build `left`
+        it with. Any other planned file that exists, a symbolic link or a non-folder on its
+        way, or a folder in its place is refused with a ConfigError naming every such path;
+        nothing has been written then.
+        """
+        foreign: list[str] = []
+        checked: dict[PurePosixPath, str | None] = {}
+        for rel in sorted(planned):
+            if not is_inside(rel):
+                raise ConfigError(f"refusing to write {rel}: it would leave the output folder {self.out}")
+            problem = None
+            for folder in reversed(rel.parents[:-1]):  # the folders on its way, outermost first
+                if folder not in checked:
+                    checked[folder] = self._folder_problem(folder)
+                problem = checked[folder]
+                if problem:
+                    break
+            problem = problem or self._file_problem(rel, planned[rel], (left or {}).get(rel))
+            if problem and problem not in foreign:
+                foreign.append(problem)
+        if foreign:
+            shown = ", ".join(foreign[:SHOWN]) + (
+                f" and {len(foreign) - SHOWN} more" if len(foreign) > SHOWN else ""
+            )
+            raise ConfigError(
+                f"--out {self.out} holds files this build did not write, and it will not replace them: "
+                f"{shown}; move them away or choose another output folder"
+            )
+        if not planned.keys() <= self.owned:
+            self.owned |= planned.keys()
+            self._write_manifest(self.owned)
+
+    def _folder_problem(self, rel: PurePosixPath) -> str | None:
+        path = self.out / rel
+        if path.is_symlink():
+            return f"{path} (a symbolic link)"
+        if path.exists() and not path.is_dir():
+            return f"{path} (a file where the build needs a folder)"
+        return None
+
+    def _file_problem(
+        self, rel: PurePosixPath, source: Path | None, left: tuple[int, int] | None
+    ) -> str | None:
+        path = self.out / rel
+        if path.is_symlink():
+            return f"{path} (a symbolic link)"
+        if not path.exists():
+            return None
+        if not path.is_file():
+            return f"{path} (a folder where the build writes a file)"
+        if rel in self.owned or (source is not None and _same_bytes(path, source)):
+            return None
+        stat = path.stat()
+        if left is not None and (stat.st_mtime_ns, stat.st_size) == tuple(left):
+            return None
+        return str(path)
+
+    def finish(self, written: set[PurePosixPath], *, keep: bool = False) -> None:
+        """Remove the files owned before that this build did not write (with `keep`, none:
+        a partial build), and record what the folder now holds of the build's."""
+        root = self.out.resolve()
+        gone = set() if keep else self.owned - written
+        for rel in sorted(gone):
+            target = self.out / rel
+            if target.resolve() != root / rel:
+                continue  # never through a symbolic link, to a file or to a folder, anywhere on the way
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+                _remove_empty_parents(target.parent, self.out)
+        self.owned = written | (self.owned if keep else set())
+        self._write_manifest(self.owned)
+
+    def _write_manifest(self, files: set[PurePosixPath]) -> None:
+        manifest = json.dumps({"files": sorted(str(p) for p in files)}, indent=1) + "\n"
+        write_atomic(self.out / MANIFEST_NAME, manifest.encode("utf-8"))
+
+
+def _same_bytes(path: Path, source: Path) -> bool:
+    try:
+        return path.stat().st_size == source.stat().st_size and path.read_bytes() == source.read_bytes()
+    except OSError:
+        return False
 
 
 def _remove_empty_parents(folder: Path, out: Path) -> None:

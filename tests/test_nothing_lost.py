@@ -1,0 +1,142 @@
+"""The output folder belongs to the user: the build replaces only what it wrote, never
+writes through a symbolic link, and a build that fails or is killed at any point leaves
+nothing a later build does not clean up. Its own state file is checked, never trusted."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import BuildResult
+
+from notes_render import writer
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file below folder (symbolic links not followed), by relative path."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
+def _temporaries(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def _write_notes(src: Path, notes: dict[str, str]) -> None:
+    if src.exists():
+        shutil.rmtree(src)
+    for rel, text in notes.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text, encoding="utf-8")
+
+
+# --- finding 2: files the build did not write ------------------------------------------
+
+
+def test_an_output_folder_holding_the_users_own_files_is_refused_and_left_alone(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    (out / "assets").mkdir(parents=True)
+    (out / "index.html").write_text("<p>my own home page</p>\n", encoding="utf-8")
+    (out / "assets" / "style.css").write_text("body { color: red }\n", encoding="utf-8")
+    mine = _files(out)
+    result = build_notes({"a.md": "# A\n"})
+    assert result.code == 2
+    assert result.stderr == (
+        f"notes-render: error: --out {out} holds files this build did not write, and it will not "
+        f"replace them: {out}/assets/style.css, {out}/index.html; move them away or choose another "
+        "output folder\n"
+    )
+    assert _files(out) == {**mine, writer.LOCK_NAME: b""}  # nothing written, nothing listed
+    (out / "index.html").unlink()
+    (out / "assets" / "style.css").unlink()
+    notes = {"a.md": "# A\n\n[data](data.txt)\n", "data.txt": "data\n"}
+    assert build_notes(notes).code == 0
+    built = _files(out)
+    # With its manifest lost, the build still knows its own files: pages as the last build
+    # (its state) left them, copies byte for byte their source.
+    (out / writer.MANIFEST_NAME).unlink()
+    again = build_notes(notes)
+    assert again.code == 0, again.stderr
+    assert _files(out) == built
+
+
+# --- finding 5: a build that stops half-way ---------------------------------------------
+
+
+def test_a_build_that_fails_late_leaves_nothing_a_later_build_does_not_clean_up(
+    build_notes: Callable[..., BuildResult], tmp_path: Path, run_cli: Callable[..., BuildResult]
+) -> None:
+    failing = {f"n{i}.md": f"# Note {i}\n\n$x^{i}$\n" for i in range(4)}
+    failing["n3.md"] += "\n[style](assets/style.css)\n"  # found to collide with the site's own
+    failing["assets/style.css"] = "body {}\n"
+    assert build_notes(failing).code == 1
+    fixed = {"n0.md": failing["n0.md"]}
+    assert build_notes(fixed).code == 0
+    clean = tmp_path / "clean"
+    _write_notes(tmp_path / "clean-src", fixed)
+    assert run_cli("--src", tmp_path / "clean-src", "--out", clean, "--no-cache").code == 0
+    assert _files(tmp_path / "out") == _files(clean)
+
+
+def test_temporary_files_a_killed_build_left_are_removed_by_the_next(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    notes = {"a.md": "# A\n", "sub/b.md": "# B\n"}
+    assert build_notes(notes).code == 0
+    out = tmp_path / "out"
+    left = [
+        out / ".notes-render-0123abcd-0123456789abcdef.tmp",
+        out / "sub" / ".notes-render-89abcdef-fedcba9876543210.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b"<html>half a pa")
+    mine = out / "sub" / ".notes-render-mine.tmp"  # not a name the build makes: not its own
+    mine.write_bytes(b"kept")
+    assert build_notes(notes).code == 0
+    assert _temporaries(out) == [mine]
+
+
+# --- finding 9: long names -------------------------------------------------------------
+
+
+def test_a_note_name_near_the_file_name_limit_builds(build_notes: Callable[..., BuildResult]) -> None:
+    name = "記" * 80  # 240 bytes in UTF-8; its page's name is 245 bytes, under the limit of 255
+    result = build_notes({f"{name}.md": "# Long\n\n$x$\n", "a.md": "# A\n"})
+    assert result.code == 0, result.stderr
+    assert "<h1" in result.page(f"{name}.html")
+    assert f'href="{name}.html"' in result.page("index.html")
+    assert _temporaries(result.out) == []
+
+
+# --- finding 10: symbolic links in the output folder -----------------------------------
+
+
+@pytest.mark.parametrize("link", ["sub", "sub/b.html"], ids=["folder", "page"])
+def test_a_write_never_follows_a_symbolic_link_in_the_output_folder(
+    link: str, build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    assert build_notes({"a.md": "# A\n"}).code == 0
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "b.html").write_text("precious", encoding="utf-8")
+    out = tmp_path / "out"
+    if link == "sub":
+        (out / "sub").symlink_to(victim, target_is_directory=True)
+    else:
+        (out / "sub").mkdir()
+        (out / "sub" / "b.html").symlink_to(victim / "b.html")
+    result = build_notes({"a.md": "# A\n", "sub/b.md": "# B\n"})
+    assert result.code == 2
+    assert result.stderr == (
+        f"notes-render: error: --out {out} holds files this build did not write, and it will not "
+        f"replace them: {out / link} (a symbolic link); move them away or choose another output folder\n"
+    )
+    assert _files(victim) == {"b.html": b"precious"}
+    assert (out / link).is_symlink()
