@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .sources import display_path
 
 CACHE_DIR_NAME = ".notes-render-cache"
 
@@ -129,18 +130,20 @@ def make_config(
 
 
 def check_paths(config: Config, project_dir: Path, *, temporary_out: bool = False) -> None:
-    """Refuse an output folder that would overwrite sources or anything that is not the site
-    (a temporary one may be inside the sources: see make_config)."""
+    """Refuse an output folder that would overwrite sources, templates or anything that is
+    not the site: the build would read its own pages as input (a temporary one may be
+    inside the sources: see make_config)."""
     if not config.src.is_dir():
         raise ConfigError(f"source folder {config.src} does not exist or is not a folder")
-    src = config.src.resolve()
     out = config.out.resolve()
-    if out == src:
-        raise ConfigError(f"--out {config.out} is the source folder; choose another output folder")
-    if out.is_relative_to(src) and not temporary_out:
-        raise ConfigError(f"--out {config.out} is inside the source folder {config.src}")
-    if src.is_relative_to(out):
-        raise ConfigError(f"--out {config.out} contains the source folder {config.src}")
+    for name, folder in (("source folder", config.src), ("templates folder", config.templates_dir)):
+        inputs = folder.resolve()
+        if out == inputs:
+            raise ConfigError(f"--out {config.out} is the {name}; choose another output folder")
+        if out.is_relative_to(inputs) and not temporary_out:
+            raise ConfigError(f"--out {config.out} is inside the {name} {display_path(folder)}")
+        if inputs.is_relative_to(out):
+            raise ConfigError(f"--out {config.out} contains the {name} {display_path(folder)}")
     home = Path(os.path.expanduser("~")).resolve()
     if out in (project_dir, home, Path(out.anchor)) or project_dir.is_relative_to(out):
         raise ConfigError(f"--out {config.out} is the project folder or above it; refusing to write there")

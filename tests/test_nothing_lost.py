@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import BuildResult
+from conftest import REPO, BuildResult
 
 from notes_render import writer
 
@@ -65,6 +65,36 @@ def test_an_output_folder_holding_the_users_own_files_is_refused_and_left_alone(
     again = build_notes(notes)
     assert again.code == 0, again.stderr
     assert _files(out) == built
+
+
+@pytest.mark.parametrize(
+    ("out", "templates", "message"),
+    [
+        ("templates", None, "--out templates is the templates folder; choose another output folder"),
+        ("templates/site", None, "--out templates/site is inside the templates folder templates"),
+        ("web", "web/layout", "--out web contains the templates folder web/layout"),
+    ],
+    ids=["is-templates", "inside-templates", "contains-templates"],
+)
+def test_an_output_folder_that_holds_the_templates_is_refused(
+    out: str,
+    templates: str | None,
+    message: str,
+    run_cli: Callable[..., BuildResult],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shutil.copytree(REPO / "templates", tmp_path / (templates or "templates"))
+    _write_notes(tmp_path / "notes", {"a.md": "# A\n"})
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.notes-render]\ntemplates = "{templates or "templates"}"\n', encoding="utf-8"
+    )
+    before = _files(tmp_path)
+    monkeypatch.chdir(tmp_path)  # after run_cli's own chdir, so this pyproject.toml is read
+    result = run_cli("--src", "notes", "--out", out)
+    assert result.code == 2
+    assert result.stderr == f"notes-render: error: {message}\n"
+    assert _files(tmp_path) == before
 
 
 # --- finding 5: a build that stops half-way ---------------------------------------------
