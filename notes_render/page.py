@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .config import Config
 from .errors import ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine
-from .sources import NoteSource
+from .sources import NoteSource, PathKind
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -54,8 +54,8 @@ class Page:
     """Problems found in it, in source order."""
     files: set[PurePosixPath] = field(default_factory=set)
     """Local files it references (relative to the source folder), to copy."""
-    targets: dict[PurePosixPath, bool] = field(default_factory=dict)
-    """Every local path it points at and whether that existed when it was built."""
+    targets: dict[PurePosixPath, PathKind] = field(default_factory=dict)
+    """Every local path it points at and what it was (file, folder, missing) when it was built."""
     body_key: str = ""
     """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
     source_stat: tuple[int, int] = (0, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from .errors import ContentError, SourcePosition
 
@@ -13,6 +14,19 @@ RESERVED = "assets"
 
 HOME = PurePosixPath("index.html")
 """The home page's output path: the top-level index.md's page, or the generated listing."""
+
+
+PathKind = Literal["file", "folder", "other", "missing"]
+"""What a path a note points at is: a note is built again when it turns into another kind."""
+
+
+def path_kind(path: Path) -> PathKind:
+    """Whether path is a file, a folder, something else (a pipe, a device), or missing."""
+    if path.is_file():
+        return "file"
+    if path.is_dir():
+        return "folder"
+    return "other" if path.exists() else "missing"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,16 +15,18 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar, cast, get_args
 
 from . import __version__, writer
 from .config import Config
 from .errors import Diagnostic, SourcePosition
 from .katex import engine_id
 from .page import Listed, Page, outline_data
-from .sources import NoteSource
+from .sources import NoteSource, PathKind, path_kind
 
-STATE_VERSION = 1
+_T = TypeVar("_T")
+
+STATE_VERSION = 2
 """Bumped when the file's layout changes; a state of another version is ignored."""
 
 STATE_KIND = "notes-render build state"
@@ -60,8 +62,8 @@ class NoteResult:
     """Problems found in it, reported again by every build until the note changes."""
     files: set[PurePosixPath]
     """Local files it references, to copy."""
-    targets: dict[PurePosixPath, bool]
-    """Local paths it points at and whether each existed when it was built."""
+    targets: dict[PurePosixPath, PathKind]
+    """Local paths it points at and what each was (file, folder, missing) when it was built."""
     outline: dict[str, Any]
     """Headings and table of contents as JSON data (see page.outline_data)."""
     body_key: str
@@ -180,7 +182,7 @@ def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
         if stat is None or stat[1] != result.source_stat[1] or file_digest(note.path) != result.source_digest:
             return False
         result.source_stat = stat  # touched, not changed
-    return all((src / target).exists() == existed for target, existed in result.targets.items())
+    return all(path_kind(src / target) == kind for target, kind in result.targets.items())
 
 
 # --- the file ---------------------------------------------------------------------------
@@ -203,17 +205,24 @@ def load(path: Path | None) -> BuildState:
     if path is None:
         return BuildState()
     try:
-        data = json.loads(path.read_bytes())
+        data = _check(json.loads(path.read_bytes()), dict)
         if data.get("version") != STATE_VERSION:
             return BuildState()
         return BuildState(
-            inputs=data["inputs"],
-            layout=data["layout"],
-            notes={PurePosixPath(rel): _result_from(rel, item) for rel, item in data["notes"].items()},
-            generated={str(k): (int(v[0]), int(v[1])) for k, v in data["generated"].items()},
+            inputs=_check(data["inputs"], str),
+            layout=_check(data["layout"], str),
+            notes={
+                (rel := _inside(key)): _result_from(rel, item)
+                for key, item in _check(data["notes"], dict).items()
+            },
+            generated={
+                str(_inside(key)): _stat_from(v) for key, v in _check(data["generated"], dict).items()
+            },
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return BuildState()  # a damaged state only costs a full build
+        # A damaged or edited state only costs a full build: every value is checked for its
+        # type, and every path for staying inside its folder, before any is used.
+        return BuildState()
 
 
 def save(path: Path | None, state: BuildState, config: Config) -> None:
@@ -230,6 +239,9 @@ def save(path: Path | None, state: BuildState, config: Config) -> None:
         "generated": state.generated,
         "notes": {str(rel): _result_data(result) for rel, result in state.notes.items()},
     }
+    # Only the build holding the output folder's lock writes this file: one left half-written
+    # by a build that was killed is its own to remove.
+    writer.remove_temporaries(path.parent, of=path.name)
     writer.write_atomic(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
@@ -274,7 +286,7 @@ def _result_data(result: NoteResult) -> dict[str, Any]:
         "formulas": result.formulas,
         "diagnostics": [_diagnostic_data(d) for d in result.diagnostics],
         "files": sorted(str(f) for f in result.files),
-        "targets": {str(t): existed for t, existed in result.targets.items()},
+        "targets": {str(t): kind for t, kind in result.targets.items()},
         "outline": result.outline,
         "body": result.body_key,
         "source": [*result.source_stat, result.source_digest],
@@ -282,27 +294,84 @@ def _result_data(result: NoteResult) -> dict[str, Any]:
     }
 
 
-def _result_from(rel: str, item: dict[str, Any]) -> NoteResult:
-    mtime, size, digest = item["source"]
+# --- reading it back: the file is checked, never trusted --------------------------------
+
+
+def _result_from(rel: PurePosixPath, item: Any) -> NoteResult:
+    item = _check(item, dict)
+    mtime, size, digest = _items(item["source"], 3)
     return NoteResult(
-        source=NoteSource(path=Path(item["path"]), rel=PurePosixPath(rel)),
-        title=str(item["title"]),
-        date=item["date"],
-        description=item["description"],
-        formulas=int(item["formulas"]),
-        diagnostics=[_diagnostic_from(d) for d in item["diagnostics"]],
-        files={PurePosixPath(f) for f in item["files"]},
-        targets={PurePosixPath(t): bool(e) for t, e in item["targets"].items()},
-        outline=item["outline"],
-        body_key=str(item["body"]),
-        source_stat=(int(mtime), int(size)),
-        source_digest=str(digest),
-        output_stat=_stat_from(item["output"]),
+        source=NoteSource(path=Path(_check(item["path"], str)), rel=rel),
+        title=_check(item["title"], str),
+        date=_optional_text(item["date"]),
+        description=_optional_text(item["description"]),
+        formulas=_integer(item["formulas"]),
+        diagnostics=[_diagnostic_from(d) for d in _check(item["diagnostics"], list)],
+        files={_inside(f) for f in _check(item["files"], list)},
+        targets={_inside(t): _kind(k) for t, k in _check(item["targets"], dict).items()},
+        outline=_outline(item["outline"]),
+        body_key=_check(item["body"], str),
+        source_stat=(_integer(mtime), _integer(size)),
+        source_digest=_check(digest, str),
+        output_stat=None if item["output"] is None else _stat_from(item["output"]),
     )
 
 
-def _stat_from(value: Any) -> Stat | None:
-    return None if value is None else (int(value[0]), int(value[1]))
+def _check(value: Any, kind: type[_T]) -> _T:
+    """value itself if it is a kind, else ValueError: the whole state is then ignored."""
+    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+        raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _integer(value: Any) -> int:
+    return _check(value, int)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _check(value, str)
+
+
+def _items(value: Any, count: int) -> list[Any]:
+    items = _check(value, list)
+    if len(items) != count:
+        raise ValueError(f"expected {count} items, got {len(items)}")
+    return items
+
+
+def _inside(value: Any) -> PurePosixPath:
+    """A path relative to the source or output folder that stays inside it."""
+    rel = PurePosixPath(_check(value, str))
+    if not writer.is_inside(rel) or str(rel) != value:
+        raise ValueError(f"{value!r} leaves its folder")
+    return rel
+
+
+def _kind(value: Any) -> PathKind:
+    if value not in get_args(PathKind):
+        raise ValueError(f"{value!r} is no kind of path")
+    return cast("PathKind", value)
+
+
+def _stat_from(value: Any) -> Stat:
+    mtime, size = _items(value, 2)
+    return (_integer(mtime), _integer(size))
+
+
+def _outline(value: Any) -> dict[str, Any]:
+    outline = _check(value, dict)
+    for heading in _check(outline["headings"], list):
+        level, text, anchor = _items(heading, 3)
+        _integer(level), _check(text, str), _check(anchor, str)
+    _toc(outline["toc"])
+    return outline
+
+
+def _toc(entries: Any) -> None:
+    for entry in _check(entries, list):
+        level, anchor, html, children = _items(entry, 4)
+        _integer(level), _check(anchor, str), _check(html, str)
+        _toc(children)
 
 
 def _diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
@@ -317,6 +386,13 @@ def _diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
     ]
 
 
-def _diagnostic_from(data: list[Any]) -> Diagnostic:
-    path, line, column, message, severity, source_line = data
-    return Diagnostic(SourcePosition(Path(path), line, column), message, severity, source_line)
+def _diagnostic_from(data: Any) -> Diagnostic:
+    path, line, column, message, severity, source_line = _items(data, 6)
+    if severity not in ("error", "warning"):
+        raise ValueError(f"{severity!r} is no severity")
+    return Diagnostic(
+        SourcePosition(Path(_check(path, str)), _integer(line), _integer(column)),
+        _check(message, str),
+        severity,
+        _optional_text(source_line),
+    )

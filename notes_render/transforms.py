@@ -19,6 +19,7 @@ from markdown_it.token import Token
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
 from .parsing import ParsedNote
+from .sources import PathKind, path_kind
 
 # --- math -----------------------------------------------------------------------------
 
@@ -309,9 +310,9 @@ class LinkReport:
     """Local files the note references, relative to the source folder, to copy."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """References to files that do not exist or lie outside the source folder."""
-    targets: dict[PurePosixPath, bool] = field(default_factory=dict)
-    """Every local path the note points at, and whether it existed: the note must be
-    built again when one of them appears or disappears."""
+    targets: dict[PurePosixPath, PathKind] = field(default_factory=dict)
+    """Every local path the note points at, and what it was: the note must be built
+    again when one of them appears, disappears, or turns from a file into a folder or back."""
 
 
 def is_local(url: str) -> bool:
@@ -350,8 +351,8 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
     if target.parts and target.parts[0] == "..":
         report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
         return url
-    report.targets[target] = (src_root / target).exists()
-    if not report.targets[target]:
+    kind = report.targets[target] = path_kind(src_root / target)
+    if kind == "missing":
         report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist"))
         return url
     if target.suffix == ".md":
@@ -361,7 +362,7 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
             + (f"?{parts.query}" if parts.query else "")
             + (f"#{parts.fragment}" if parts.fragment else "")
         )
-    if (src_root / target).is_file():
+    if kind == "file":
         report.files.add(target)
     return url
 

@@ -4,6 +4,7 @@ nothing a later build does not clean up. Its own state file is checked, never tr
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -170,3 +171,65 @@ def test_a_write_never_follows_a_symbolic_link_in_the_output_folder(
     )
     assert _files(victim) == {"b.html": b"precious"}
     assert (out / link).is_symlink()
+
+
+# --- finding 11: a linked file that becomes a folder, or back --------------------------
+
+
+def test_a_linked_file_that_turns_into_a_folder_or_back_is_noticed(
+    build_notes: Callable[..., BuildResult], run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    note = {"a.md": "# A\n\nSee [the data](data).\n"}
+    shapes = [{"data": "one file\n"}, {"data/x.txt": "inside a folder\n"}, {"data": "a file again\n"}]
+    for shape in shapes:
+        cached = build_notes({**note, **shape})  # the cache's state from the build before
+        assert cached.code == 0, cached.stderr
+        _write_notes(tmp_path / "fresh-src", {**note, **shape})
+        fresh = run_cli("--src", tmp_path / "fresh-src", "--out", tmp_path / "fresh", "--no-cache")
+        assert cached.stderr.split("\n")[:-2] == fresh.stderr.split("\n")[:-2]  # same problems
+        assert _files(tmp_path / "out") == _files(tmp_path / "fresh")
+        shutil.rmtree(tmp_path / "fresh")
+
+
+# --- finding 12: the state file is checked ---------------------------------------------
+
+
+def _state_file(cache: Path) -> Path:
+    (found,) = (cache / "builds").glob("*.json")
+    return found
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda note, state: note.update(files=["../secret.txt"]),
+        lambda note, state: note.update(title=["not", "text"]),
+        lambda note, state: note.update(outline="no outline"),
+        lambda note, state: note.update(date={"year": 2026}),
+    ],
+    ids=[
+        "file-outside",
+        "title-list",
+        "outline-text",
+        "date-mapping",
+    ],
+)
+def test_an_edited_state_file_is_ignored_never_obeyed(
+    tamper: Callable[[dict[str, object], dict[str, object]], None],
+    run_cli: Callable[..., BuildResult],
+    tmp_path: Path,
+) -> None:
+    src, out, cache = tmp_path / "src", tmp_path / "deep" / "out", tmp_path / "cache"
+    _write_notes(src, {"a.md": "# A\n\n$x$ and [data](data.txt)\n", "data.txt": "data\n"})
+    (tmp_path / "secret.txt").write_text("secret\n", encoding="utf-8")
+    assert run_cli("--src", src, "--out", out, "--cache-dir", cache).code == 0
+    state = json.loads(_state_file(cache).read_text(encoding="utf-8"))
+    tamper(state["notes"]["a.md"], state)
+    _state_file(cache).write_text(json.dumps(state), encoding="utf-8")
+    (out / "a.html").unlink()  # so the page is rendered again, from what the state says
+    result = run_cli("--src", src, "--out", out, "--cache-dir", cache)
+    assert result.code == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]  # nothing written beside
+    assert run_cli("--src", src, "--out", tmp_path / "clean", "--no-cache").code == 0
+    assert _files(out) == _files(tmp_path / "clean")
