@@ -73,12 +73,14 @@ def check_outputs(notes: list[NoteSource]) -> None:
     """Refuse notes whose pages would collide, before anything is written.
 
     Two notes collide when their pages are one file on a case-insensitive file system
-    (`A.md`, `a.md`) or one URL on a server with clean URLs (`a.md` and `a/index.md` are both
-    `a/`); a note inside `assets/` would mix with the site's own files.
+    (`A.md`, `a.md`; `index.md`, `INDEX.md`) or one URL on a server with clean URLs (`a.md`
+    and `a/index.md` are both `a/`); a note inside `assets/` (in any case: `Assets/` is the
+    same folder on macOS and Windows) would mix with the site's own files. Without an
+    `index.md`, the generated home page is `index.html`, which `INDEX.md`'s page would be.
     """
     seen: dict[str, NoteSource] = {}
     for note in notes:
-        if note.rel.parts[0] == RESERVED:
+        if note.rel.parts[0].casefold() == RESERVED:
             raise ContentError(
                 SourcePosition(note.display_path, 0, 0),
                 f"{RESERVED}/ holds the site's own stylesheets and fonts; move the note out of it",
@@ -91,14 +93,22 @@ def check_outputs(notes: list[NoteSource]) -> None:
                 f"its page {note.output} and the page {other.output} of {other.display_path} "
                 f"{_clash(note.output, other.output)}; rename one of the notes",
             )
+    home = seen.get(url_key(HOME))
+    if home is not None and home.rel != PurePosixPath("index.md"):
+        raise ContentError(
+            SourcePosition(home.display_path, 0, 0),
+            f"its page {home.output} and the generated home page {HOME} {_clash(home.output, HOME)}; "
+            "rename the note",
+        )
 
 
 def url_key(output: PurePosixPath) -> str:
-    """What two output files must not share: the clean URL of a page, case folded."""
-    text = str(output.with_suffix("")) if output.suffix == ".html" else str(output)
+    """What two output files must not share: the clean URL of a page, case folded first, as
+    a case-insensitive file system compares names (`b.HTML` is `b.html` there)."""
+    text = str(output).casefold().removesuffix(".html")
     if text == "index" or text.endswith("/index"):
         text = text.removesuffix("index")
-    return text.rstrip("/").casefold()
+    return text.rstrip("/")
 
 
 def _clash(one: PurePosixPath, other: PurePosixPath) -> str:

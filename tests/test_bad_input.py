@@ -109,6 +109,24 @@ def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildRes
             {"a.md": "# A\n\n[raw](b.html)\n", "b.md": "# B\n", "b.html": "<p>mine</p>\n"},
             "b.html: the notes link to this file, but the site already has b.html; rename or move the file",
         ),
+        (
+            {"index.md": "# Home\n", "INDEX.md": "# Shouting\n"},
+            "index.md: its page index.html and the page INDEX.html of {src}/INDEX.md differ only in case, "
+            "so they are one file on macOS and Windows; rename one of the notes",
+        ),
+        (
+            {"INDEX.md": "# Shouting\n", "a.md": "# A\n"},
+            "INDEX.md: its page INDEX.html and the generated home page index.html differ only in case, "
+            "so they are one file on macOS and Windows; rename the note",
+        ),
+        (
+            {"a.md": "# A\n\n[raw](b.HTML)\n", "b.md": "# B\n", "b.HTML": "<p>mine</p>\n"},
+            "b.HTML: the notes link to this file, but the site already has b.html; rename or move the file",
+        ),
+        (
+            {"index.md": "# Home\n", "Assets/x.md": "# X\n"},
+            "Assets/x.md: assets/ holds the site's own stylesheets and fonts; move the note out of it",
+        ),
     ],
     ids=[
         "file-and-folder-index",
@@ -117,6 +135,10 @@ def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildRes
         "file-over-asset",
         "file-over-home",
         "file-over-page",
+        "case-index",
+        "case-generated-home",
+        "case-linked-page",
+        "case-assets",
     ],
 )
 def test_colliding_outputs_stop_the_build_with_exit_1(
