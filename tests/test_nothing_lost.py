@@ -5,7 +5,10 @@ nothing a later build does not clean up. Its own state file is checked, never tr
 from __future__ import annotations
 
 import json
+import random
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +16,9 @@ import pytest
 from conftest import REPO, BuildResult
 
 from notes_render import writer
+
+KILLS = 24
+"""Builds the fault-injection test kills, each at a seeded random step of its writes."""
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -233,3 +239,81 @@ def test_an_edited_state_file_is_ignored_never_obeyed(
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]  # nothing written beside
     assert run_cli("--src", src, "--out", tmp_path / "clean", "--no-cache").code == 0
     assert _files(out) == _files(tmp_path / "clean")
+
+
+# --- the fault-injection test ----------------------------------------------------------
+
+_KILLED_BUILD = """\
+import os, signal, sys
+from notes_render import cli
+
+step, limit = 0, int(sys.argv[1])
+
+
+def counted(name):
+    real = getattr(os, name)
+
+    def call(*args, **kwargs):
+        global step
+        step += 1
+        if step == limit:
+            os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind runs
+        return real(*args, **kwargs)
+
+    setattr(os, name, call)
+
+
+for name in ("open", "chmod", "utime", "replace", "unlink", "mkdir", "rmdir"):
+    counted(name)  # each step of the build's writes
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+_VARIANTS = [
+    {f"n{i}.md": f"# Note {i}\n\n$x^{i}$, see [next](n{(i + 1) % 4}.md).\n" for i in range(4)},
+    {
+        "index.md": "# Home\n\nThe notes, with $e^{i\\pi}$.\n",
+        "n1.md": "# Note one, renamed\n\n$$\\int_0^1 x\\,dx$$\n\n[data](data.txt)\n",
+        "sub/n4.md": "# Four\n\n```python\nx = 4\n```\n",
+        "data.txt": "some data\n",
+    },
+    {
+        "n0.md": "# Note 0\n\n$x^0$, see [next](n1.md).\n",
+        "n1.md": "# Note 1\n\n$y$ [broken](missing.md)\n",
+        "sub/deeper/n5.md": "# Five\n\n$\\alpha$\n\n![figure](fig.svg)\n",
+        "sub/deeper/fig.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>\n',
+    },
+]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL of a process is POSIX")
+def test_builds_killed_at_random_steps_leave_the_next_build_equal_to_a_clean_one(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    references = []
+    for number, variant in enumerate(_VARIANTS):
+        _write_notes(tmp_path / f"ref-src-{number}", variant)
+        reference = tmp_path / f"ref-{number}"
+        run_cli("--src", tmp_path / f"ref-src-{number}", "--out", reference, "--no-cache", "-q")
+        references.append(_files(reference))
+    src, out, cache = tmp_path / "src", tmp_path / "out", tmp_path / "cache"
+    options = ["--src", str(src), "--out", str(out), "--cache-dir", str(cache), "-q"]
+    rng = random.Random(20261201)
+    kills, number = 0, 0
+    for _ in range(2 * KILLS):
+        if kills == KILLS:
+            break
+        # Each build changes the site, so it has some 35 steps to write, where it is killed.
+        number = rng.choice([n for n in range(len(_VARIANTS)) if n != number])
+        _write_notes(src, _VARIANTS[number])
+        killed = subprocess.run(
+            [sys.executable, "-c", _KILLED_BUILD, str(rng.randint(1, 40)), *options],
+            cwd=REPO,
+            capture_output=True,
+            timeout=120,
+        )
+        kills += killed.returncode == -9
+        following = run_cli(*options)
+        assert following.code == 0, following.stderr
+        assert _files(out) == references[number], f"after kill {kills}"
+        assert _temporaries(out, cache) == []
+    assert kills == KILLS
