@@ -33,7 +33,7 @@ LOCK_NAME = ".notes-render.lock"
 
 TEMPORARY = re.compile(r"\.notes-render-([0-9a-f]{8})-[0-9a-f]{16}\.tmp")
 """The name of a temporary file a write renames into place: a tag of the target's name,
-then a random part; 47 bytes whatever the target's name, so it never exceeds a file
+then a random part; 43 bytes whatever the target's name, so it never exceeds a file
 system's 255-byte limit where the target does not."""
 
 SHOWN = 10
