@@ -48,6 +48,11 @@ def locked(out: Path) -> Iterator[None]:
     never leaves a stale lock behind; the empty lock file itself stays.
     """
     out.mkdir(parents=True, exist_ok=True)
+    if (out / LOCK_NAME).is_symlink():  # opening it would create or lock whatever it points at
+        raise ConfigError(
+            f"--out {out} holds a symbolic link where the build keeps its lock: {out / LOCK_NAME}; "
+            "remove it or choose another output folder"
+        )
     with open(out / LOCK_NAME, "a+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

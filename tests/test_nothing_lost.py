@@ -17,7 +17,7 @@ from conftest import REPO, BuildResult
 
 from notes_render import writer
 
-KILLS = 24
+KILLS = 20
 """Builds the fault-injection test kills, each at a seeded random step of its writes."""
 
 
@@ -177,6 +177,22 @@ def test_a_write_never_follows_a_symbolic_link_in_the_output_folder(
     )
     assert _files(victim) == {"b.html": b"precious"}
     assert (out / link).is_symlink()
+
+
+def test_the_lock_is_never_taken_through_a_symbolic_link(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / writer.LOCK_NAME).symlink_to(tmp_path / "created-outside")
+    result = build_notes({"a.md": "# A\n"})
+    assert result.code == 2
+    assert result.stderr == (
+        f"notes-render: error: --out {out} holds a symbolic link where the build keeps its lock: "
+        f"{out / writer.LOCK_NAME}; remove it or choose another output folder\n"
+    )
+    assert not (tmp_path / "created-outside").exists()
+    assert [p.name for p in out.iterdir()] == [writer.LOCK_NAME]
 
 
 # --- finding 11: a linked file that becomes a folder, or back --------------------------
