@@ -112,7 +112,7 @@ def build_site(
     notes = discover_notes(config.src) if only is None else _select_notes(config.src, only)
     if not notes:
         raise ConfigError(f"no Markdown notes (*.md) found in {config.src}")
-    sources.check_outputs(notes)
+    sources.check_outputs(notes, home=only is None)
     version = katex_version(dist)
     state_file = state.state_path(config) if only is None else None
     build = _Build(

@@ -69,14 +69,15 @@ def discover_notes(src: Path) -> list[NoteSource]:
     return notes
 
 
-def check_outputs(notes: list[NoteSource]) -> None:
+def check_outputs(notes: list[NoteSource], *, home: bool = True) -> None:
     """Refuse notes whose pages would collide, before anything is written.
 
     Two notes collide when their pages are one file on a case-insensitive file system
     (`A.md`, `a.md`; `index.md`, `INDEX.md`) or one URL on a server with clean URLs (`a.md`
     and `a/index.md` are both `a/`); a note inside `assets/` (in any case: `Assets/` is the
-    same folder on macOS and Windows) would mix with the site's own files. Without an
-    `index.md`, the generated home page is `index.html`, which `INDEX.md`'s page would be.
+    same folder on macOS and Windows) would mix with the site's own files. With `home` and
+    without an `index.md`, the generated home page is `index.html`, which `INDEX.md`'s page
+    would be.
     """
     seen: dict[str, NoteSource] = {}
     for note in notes:
@@ -93,12 +94,12 @@ def check_outputs(notes: list[NoteSource]) -> None:
                 f"its page {note.output} and the page {other.output} of {other.display_path} "
                 f"{_clash(note.output, other.output)}; rename one of the notes",
             )
-    home = seen.get(url_key(HOME))
-    if home is not None and home.rel != PurePosixPath("index.md"):
+    at_home = seen.get(url_key(HOME))
+    if home and at_home is not None and at_home.rel != PurePosixPath("index.md"):
         raise ContentError(
-            SourcePosition(home.display_path, 0, 0),
-            f"its page {home.output} and the generated home page {HOME} {_clash(home.output, HOME)}; "
-            "rename the note",
+            SourcePosition(at_home.display_path, 0, 0),
+            f"its page {at_home.output} and the generated home page {HOME} "
+            f"{_clash(at_home.output, HOME)}; rename the note",
         )
 
 

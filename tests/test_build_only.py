@@ -57,3 +57,15 @@ def test_only_keeps_the_rest_of_an_existing_site(src: Path, tmp_path: Path) -> N
 def test_only_names_a_note_that_does_not_exist(src: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such note.*nope.md"):
         build_site(make_config(src=src, out=tmp_path / "out"), only=[PurePosixPath("nope.md")])
+
+
+def test_only_builds_a_note_whose_page_would_be_the_generated_home_in_another_case(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "INDEX.md").write_text("# Shouting\n", encoding="utf-8")
+    (src / "a.md").write_text("# A\n", encoding="utf-8")
+    out = tmp_path / "out"
+    # A preview of one note makes no home page, so nothing collides with INDEX.html.
+    report = build_site(make_config(src=src, out=out), only=[PurePosixPath("INDEX.md")])
+    assert report.pages == [PurePosixPath("INDEX.html")]
+    assert "index.html" not in _files(out)
