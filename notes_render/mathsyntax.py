@@ -27,6 +27,8 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.footnote.index import footnote_inline
 
+from .texdefs import skip_braces
+
 AMS_ENVIRONMENTS = (
     "equation", "equation*", "align", "align*", "alignat", "alignat*", "gather", "gather*",
     "multline", "multline*", "flalign", "flalign*", "eqnarray", "eqnarray*",
@@ -85,26 +87,6 @@ def _scan_tex(src: str, pos: int, closer: str) -> int:
             continue
         if src.startswith(closer, pos):
             return pos
-        pos += 1
-    return -1
-
-
-def skip_braces(src: str, pos: int) -> int:
-    """Position after the balanced group opening at src[pos] == '{'; -1 if it never closes.
-
-    A backslash escapes the character after it, so `\\}` does not close and `\\\\}` does."""
-    depth = 0
-    while pos < len(src):
-        char = src[pos]
-        if char == "\\":
-            pos += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return pos + 1
         pos += 1
     return -1
 

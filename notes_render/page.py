@@ -98,7 +98,7 @@ def build_page(
 ) -> Page | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
-    from . import navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
+    from . import mathjax, navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
 
     try:
         data, source_stat, source_digest = state.read_fingerprinted(note.path)
@@ -110,6 +110,7 @@ def build_page(
     headings = transforms.assign_heading_ids(parsed.tokens)
     links = transforms.rewrite_links(parsed, config.src)
     items = transforms.collect_math(parsed)
+    mathjax.translate_formulas(items)
     numbering = references.number_equations(parsed, items)
     diagnostics = [*links.diagnostics, *numbering.diagnostics]
     diagnostics += references.rewrite_formulas(parsed, numbering)

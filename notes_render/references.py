@@ -11,12 +11,11 @@ KaTeX's error offsets back to the TeX as written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import Diagnostic
-from .mathsyntax import skip_braces
 from .parsing import ParsedNote
+from .texdefs import content_end, lex, skip_braces
 from .transforms import MathItem, inline_starts, walk
 
 NUMBERED_ENVIRONMENTS = {
@@ -25,45 +24,16 @@ NUMBERED_ENVIRONMENTS = {
 }  # fmt: skip
 """amsmath's numbered environments: one number for the whole, or one per line (`\\\\`)."""
 
-KATEX_EQUIVALENT = {"multline": "gather*", "flalign": "align*"}
+KATEX_EQUIVALENT = {"multline": "gather*", "flalign": "align*", "eqnarray": "alignat*"}
 """Environments KaTeX lacks, typeset with the closest one it has (lines centred / aligned).
-`eqnarray` is left as written: KaTeX refuses it and the error says to use align; its
-labels still count, so references to it are not reported as well."""
+`eqnarray`'s three columns `a &=& b` (right, centre, left) become alignat's `a &={}&& b`:
+the relation in a column of its own, what follows it aligned after the widest one."""
+
+EQNARRAY_COLUMNS = "{2}"
+"""alignat's count of column pairs, given to the alignat that an eqnarray becomes."""
 
 
 # --- reading TeX --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Lexeme:
-    """A control sequence or brace of a formula, with its place in the TeX."""
-
-    name: str
-    """`\\begin`, `\\\\`, `{`, `}`, …"""
-    start: int
-    end: int
-
-
-_CONTROL = re.compile(r"\\(?:[a-zA-Z]+|.)", re.S)
-
-
-def _lex(tex: str) -> Iterator[_Lexeme]:
-    """Control sequences and braces, skipping `%` comments as TeX does."""
-    pos = 0
-    while pos < len(tex):
-        char = tex[pos]
-        if char == "\\":
-            match = _CONTROL.match(tex, pos)
-            end = match.end() if match else pos + 1
-            yield _Lexeme(tex[pos:end], pos, end)
-            pos = end
-        elif char == "%":
-            newline = tex.find("\n", pos)
-            pos = len(tex) if newline < 0 else newline + 1
-        else:
-            if char in "{}":
-                yield _Lexeme(char, pos, pos + 1)
-            pos += 1
 
 
 def _group(tex: str, pos: int, *, star: bool = False) -> tuple[str, int, int, bool] | None:
@@ -130,7 +100,7 @@ class Formula:
     refs: list[tuple[Mark, bool]] = field(default_factory=list)
     """Every `\\eqref{…}` (True) and `\\ref{…}` (False) inside the formula."""
     renames: list[tuple[int, int, str]] = field(default_factory=list)
-    """Environment names replaced for KaTeX: (start, end, new name)."""
+    """Edits that make its environment one KaTeX has: names replaced, eqnarray's columns."""
     stray: list[Mark] = field(default_factory=list)
     """Labels that belong to no numberable line (inline math, outside the environment)."""
 
@@ -149,7 +119,8 @@ def analyse(item: MathItem) -> Formula:
     unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
     line: Line | None = None
     line_start = 0
-    for lexeme in _lex(tex):
+    row_tabs = 0  # `&` seen in the current row of an eqnarray
+    for lexeme in lex(tex):
         name = lexeme.name
         if name == "{":
             depth += 1
@@ -167,6 +138,9 @@ def analyse(item: MathItem) -> Formula:
                     line = Line(end=len(tex), numbered=not env.endswith("*"))
                     line_start = end + 1
                     formula.renames.extend(_renames(env, start, end))
+                    if base == "eqnarray":
+                        formula.renames.append((end + 1, end + 1, EQNARRAY_COLUMNS))
+                        row_tabs = 0
                 environments.append(env)
             else:
                 if environments:
@@ -175,7 +149,13 @@ def analyse(item: MathItem) -> Formula:
                     formula.renames.extend(_renames(env, start, end))
                     _close_line(formula, line, tex, line_start, lexeme.start)
                     unit, line = None, None
+        elif name == "&" and environments[:1] in (["eqnarray"], ["eqnarray*"]) and len(environments) == 1:
+            if depth == (unit[1] if unit is not None else -1):
+                row_tabs += 1
+                if row_tabs == 2:  # `a &=& b`: the relation's column ends, the right side's begins
+                    formula.renames.append((lexeme.start, lexeme.end, "{}&&"))
         elif name == "\\\\" and unit is not None and line is not None:
+            row_tabs = 0
             if unit[0] == "rows" and len(environments) == 1 and depth == unit[1]:
                 _close_line(formula, line, tex, line_start, lexeme.start)
                 line = Line(end=len(tex), numbered=not environments[0].endswith("*"))
@@ -204,35 +184,16 @@ def analyse(item: MathItem) -> Formula:
         # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
         whole.numbered = bool(whole.labels)
         if whole.labels or whole.tag:
-            whole.end = _content_end(tex)
+            whole.end = content_end(tex)
             formula.lines.append(whole)
     elif whole.labels:
         formula.stray.extend(whole.labels)
     return formula
 
 
-def _content_end(tex: str) -> int:
-    """Where the TeX's last code ends: a tag appended there is not inside a `%` comment."""
-    end = pos = 0
-    while pos < len(tex):
-        char = tex[pos]
-        if char == "\\":
-            pos = end = min(pos + 2, len(tex))
-        elif char == "%":
-            newline = tex.find("\n", pos)
-            pos = len(tex) if newline < 0 else newline + 1
-        else:
-            pos += 1
-            if not char.isspace():
-                end = pos
-    return end
-
-
 def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """Make KaTeX typeset env unnumbered (we tag it) and supported."""
     base = env.removesuffix("*")
-    if base == "eqnarray":
-        return []
     replacement = KATEX_EQUIVALENT.get(base, base + "*")
     return [] if replacement == env else [(start, end, replacement)]
 
@@ -345,8 +306,8 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
             else:
                 shown = _shown(target, parentheses)
                 edits.append((mark.start, mark.end, f"\\href{{#{mark.name}}}{{\\text{{{shown}}}}}"))
-        if edits:
-            item.edits = sorted(edits, key=lambda edit: (edit[0], edit[1]))
+        if edits:  # after the MathJax translations (mathjax.py) where both insert at one place
+            item.edits = sorted([*item.edits, *edits], key=lambda edit: (edit[0], edit[1]))
     return diagnostics
 
 

@@ -20,6 +20,7 @@ from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
 from .parsing import ParsedNote
 from .sources import PathKind, path_kind
+from .texdefs import warning_offsets
 
 # --- math -----------------------------------------------------------------------------
 
@@ -139,12 +140,23 @@ def render_math(
         if html is not None and item.edits:
             html = restore_annotation(html, item.tex)
         item.token.meta["html"] = html or _error_html(item, result)
-        for message, offset in result.warnings:
+        for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
         if result.html is None:
             message = explain(result.error or "")
             diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
+
+
+def _placed(tex: str, warnings: tuple[tuple[str, int | None], ...]) -> Iterator[tuple[str, int | None]]:
+    """KaTeX's warnings, each given the offset of what it is about where KaTeX gave none."""
+    seen: dict[str, int] = {}
+    for message, offset in warnings:
+        if offset is None:
+            count = seen[message] = seen.get(message, -1) + 1
+            offsets = warning_offsets(tex, message)
+            offset = offsets[count] if count < len(offsets) else None
+        yield message, offset
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
@@ -162,7 +174,9 @@ def restore_annotation(rendered: str, tex: str) -> str:
 def _error_html(item: MathItem, result: MathResult) -> str:
     from html import escape
 
-    tag = "div" if item.display else "span"
+    # Only a block formula may be a <div>: one inside a paragraph (`$$…$$` or `\\[…\\]`
+    # within a sentence) is display style but must stay phrasing content.
+    tag = "div" if item.token.type == "math_block" else "span"
     return (
         f'<{tag} class="katex-error" title="{escape(result.error or "", quote=True)}">'
         f"{escape(item.tex)}</{tag}>"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import FIXTURES, BuildResult, formulas, read_page
 
-FIXTURE_FILES = ("math_syntax.txt", "references.txt", "math_errors.txt")
+FIXTURE_FILES = ("math_syntax.txt", "references.txt", "math_errors.txt", "mathjax_habits.txt")
 
 
 @dataclass
