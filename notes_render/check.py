@@ -289,14 +289,15 @@ class _Locator:
         nth = self._seen.get(ref.url, 0)
         self._seen[ref.url] = nth + 1
         if self.note is not None:
-            for spelling in self._spellings(ref.url, fragment):
-                places = [
-                    (number, column)
+            for spellings in self._spellings(ref.url, fragment):
+                places = sorted(
+                    (number, column, spelling)
+                    for spelling in spellings
                     for number, line in enumerate(self.note_lines)
                     for column in _find_all(line, spelling)
-                ]
+                )
                 if places:
-                    number, column = places[min(nth, len(places) - 1)]
+                    number, column, spelling = places[min(nth, len(places) - 1)]
                     shown = spelling if spelling != fragment else ref.url
                     return Diagnostic(
                         SourcePosition(self.note.display_path, number + 1, column + 1),
@@ -315,16 +316,17 @@ class _Locator:
         return self.built.read_text(encoding="utf-8", errors="replace").split("\n")
 
     @staticmethod
-    def _spellings(url: str, fragment: str) -> list[str]:
-        """How the note may have written a URL: as built, as a link to the .md, or the bare id."""
-        spellings = [url]
+    def _spellings(url: str, fragment: str) -> list[tuple[str, ...]]:
+        """How the note may have written a URL, in the order to try: as built or as a link to
+        the .md (both build to this URL, so their places count in one sequence), else the id."""
+        built = [url]
         parts = urlsplit(url)
         if parts.path.endswith(".html"):
             md = parts.path[: -len(".html")] + ".md"
-            spellings.append(md + (f"#{parts.fragment}" if parts.fragment else ""))
-        if fragment:
-            spellings += [f"#{parts.fragment}", f"#{fragment}", fragment]
-        return list(dict.fromkeys(s for s in spellings if s))
+            built.append(md + (f"#{parts.fragment}" if parts.fragment else ""))
+        bare = [f"#{parts.fragment}", f"#{fragment}", fragment] if fragment else []
+        others = [s for s in dict.fromkeys(bare) if s and s not in built]
+        return [tuple(built), *((spelling,) for spelling in others)]
 
 
 def _find_all(line: str, text: str) -> list[int]:

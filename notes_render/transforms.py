@@ -366,6 +366,11 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
         report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
         return url
     kind = report.targets[target] = path_kind(src_root / target)
+    if kind == "missing" and target.suffix == ".html":
+        note_target = target.with_suffix(".md")
+        if path_kind(src_root / note_target) == "file":  # `other.html#part`: the page other.md builds
+            report.targets[note_target] = "file"  # a real other.html appearing would change the link
+            return url
     if kind == "missing":
         report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist"))
         return url

@@ -26,6 +26,7 @@ EXPECTED = [
     "or served from a sub-folder; use a relative link",
     "index.md:17:35: '#über-nichts' points to a missing anchor: this page has no id 'über-nichts'",
     "index.md:18:42: 'img/' is a folder without an index.html in the site",
+    "index.md:19:85: 'other.html#nowhere' points to a missing anchor: other.html has no id 'nowhere'",
     "other.md:3:65: 'index.md#gone' points to a missing anchor: index.html has no id 'gone'",
 ]
 
