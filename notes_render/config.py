@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,6 +57,20 @@ class Config:
     """Folder of the formula cache and the build state; None builds everything from scratch."""
     jobs: int = 1
     """Worker processes a big build may spread its notes over."""
+    preamble: Path | None = None
+    """The TeX file of `katex.preamble`, whose definitions are already in `macros`."""
+
+
+SETTINGS = (
+    "site-title",
+    "templates",
+    "dialect",
+    "katex.trust-links",
+    "katex.preamble",
+    "katex.macros.*",
+)
+"""Every key [tool.notes-render] may hold, dotted; `table.*` allows any key in that table.
+Any other key is an error, so a typo is never silently ignored: add a setting here."""
 
 
 def load_pyproject_settings(project_dir: Path) -> dict[str, Any]:
@@ -69,7 +85,102 @@ def load_pyproject_settings(project_dir: Path) -> dict[str, Any]:
     settings = data.get("tool", {}).get("notes-render", {})
     if not isinstance(settings, dict):
         raise ConfigError(f"{path}: [tool.notes-render] must be a table")
+    check_settings(settings, path)
     return settings
+
+
+def check_settings(settings: Mapping[str, Any], path: Path) -> None:
+    """Refuse the first key SETTINGS does not know, at its line, naming the nearest known one."""
+    for key in _unknown_keys(settings, ()):
+        parent, name = key[:-1], key[-1]
+        siblings = sorted(
+            {
+                known[len(parent)]
+                for known in _KNOWN
+                if known[: len(parent)] == parent and len(known) > len(parent)
+            }
+        )
+        nearest = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+        table = ".".join(("tool", "notes-render", *parent))
+        if nearest:
+            hint = f"did you mean '{nearest[0]}'?"
+        elif siblings:
+            hint = "known keys: " + ", ".join(siblings)
+        else:
+            hint = f"'{parent[-1]}' takes a value, not a table"
+        line, column = _key_position(path.read_text(encoding="utf-8"), ("tool", "notes-render", *key))
+        where = f"{path}:{line}:{column}" if line else str(path)
+        raise ConfigError(f"{where}: unknown key '{name}' in [{table}]; {hint}")
+
+
+_KNOWN = [tuple(setting.split(".")) for setting in SETTINGS]
+
+
+def _unknown_keys(table: Mapping[str, Any], prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+    unknown: list[tuple[str, ...]] = []
+    for name, value in table.items():
+        key = (*prefix, name)
+        if any(known[: len(key)] == key or known == (*prefix, "*") for known in _KNOWN):
+            if isinstance(value, dict) and not any(known == (*key, "*") for known in _KNOWN):
+                unknown += _unknown_keys(value, key)
+        else:
+            unknown.append(key)
+    return unknown
+
+
+_HEADER = re.compile(r"\s*\[\[?\s*(?P<key>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_ASSIGNMENT = re.compile(
+    r"\s*(?P<key>(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')"
+    r"(?:\s*\.\s*(?:[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*'))*)\s*="
+)
+_KEY_PART = re.compile(r"\s*([A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')\s*(?:\.|$)")
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    parts = []
+    for match in _KEY_PART.finditer(dotted):
+        part = match.group(1)
+        parts.append(part[1:-1] if part[0] in "\"'" else part)
+    return tuple(parts)
+
+
+def _key_position(text: str, key: tuple[str, ...]) -> tuple[int, int]:
+    """(1-based line, column) where TOML text writes key, or of its nearest enclosing key.
+
+    tomllib gives no positions, so this reads the lines itself: table headers, `a.b = …`
+    assignments (quoted or bare parts), skipping multi-line strings; (0, 0) if not found.
+    """
+    lines = text.splitlines()
+    best: tuple[int, int, int] = (0, 0, 0)  # (parts matched, line, column)
+    table: tuple[str, ...] = ()
+    in_string: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if in_string is not None:
+            if line.count(in_string) % 2:
+                in_string = None
+            continue
+        header = _HEADER.match(line)
+        if header:
+            table = _key_parts(header.group("key"))
+            found, column = table, line.index(header.group("key")) + 1
+        else:
+            assignment = _ASSIGNMENT.match(line)
+            if not assignment:
+                continue
+            found, column = (*table, *_key_parts(assignment.group("key"))), assignment.start("key") + 1
+            for quotes in ('"""', "'''"):
+                if line.count(quotes) % 2:
+                    in_string = quotes
+        matched = 0
+        while matched < min(len(found), len(key)) and found[matched] == key[matched]:
+            matched += 1
+        if matched > best[0] and matched in (len(found), len(key)):
+            best = (matched, number, column)
+    matched, number, column = best
+    if number and matched < len(key):  # in an inline table: `katex = { trust-linkz = true }`
+        inner = lines[number - 1].find(key[matched], column)
+        column = inner + 1 if inner >= 0 else column
+    return number, column
 
 
 def _macros_from(settings: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -113,17 +224,28 @@ def make_config(
     templates = settings.get("templates", PACKAGE_ROOT / "templates")
     if not isinstance(templates, str | Path):
         raise ConfigError(f"{where}: templates must be a string (a folder)")
+    preamble = katex_settings.get("preamble") if isinstance(katex_settings, dict) else None
+    if preamble is not None and not isinstance(preamble, str):
+        raise ConfigError(f"{where}: katex.preamble must be a string (a TeX file)")
+    preamble_path = project_dir / preamble if preamble is not None else None
+    macros = _macros_from(settings, where)
+    if preamble_path is not None:
+        from .sources import display_path
+        from .texdefs import read_preamble
+
+        macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
     config = Config(
         src=src,
         out=out,
         strict=strict,
         templates_dir=templates_dir or project_dir / templates,
         katex_dir=katex_dir,
-        macros=_macros_from(settings, where),
+        macros=macros,
         trust_links=trust_links,
         site_title=site_title,
         cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
         jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
+        preamble=preamble_path,
     )
     check_paths(config, project_dir, temporary_out=temporary_out)
     return config

@@ -212,7 +212,8 @@ def _definitions(text: str, shown: Path) -> Iterator[_Definition]:
             after += len(params)
             if not text.startswith("{", after):
                 raise fail(
-                    after, f"\\{kind}{name}: KaTeX's macros take only #1…#9 parameters before the {{body}}"
+                    after,
+                    f"\\{kind}{{{name}}}: KaTeX's macros take only #1…#9 parameters before the {{body}}",
                 )
             arity = len(params) // 2
         else:

@@ -44,7 +44,12 @@ def test_built_sites_are_valid_html(run_cli: Callable[..., BuildResult], tmp_pat
     errors_src.mkdir()
     shutil.copy(FIXTURES / "errors.md", errors_src / "errors.md")
     outs = []
-    sources = {"notes": REPO / "notes", "basic": FIXTURES / "site-basic", "errors": errors_src}
+    sources = {
+        "notes": REPO / "notes",
+        "basic": FIXTURES / "site-basic",
+        "errors": errors_src,
+        "habits": FIXTURES / "math-preamble" / "notes",  # failed formulas inside a sentence
+    }
     for name, src in sources.items():
         out = tmp_path / name
         result = run_cli("--src", src, "--out", out, out=out)
