@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from .errors import Diagnostic
 from .parsing import ParsedNote
-from .texdefs import content_end, lex, skip_braces
+from .texdefs import brace_group, content_end, lex
 from .transforms import MathItem, inline_starts, walk
 
 NUMBERED_ENVIRONMENTS = {
@@ -44,12 +44,8 @@ def _group(tex: str, pos: int, *, star: bool = False) -> tuple[str, int, int, bo
     while pos < len(tex) and tex[pos] in " \t\n":
         pos += 1
     starred = star and tex.startswith("*", pos)
-    if starred:
-        pos += 1
-    if not tex.startswith("{", pos):
-        return None
-    end = skip_braces(tex, pos)
-    return None if end < 0 else (tex[pos + 1 : end - 1], pos + 1, end - 1, starred)
+    group = brace_group(tex, pos + starred)
+    return None if group is None else (tex[group[0] + 1 : group[1]], group[0] + 1, group[1], starred)
 
 
 # --- pass 1: what amsmath would number -----------------------------------------------
