@@ -185,6 +185,7 @@ class LiveSite:
         self._engines = _EngineCache()
         self._config: Config | None = None
         self._templates = Path()
+        self._preamble: Path | None = None
         self._own: tuple[Path, ...] = ()
         config = self._load()
         self.src = config.src.resolve()
@@ -203,6 +204,7 @@ class LiveSite:
         """Read the config again (pyproject.toml may have changed)."""
         config = self._config = self._load_config()
         self._templates = config.templates_dir.resolve()
+        self._preamble = config.preamble.resolve() if config.preamble is not None else None
         # What the build itself writes: were these inside the notes, every build would
         # cause the next one.
         self._own = tuple(folder.resolve() for folder in (config.out, config.cache_dir) if folder is not None)
@@ -214,15 +216,19 @@ class LiveSite:
         return None if self._only is None else self._only.with_suffix(".html")
 
     def watch_roots(self) -> tuple[Path, ...]:
-        """Folders watched recursively: the notes and the templates (with their assets)."""
-        return _outermost([self.src, self._templates])
+        """Folders watched recursively: the notes and the templates (with their assets), and the
+        preamble's folder unless it is the project's (watched on its own, not recursively)."""
+        folders = [self.src, self._templates]
+        if self._preamble is not None and self._preamble.parent != self.pyproject.parent:
+            folders.append(self._preamble.parent)
+        return _outermost(folders)
 
     def wants(self, change: watchfiles.Change, path: str) -> bool:
         """Whether a change to path can alter the preview."""
         changed = Path(path)
         if any(changed.is_relative_to(folder) for folder in self._own):
             return False
-        if changed == self.pyproject or changed.is_relative_to(self._templates):
+        if changed in (self.pyproject, self._preamble) or changed.is_relative_to(self._templates):
             return True
         if not changed.is_relative_to(self.src):
             return False
@@ -235,7 +241,10 @@ class LiveSite:
         started = time.perf_counter()
         problems: list[Problem]
         try:
-            config = self._load() if self._config is None or self.pyproject in changed else self._config
+            settings = {self.pyproject, self._preamble}  # the preamble's macros are in the config
+            config = (
+                self._load() if self._config is None or not settings.isdisjoint(changed) else self._config
+            )
             only = None if self._only is None else [self._only]
             report = pipeline.build_site(config, self._engines, only=only)
             problems = self._report(config, report, time.perf_counter() - started)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,9 +109,12 @@ class EventStream:
     response: http.client.HTTPResponse
 
     def next(self) -> tuple[str, str]:
-        """The next event as (name, data); comments (keep-alives) are skipped."""
+        """The next event as (name, data); comments (keep-alives) are skipped, for WAIT_S at most
+        (keep-alives alone would never let the socket's time-out end a wait for nothing)."""
         name, data = "message", ""
+        deadline = time.monotonic() + WAIT_S
         while True:
+            assert time.monotonic() < deadline, f"no event within {WAIT_S} s"
             line = self.response.readline().decode("utf-8")
             assert line, "the event stream ended"
             line = line.rstrip("\n")
@@ -390,6 +394,22 @@ def test_templates_stylesheet_and_config_are_watched(live_note: Live, project: P
         _edit(project.root / "pyproject.toml", "First title", "Second title")
         events.next_reload()
         assert "<title>Front Title · Second title</title>" in live_note.page("/a.html")
+
+
+@pytest.mark.parametrize("folder", ["", "tex/"])
+def test_an_edited_preamble_is_read_again(project: Project, folder: str) -> None:
+    (project.root / "tex").mkdir()
+    preamble = project.root / folder / "preamble.sty"
+    preamble.write_text("\\newcommand{\\vect}[1]{\\mathbf{#1}}\n", encoding="utf-8")
+    _save(project.root / "pyproject.toml", f'[tool.notes-render.katex]\npreamble = "{folder}preamble.sty"\n')
+    _edit(project.notes / "a.md", "Some ~~struck~~ text", "Some $\\vect{v}$ text")
+    with serving(project.site("a.md")) as live, live.events() as events:
+        assert '<mi mathvariant="bold">v</mi>' in live.page("/a.html")
+        events.next()
+        _save(preamble, "\\newcommand{\\vect}[1]{\\vec{#1}}\n")
+        events.next_reload()
+        assert '<mi mathvariant="bold">v</mi>' not in live.page("/a.html")
+        assert "<mo>⃗</mo>" in live.page("/a.html")
 
 
 def test_a_changed_stylesheet_is_never_answered_not_modified(live_note: Live, project: Project) -> None:
