@@ -219,12 +219,24 @@ _ENVIRONMENTS = {
     "eqnarray*": "use align*, with the relation after the & (a &= b)",
 }
 
+_UNTRANSLATED = {
+    re.compile(r"\\(?:re)?newcommand\s*\*?\s*(?:\{[^{}]*\}|\\[A-Za-z]+)\s*\[\s*\d\s*\]\s*\["): (
+        "KaTeX's \\newcommand has no optional argument with a default, as MathJax's has; "
+        "make it a required argument"
+    ),
+}
+"""MathJax habits that mathjax.py cannot translate, found in the TeX of a formula KaTeX refused."""
+
 _UNDEFINED = re.compile(r"^Undefined control sequence: (\\\S+)$")
 _NO_ENVIRONMENT = re.compile(r"^No such environment: (\S+)$")
 
 
-def explain(message: str) -> str:
-    """KaTeX's message, plainly saying what it lacks and naming its equivalent if it has one."""
+def explain(message: str, tex: str = "") -> str:
+    """KaTeX's message, plainly saying what it lacks and naming its equivalent if it has one;
+    tex is the formula, for the MathJax habits that make KaTeX fail further on."""
+    for habit, untranslated in _UNTRANSLATED.items():
+        if habit.search(tex):
+            return f"{message} ({untranslated})"
     if message.startswith("Too many expansions"):
         return (
             f"{message} (a macro expands itself without end, or more than {MAX_EXPAND} times; "

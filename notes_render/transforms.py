@@ -143,7 +143,7 @@ def render_math(
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
         if result.html is None:
-            message = explain(result.error or "")
+            message = explain(result.error or "", item.tex)
             diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
 
