@@ -229,6 +229,13 @@ def make_config(
         raise ConfigError(f"{where}: katex.preamble must be a string (a TeX file)")
     preamble_path = project_dir / preamble if preamble is not None else None
     macros = _macros_from(settings, where)
+    if preamble_path is not None and not preamble_path.is_file():
+        path = project_dir / "pyproject.toml"
+        line, column = _key_position(
+            path.read_text(encoding="utf-8"), ("tool", "notes-render", "katex", "preamble")
+        )
+        at = f"{where}:{line}:{column}" if line else where
+        raise ConfigError(f"{at}: katex.preamble: {preamble_path} does not exist or is not a file")
     if preamble_path is not None:
         from .sources import display_path
         from .texdefs import read_preamble

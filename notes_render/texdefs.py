@@ -169,7 +169,8 @@ def read_preamble(path: Path, shown: Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{shown}: cannot read the preamble: {exc}") from exc
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+        raise ConfigError(f"{shown}: cannot read the preamble: {reason}") from exc
     macros: dict[str, str] = {}
     for definition in _definitions(text, shown):
         macros[definition.name] = definition.body

@@ -100,3 +100,17 @@ def test_editing_the_preamble_typesets_again_only_what_uses_it(tmp_path: Path) -
     preamble.write_text("\\newcommand{\\vect}[1]{\\vec{#1}}\n\\def\\abs#1{|#1|}\n", encoding="utf-8")
     assert build() == ["\\vect{x}"]
     assert "<mo>⃗</mo>" in (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
+
+
+def test_a_missing_preamble_is_reported_at_its_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURES / "math-preamble", project)
+    (project / "tex" / "preamble.sty").unlink()
+    monkeypatch.chdir(project)
+    assert cli.main(["--src", "notes", "--out", "out", "--no-cache"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"notes-render: error: {project}/pyproject.toml:5:1: katex.preamble: "
+        f"{project}/tex/preamble.sty does not exist or is not a file"
+    ]
