@@ -6,6 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
+from urllib.parse import quote
 
 from .errors import ContentError, SourcePosition
 
@@ -50,11 +51,42 @@ class NoteSource:
 
 
 def display_path(path: Path) -> Path:
-    """A path as messages print it: relative to the working folder when possible."""
+    """A path as messages print it: relative to the working folder when possible. The file
+    itself is not resolved, so a symbolic link is named, not what it points at."""
     try:
-        return path.resolve().relative_to(Path.cwd())
+        return (path.parent.resolve() / path.name).relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def is_hidden(rel: PurePosixPath) -> bool:
+    """A name, or a folder on its way, starts with a dot (`.env`, `.git/config`)."""
+    return any(part.startswith(".") for part in rel.parts)
+
+
+def containment_problem(src: Path, rel: PurePosixPath) -> str | None:
+    """Why the build must not read or publish src/rel, or None if it may.
+
+    What may be read lies inside the source folder once every symbolic link on its way is
+    followed, and is not hidden there: a link inside the notes to `~/.ssh/id_rsa` or `/etc`,
+    or a `.env` beside them, would otherwise land in a site that is published as it is.
+    """
+    if is_hidden(rel):
+        return "is hidden (a name on its way starts with a dot); hidden files are never read or published"
+    root = src.resolve()
+    try:
+        resolved = (src / rel).resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return "is a loop of symbolic links"
+    try:
+        inside = PurePosixPath(resolved.relative_to(root).as_posix())
+    except ValueError:
+        return (
+            f"leads outside the source folder (a symbolic link to {resolved}); it is never read or published"
+        )
+    if is_hidden(inside):
+        return f"leads to a hidden file ({inside}); hidden files are never read or published"
+    return None
 
 
 def discover_notes(src: Path) -> list[NoteSource]:
@@ -62,7 +94,7 @@ def discover_notes(src: Path) -> list[NoteSource]:
     notes = []
     for path in sorted(src.rglob("*.md")):
         rel = PurePosixPath(path.relative_to(src).as_posix())
-        if any(part.startswith(".") or part == "node_modules" for part in rel.parts):
+        if is_hidden(rel) or "node_modules" in rel.parts:
             continue
         if path.is_file():
             notes.append(NoteSource(path=path, rel=rel))
@@ -119,5 +151,7 @@ def _clash(one: PurePosixPath, other: PurePosixPath) -> str:
 
 
 def relative_url(from_page: PurePosixPath, to_path: PurePosixPath) -> str:
-    """The relative URL from one output page to another output file."""
-    return posixpath.relpath(str(to_path), str(from_page.parent) or ".")
+    """The relative URL from one output page to another output file, percent-encoded: a
+    file named `q?.html`, `hash#.html` or `pct%25.html` is a path, not a query, a fragment
+    or an escape."""
+    return quote(posixpath.relpath(str(to_path), str(from_page.parent) or "."), safe="/")
