@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
+from . import sources
 from .config import Config
 from .errors import ContentError, Diagnostic, SourcePosition
 from .katex import MathEngine
@@ -100,6 +101,9 @@ def build_page(
     With a store, highlighted code comes from and goes to the cache."""
     from . import mathjax, navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
 
+    refused = sources.containment_problem(config.src, note.rel)
+    if refused is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
     try:
         data, source_stat, source_digest = state.read_fingerprinted(note.path)
         parsed = parsing.parse_note(note, parsing.decode_note(note, data))
@@ -112,7 +116,7 @@ def build_page(
     items = transforms.collect_math(parsed)
     mathjax.translate_formulas(items)
     numbering = references.number_equations(parsed, items)
-    diagnostics = [*links.diagnostics, *numbering.diagnostics]
+    diagnostics = [*parsing.nesting_problems(parsed), *links.diagnostics, *numbering.diagnostics]
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
     if items:

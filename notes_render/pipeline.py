@@ -271,7 +271,8 @@ def _plan_outputs(
 ) -> dict[PurePosixPath, Path | None]:
     """Every file this build writes into the output folder, each with the file it copies
     (None: a file it makes); a file the notes link to that would replace a page or one of
-    the site's own files stops the build here, before anything is written."""
+    the site's own files, or that has become a way out of the source folder since its note
+    was built, stops the build here, before anything is written."""
     config = build.config
     planned: dict[PurePosixPath, Path | None] = {r.source.output: None for r in results}
     if home:
@@ -286,6 +287,11 @@ def _plan_outputs(
                 SourcePosition(sources.display_path(config.src / rel), 0, 0),
                 f"the notes link to this file, but the site already has {taken[sources.url_key(rel)]}; "
                 "rename or move the file",
+            )
+        refused = sources.containment_problem(config.src, rel)
+        if refused is not None:  # became a symbolic link since the note was built
+            raise ContentError(
+                SourcePosition(sources.display_path(config.src / rel), 0, 0), f"this file {refused}"
             )
         planned[rel] = config.src / rel
     return planned
