@@ -9,6 +9,8 @@ from functools import cache
 from typing import Any, Literal
 
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
+from markdown_it.rules_block import StateBlock
 from markdown_it.token import Token
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
@@ -65,12 +67,60 @@ class ParsedNote:
         )
 
 
+MAX_NESTING = 100
+"""How deep markdown-it nests blocks and inline markup (a quote is one level, a list item
+two: a list and its item). Its CommonMark preset stops at 20, which a list 10 deep
+reaches; 100 is its default preset's limit, about 200 frames of Python's 1000 at the
+deepest. Blocks nested deeper are kept as plain text and reported (see _NestingBlocks)."""
+
+TOO_DEEP = "notes_render.too_deep"
+"""env key: the (0-based line, column) of each block nested deeper than MAX_NESTING."""
+
+
+class _NestingBlocks(ParserBlock):
+    """markdown-it's block parser, except that a block nested beyond the limit is kept.
+
+    markdown-it skips everything from such a block to the end of its parent, which for a
+    list or quote is the rest of the note, silently. Here the lines the block owns (up to
+    the first that is indented less than it) become one paragraph of plain text, the
+    place is noted in env[TOO_DEEP], and parsing carries on after them.
+    """
+
+    def tokenize(self, state: StateBlock, startLine: int, endLine: int) -> None:
+        if state.level < state.md.options.maxNesting:
+            super().tokenize(state, startLine, endLine)
+            return
+        first = state.skipEmptyLines(startLine)
+        last = line = first
+        while line < endLine and (state.isEmpty(line) or state.sCount[line] >= state.blkIndent):
+            line += 1
+            if not state.isEmpty(line - 1):
+                last = line
+        if last == first:
+            return
+        begin = state.bMarks[first] + state.tShift[first]
+        state.env.setdefault(TOO_DEEP, []).append((first, begin - (state.src.rfind("\n", 0, begin) + 1)))
+        state.push("paragraph_open", "p", 1).map = [first, last]
+        inline = state.push("inline", "", 0)
+        inline.content = state.getLines(first, last, state.blkIndent, False).strip()
+        inline.map = [first, last]
+        inline.children = []
+        state.push("paragraph_close", "p", -1)
+        state.line = last
+
+
 @cache
 def markdown() -> MarkdownIt:
     """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
     math, definition lists, captioned figures, and code highlighted at build time."""
     # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
-    md = MarkdownIt("commonmark", {"html": True, "alerts": True, "highlight": highlight_code})
+    md = MarkdownIt(
+        "commonmark",
+        {"html": True, "alerts": True, "highlight": highlight_code, "maxNesting": MAX_NESTING},
+    )
+    blocks = _NestingBlocks()
+    blocks.ruler = md.block.ruler  # the preset's rules, as configured
+    md.block = blocks
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
     md.use(footnote_plugin)
@@ -80,6 +130,19 @@ def markdown() -> MarkdownIt:
     md.use(figure_plugin)
     md.use(permalink_plugin)
     return md
+
+
+def nesting_problems(note: ParsedNote) -> list[Diagnostic]:
+    """An error at each block nested too deeply to be parsed, which is kept as plain text."""
+    return [
+        note.diagnostic(
+            line,
+            column,
+            f"nested too deeply (quotes and lists over {MAX_NESTING} levels, a list item counting "
+            "two): from here the block is kept as one paragraph, its markers as text",
+        )
+        for line, column in note.env.get(TOO_DEEP, ())
+    ]
 
 
 def decode_note(source: NoteSource, data: bytes) -> str:
