@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .errors import Diagnostic
 from .parsing import ParsedNote
 from .texdefs import brace_group, content_end, lex
-from .transforms import MathItem, inline_starts, walk
+from .transforms import BlockPositions, MathItem, walk
 
 NUMBERED_ENVIRONMENTS = {
     "equation": "single", "multline": "single",
@@ -323,6 +323,7 @@ def _shown(target: Target, parentheses: bool) -> str:
 def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]:
     """Give each `\\eqref{…}`/`\\ref{…}` written in prose its link text and target."""
     diagnostics = []
+    blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
         if token.type != "math_ref":
             continue
@@ -332,7 +333,7 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
         if target is None:
             token.meta["text"] = "(??)" if parentheses else "??"
             parent = token.meta.get("host", parent)  # an inline footnote's paragraph
-            line, column = inline_starts(parent, token, note.lines)[0] if parent else (0, 0)
+            line, column = blocks(parent).starts_of(token)[0] if parent else (0, 0)
             diagnostics.append(note.diagnostic(line, column, f"undefined label '{label}' in {token.markup}"))
         else:
             token.meta["text"] = _shown(target, parentheses)

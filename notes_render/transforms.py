@@ -8,7 +8,8 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -19,7 +20,7 @@ from markdown_it.token import Token
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
 from .parsing import ParsedNote
-from .sources import PathKind, path_kind
+from .sources import PathKind, containment_problem, path_kind
 from .texdefs import warning_offsets
 
 # --- math -----------------------------------------------------------------------------
@@ -84,6 +85,7 @@ def collect_math(note: ParsedNote) -> list[MathItem]:
     """All formulas of a note in document order; ```math fences become display math."""
     items = []
     lines = note.lines
+    blocks = BlockPositions.cache(lines)
     for token, parent in walk(note.tokens):
         if token.type == "fence" and token.info.strip() == "math" and token.map:
             _fence_to_math(token, lines)
@@ -91,7 +93,7 @@ def collect_math(note: ParsedNote) -> list[MathItem]:
             items.append(MathItem(token, True, list(token.meta["starts"])))
         elif token.type in ("math_inline", "math_inline_display") and parent is not None:
             parent = token.meta.get("host", parent)  # an inline footnote's paragraph
-            starts = inline_starts(parent, token, lines)
+            starts = blocks(parent).starts_of(token)
             items.append(MathItem(token, token.type == "math_inline_display", starts))
     return items
 
@@ -107,26 +109,67 @@ def _fence_to_math(token: Token, lines: list[str]) -> None:
     token.meta = {"starts": starts}
 
 
-def inline_starts(parent: Token, token: Token, lines: list[str]) -> list[tuple[int, int]]:
-    """Source positions of each TeX line of an inline formula, from its parent block."""
-    # Runs once per formula: find the lines around each offset, never split the whole block.
-    content = parent.content
-    first_line = parent.map[0] if parent.map else 0
-    offset = int(token.meta.get("offset", 0))
-    starts = []
-    tex_offset = 0
-    while tex_offset >= 0:
-        at = offset + tex_offset
-        line_start = content.rfind("\n", 0, at) + 1
-        line_end = content.find("\n", at)
-        content_line = content[line_start : line_end if line_end >= 0 else len(content)]
-        source_line = first_line + content.count("\n", 0, at)
-        raw = lines[source_line] if source_line < len(lines) else ""
-        prefix = raw.find(content_line) if content_line else 0
-        starts.append((source_line, max(prefix, 0) + at - line_start))
-        newline = token.content.find("\n", tex_offset)
-        tex_offset = newline + 1 if newline >= 0 else -1
-    return starts
+class BlockPositions:
+    """Where each offset of a block's inline content lies in the source file.
+
+    The content of an inline token is its block's lines with the block's markers (quote
+    marks, list indentation) removed. Its line starts are found once, in one pass, and each
+    line's shift from its source line when first asked for; an offset is then placed by a
+    binary search, so a block with n formulas costs O(size + n log n) however long its
+    lines are (searching back and forth from each formula made one long line quadratic).
+    """
+
+    def __init__(self, parent: Token, lines: list[str]) -> None:
+        self._content = parent.content
+        self._lines = lines
+        self._first_line = parent.map[0] if parent.map else 0
+        self._line_starts = [0]
+        newline = self._content.find("\n")
+        while newline >= 0:
+            self._line_starts.append(newline + 1)
+            newline = self._content.find("\n", newline + 1)
+        self._shifts: dict[int, int] = {}
+
+    @staticmethod
+    def cache(lines: list[str]) -> Callable[[Token], BlockPositions]:
+        """A function giving each block's BlockPositions, made once per block."""
+        made: dict[int, tuple[Token, BlockPositions]] = {}
+
+        def positions(parent: Token) -> BlockPositions:
+            found = made.get(id(parent))
+            if found is None:  # the token is kept with it, so its id is not reused
+                found = made[id(parent)] = (parent, BlockPositions(parent, lines))
+            return found[1]
+
+        return positions
+
+    def position(self, at: int) -> tuple[int, int]:
+        """(0-based source line, 0-based column) of an offset in the content."""
+        index = bisect_right(self._line_starts, at) - 1
+        return self._first_line + index, self._shift(index) + at - self._line_starts[index]
+
+    def starts_of(self, token: Token) -> list[tuple[int, int]]:
+        """Source positions of each TeX line of an inline token (its meta["offset"] is where
+        it starts in the content)."""
+        offset = int(token.meta.get("offset", 0))
+        starts = [self.position(offset)]
+        newline = token.content.find("\n")
+        while newline >= 0:
+            starts.append(self.position(offset + newline + 1))
+            newline = token.content.find("\n", newline + 1)
+        return starts
+
+    def _shift(self, index: int) -> int:
+        """Column in its source line where content line `index` starts."""
+        shift = self._shifts.get(index)
+        if shift is None:
+            start = self._line_starts[index]
+            end = self._line_starts[index + 1] - 1 if index + 1 < len(self._line_starts) else None
+            content_line = self._content[start:end]
+            source_line = self._first_line + index
+            raw = self._lines[source_line] if source_line < len(self._lines) else ""
+            shift = self._shifts[index] = max(raw.find(content_line), 0) if content_line else 0
+        return shift
 
 
 def render_math(
@@ -324,6 +367,8 @@ class LinkReport:
     """Local files the note references, relative to the source folder, to copy."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     """References to files that do not exist or lie outside the source folder."""
+    placed: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict, repr=False)
+    """Where the last problem with each (block, URL) was placed, so the next is after it."""
     targets: dict[PurePosixPath, PathKind] = field(default_factory=dict)
     """Every local path the note points at, and what it was: the note must be built
     again when one of them appears, disappears, or turns from a file into a folder or back."""
@@ -363,7 +408,13 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
         posixpath.normpath(posixpath.join(str(note.source.rel.parent), unquote(parts.path)))
     )
     if target.parts and target.parts[0] == "..":
-        report.diagnostics.append(_link_diagnostic(note, owner, url, "points outside the source folder"))
+        report.diagnostics.append(
+            _link_diagnostic(note, owner, url, "points outside the source folder", report)
+        )
+        return url
+    refused = containment_problem(src_root, target)
+    if refused is not None:
+        report.diagnostics.append(_link_diagnostic(note, owner, url, refused, report))
         return url
     kind = report.targets[target] = path_kind(src_root / target)
     if kind == "missing" and target.suffix == ".html":
@@ -372,7 +423,7 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
             report.targets[note_target] = "file"  # a real other.html appearing would change the link
             return url
     if kind == "missing":
-        report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist"))
+        report.diagnostics.append(_link_diagnostic(note, owner, url, "does not exist", report))
         return url
     if target.suffix == ".md":
         new_path = posixpath.splitext(parts.path)[0] + ".html"
@@ -386,15 +437,36 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
     return url
 
 
-def _link_diagnostic(note: ParsedNote, owner: Token | None, url: str, problem: str) -> Diagnostic:
+def _link_diagnostic(
+    note: ParsedNote, owner: Token | None, url: str, problem: str, report: LinkReport
+) -> Diagnostic:
+    """The problem at the URL as written in the owner's lines: the nth reference to one URL
+    in a block is placed at its nth occurrence there, and an occurrence where a link
+    destination starts (after `(`, `<`, a quote, `=` or a space) before one in link text."""
     lines = note.lines
     first = owner.map[0] if owner is not None and owner.map else 0
-    last = owner.map[1] if owner is not None and owner.map else len(lines)
-    for number in range(first, min(last, len(lines))):
-        column = lines[number].find(url)
-        if column >= 0:
-            return note.diagnostic(number, column, f"'{url}' {problem}")
+    last = min(owner.map[1] if owner is not None and owner.map else len(lines), len(lines))
+    key = (id(owner), url)
+    after = report.placed.get(key, (first, -1))
+    for pattern in (re.compile(r"(?<=[(<\"'=\s])" + re.escape(url)), re.compile(re.escape(url))):
+        found = _search_lines(lines, pattern, after, last)
+        if found is not None:
+            report.placed[key] = found
+            return note.diagnostic(*found, f"'{url}' {problem}")
     return Diagnostic(SourcePosition(note.source.display_path, first + 1, 0), f"'{url}' {problem}")
+
+
+def _search_lines(
+    lines: list[str], pattern: re.Pattern[str], after: tuple[int, int], last: int
+) -> tuple[int, int] | None:
+    """(line, column) of the first match of pattern after the position `after`, up to line last."""
+    number, column = after
+    while number < last:
+        match = pattern.search(lines[number], column + 1)
+        if match is not None:
+            return number, match.start()
+        number, column = number + 1, -1
+    return None
 
 
 # --- titles ---------------------------------------------------------------------------
