@@ -10,6 +10,7 @@ import atexit
 import hashlib
 import json
 import re
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,10 @@ compile and collect on threads of its own: 5 % less CPU and wall time for corpus
 cores, 12 % less for notes/ (fork is safe: workers are forked before V8 starts, see
 workers.py). V8 takes flags once per process, so they apply only if this engine is the first
 V8 of the process."""
+
+PART_SIZE = 500
+"""Formulas typeset per V8 call. A note's batch is sent in parts, so V8 holds a part's
+HTML (about 2 MB) rather than the whole note's: one call for a 20 MB note held 5 GB."""
 
 MEMORY_LIMIT_BYTES = 1 << 30
 """V8 heap ceiling, so an exploding formula fails instead of exhausting the machine."""
@@ -156,11 +161,13 @@ var notesRender = (function () {
   // on 15,000 formulas. An HTML holding a NUL (only `\char0` makes one, with a warning)
   // travels in the JSON part. The indexOf also flattens KaTeX's string while it is young,
   // which makes the join cheaper than flattening thousands of ropes at the end.
+  var macros = {};
   return {
     setTrustLinks: function (value) { trustLinks = value; },
     render: function (payload) {
       var request = JSON.parse(payload);
-      var macros = Object.assign({}, request.macros);
+      // A batch comes in parts: a part that continues one keeps the macros defined so far.
+      if (!request.more) macros = Object.assign({}, request.macros);
       var special = {};
       var parts = request.items.map(function (item, index) {
         var result = renderOne(item, macros);
@@ -304,19 +311,23 @@ class MiniRacerEngine:
         if not requests:
             return []
         limit = BATCH_TIME_BASE_S + FORMULA_BATCH_SHARE_S * len(requests)
+        deadline = time.monotonic() + limit
+        results: list[MathResult] = []
         try:
-            return self._call(requests, macros, limit)
+            for start in range(0, len(requests), PART_SIZE):
+                left = max(deadline - time.monotonic(), 0.001)
+                results += self._call(requests[start : start + PART_SIZE], macros, left, more=start > 0)
+            return results
         except _Timeout:
             if len(requests) == 1:
                 return [_timeout_result(limit)]
-        # Retry one by one so only the slow formula fails. Earlier formulas that define
-        # macros are replayed before each one; a formula that timed out is never replayed,
-        # so one slow formula costs one time limit, not one per formula after it.
+        # Retry the rest one by one so only the slow formula fails. Earlier formulas that
+        # define macros are replayed before each one; a formula that timed out is never
+        # replayed, so one slow formula costs one time limit, not one per formula after it.
         from .cache import defines_macros  # the cache keys on the same test (cache imports us)
 
-        results: list[MathResult] = []
-        definitions: list[MathRequest] = []
-        for request in requests:
+        definitions = [request for request in requests[: len(results)] if defines_macros(request.tex)]
+        for request in requests[len(results) :]:
             try:
                 own_limit = FORMULA_TIME_LIMIT_S + FORMULA_BATCH_SHARE_S * len(definitions)
                 results.append(self._call([*definitions, request], macros, own_limit)[-1])
@@ -328,13 +339,14 @@ class MiniRacerEngine:
         return results
 
     def _call(
-        self, requests: Sequence[MathRequest], macros: Mapping[str, str], limit: float
+        self, requests: Sequence[MathRequest], macros: Mapping[str, str], limit: float, *, more: bool = False
     ) -> list[MathResult]:
+        """Typeset requests in one V8 call; with `more`, after the previous call's formulas,
+        under the macros they defined."""
         from py_mini_racer import JSTimeoutException
 
-        payload = json.dumps(
-            {"macros": dict(macros), "items": [{"tex": r.tex, "display": r.display} for r in requests]}
-        )
+        items = [{"tex": r.tex, "display": r.display} for r in requests]
+        payload = json.dumps({"macros": dict(macros), "more": more, "items": items})
         # eval, not call: call would JSON-quote the answer (60 MB of HTML on a big site) to
         # parse it again in Python; a string comes back from eval as it is.
         try:

@@ -12,7 +12,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import BuildResult, formulas
 
-from notes_render import parsing, transforms
+from notes_render import katex, parsing, transforms
+from notes_render.katex import MathRequest, MiniRacerEngine
 from notes_render.sources import NoteSource
 
 
@@ -179,3 +180,26 @@ def test_links_to_notes_with_url_characters_in_their_names_are_percent_encoded(
         assert f'href="{url}"' in home
     assert 'rel="next" href="q%3F.html"' in result.page("pct%25.html")
     assert 'rel="prev" href="../q%3F.html"' in result.page("sub#dir/index.html")
+
+
+# --- memory ---------------------------------------------------------------------------
+
+
+def test_a_batch_sent_in_parts_keeps_the_macros_its_formulas_define(
+    katex_engine: MiniRacerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(katex, "PART_SIZE", 2)  # V8 sees parts of 2 formulas, not the batch
+    requests = [
+        MathRequest("\\gdef\\vecv{\\mathbf{v}}", False),
+        MathRequest("a", False),
+        MathRequest("\\vecv", False),
+        MathRequest("\\R", False),
+        MathRequest("\\newcommand{\\w}{\\mathbf{w}}", False),
+        MathRequest("\\w", False),
+    ]
+    results = katex_engine.render_batch(requests, {"\\R": "\\mathbb{R}"})
+    assert '<mi mathvariant="bold">v</mi>' in (results[2].html or "")
+    assert '<mi mathvariant="double-struck">R</mi>' in (results[3].html or "")
+    assert '<mi mathvariant="bold">w</mi>' in (results[5].html or "")
+    again = katex_engine.render_batch([MathRequest("\\vecv", False)], {})  # a new batch starts afresh
+    assert again[0].html is None and "\\vecv" in (again[0].error or "")
