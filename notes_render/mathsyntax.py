@@ -393,10 +393,20 @@ def _line_starts(state: StateBlock) -> list[int]:
 # the TeX is shown escaped, so a page is never missing text.
 
 
+CONSUME_HTML = "notes_render.consume_math_html"
+"""env key: when true, rendering takes each formula's HTML out of its token, so a big note's
+typeset formulas are not held twice, in the tokens and in the body being rendered."""
+
+
+def _formula_html(token: Token, env: Any) -> str:
+    html = token.meta.pop("html", None) if env.get(CONSUME_HTML) else token.meta.get("html")
+    return str(html or f'<span class="math-source">{escapeHtml(token.content)}</span>')
+
+
 def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """An inline formula (or `$$…$$` inside a paragraph, typeset in display style)."""
     token = tokens[idx]
-    html = str(token.meta.get("html") or f'<span class="math-source">{escapeHtml(token.content)}</span>')
+    html = _formula_html(token, env)
     anchor = token.meta.get("anchor")
     return f'<span id="{escapeHtml(anchor)}">{html}</span>' if anchor else html
 
@@ -414,7 +424,7 @@ def render_math_ref(self: Any, tokens: Sequence[Token], idx: int, options: Any, 
 def render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """A display formula in its own scrollable box, with the anchor a \\label gives it."""
     token = tokens[idx]
-    html = token.meta.get("html") or f'<span class="math-source">{escapeHtml(token.content)}</span>'
+    html = _formula_html(token, env)
     anchor = token.meta.get("anchor")
     id_attr = f' id="{escapeHtml(anchor)}"' if anchor else ""
     return f'<div class="math-display"{id_attr}>{html}</div>\n'

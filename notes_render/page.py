@@ -124,8 +124,8 @@ def build_page(
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
     diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
     md = parsing.markdown()
-    body = _render_body(md, parsed, store)
     toc = navigation.table_of_contents(headings, md, parsed.env)
+    body = _render_body(md, parsed, store)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
     return Page(
@@ -146,6 +146,9 @@ def build_page(
 
 
 def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str:
+    from .mathsyntax import CONSUME_HTML
+
+    parsed.env[CONSUME_HTML] = True
     if store is None:
         return str(md.renderer.render(parsed.tokens, md.options, parsed.env))
     from markdown_it.utils import OptionsDict, OptionsType
