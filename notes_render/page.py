@@ -146,18 +146,22 @@ def build_page(
 
 
 def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str:
+    """The note's HTML, as Markup: the page's template takes it as it is, where a str would
+    be copied into one, which for a big note is hundreds of MB."""
+    from markupsafe import Markup
+
     from .mathsyntax import CONSUME_HTML
 
     parsed.env[CONSUME_HTML] = True
     if store is None:
-        return str(md.renderer.render(parsed.tokens, md.options, parsed.env))
+        return Markup(md.renderer.render(parsed.tokens, md.options, parsed.env))
     from markdown_it.utils import OptionsDict, OptionsType
 
     from .highlight import CachedHighlighter
 
     highlighter = CachedHighlighter(store)
     options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
-    body = str(md.renderer.render(parsed.tokens, options, parsed.env))
+    body = Markup(md.renderer.render(parsed.tokens, options, parsed.env))
     highlighter.save()
     return body
 

@@ -35,10 +35,13 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
-def render_page(environment: jinja2.Environment, name: str, context: dict[str, Any]) -> str:
-    """Render one template, turning Jinja's errors into a ConfigError naming the template."""
+def render_page(environment: jinja2.Environment, name: str, context: dict[str, Any]) -> bytes:
+    """Render one template as UTF-8, turning Jinja's errors into a ConfigError naming the
+    template. Each piece Jinja yields is encoded as it comes, so a big page is never held
+    as one string (two bytes a character once a formula holds a zero-width space) as well
+    as its bytes."""
     try:
-        return environment.get_template(name).render(context)
+        return b"".join([part.encode("utf-8") for part in environment.get_template(name).generate(context)])
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{exc.filename or name}:{exc.lineno}: template error: {exc.message}") from exc
     except jinja2.TemplateError as exc:
@@ -62,19 +65,19 @@ class PageRenderer:
             title=page.title,
             date=page.date,
             description=page.description,
-            content=Markup(body),
+            content=body if isinstance(body, Markup) else Markup(body),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
             **self._navigation.links(output),
         )
-        return render_page(self._environment, "note.html", context).encode("utf-8")
+        return render_page(self._environment, "note.html", context)
 
     def home(self) -> bytes:
         """The home page (UTF-8) listing every note, for a site without index.md."""
         context = self._context(HOME)
         context.update(title=self._site.title, description=None, notes=self._listing(HOME))
-        return render_page(self._environment, "index.html", context).encode("utf-8")
+        return render_page(self._environment, "index.html", context)
 
     def _context(self, output: PurePosixPath) -> dict[str, Any]:
         root = relative_url(output, HOME)[: -len(HOME.name)]
