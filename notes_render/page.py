@@ -22,6 +22,9 @@ from .sources import NoteSource, PathKind
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import OptionsDict
 
     from .cache import Store
     from .navigation import TocEntry
@@ -46,9 +49,11 @@ class Page:
     """Its headings with their ids, in order."""
     toc: list[TocEntry]
     """Its table of contents, formulas typeset."""
-    body: str | None
-    """The note's rendered HTML, without the template around it; None in the build's own
-    process when the worker that built the note keeps it (and writes the page)."""
+    body: bytes | None
+    """The note's rendered HTML as UTF-8, without the template around it; None in the
+    build's own process when the worker that built the note keeps it (and writes the page).
+    Bytes, not text: a str holding one character past U+00FF (KaTeX's zero-width spaces)
+    takes two bytes a character, four past U+FFFF, which for a big note is gigabytes."""
     formulas: int
     """How many formulas it holds."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -145,25 +150,37 @@ def build_page(
     )
 
 
-def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> str:
-    """The note's HTML, as Markup: the page's template takes it as it is, where a str would
-    be copied into one, which for a big note is hundreds of MB."""
-    from markupsafe import Markup
-
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> bytes:
     from .mathsyntax import CONSUME_HTML
 
     parsed.env[CONSUME_HTML] = True
     if store is None:
-        return Markup(md.renderer.render(parsed.tokens, md.options, parsed.env))
+        return _render_utf8(md, parsed.tokens, md.options, parsed.env)
     from markdown_it.utils import OptionsDict, OptionsType
 
     from .highlight import CachedHighlighter
 
     highlighter = CachedHighlighter(store)
     options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
-    body = Markup(md.renderer.render(parsed.tokens, options, parsed.env))
+    body = _render_utf8(md, parsed.tokens, options, parsed.env)
     highlighter.save()
     return body
+
+
+def _render_utf8(md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]) -> bytes:
+    """What md.renderer.render gives, as UTF-8, each block encoded as it is rendered: the
+    body never exists as one string (see Page.body)."""
+    renderer = cast("RendererHTML", md.renderer)
+    parts = []
+    for index, token in enumerate(tokens):  # markdown-it's RendererHTML.render, piece by piece
+        if token.type == "inline":
+            html = renderer.renderInline(token.children or [], options, env)
+        elif token.type in renderer.rules:
+            html = renderer.rules[token.type](tokens, index, options, env)
+        else:
+            html = renderer.renderToken(tokens, index, options, env)
+        parts.append(html.encode("utf-8"))
+    return b"".join(parts)
 
 
 def _note_macros(parsed: ParsedNote) -> dict[str, str]:
@@ -194,7 +211,7 @@ def _toc_data(entry: TocEntry) -> list[Any]:
     return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
 
 
-def page_from_state(result: NoteResult, body: str) -> Page:
+def page_from_state(result: NoteResult, body: bytes) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
     from .transforms import Heading
 

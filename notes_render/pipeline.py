@@ -229,7 +229,7 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
     for result in wanted:
         body = found.get(result.body_key)
         if body is not None:
-            build.pages[result.source.rel] = page_from_state(result, body.decode("utf-8"))
+            build.pages[result.source.rel] = page_from_state(result, body)
     missing = {r.source.rel for r in wanted} - build.pages.keys()
     _build_notes(build, [note for note in notes if note.rel in missing])
 

@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
+from jinja2 import nodes
 from markupsafe import Markup
 
 from .errors import ConfigError
@@ -48,30 +49,63 @@ def render_page(environment: jinja2.Environment, name: str, context: dict[str, A
         raise ConfigError(f"{name}: template error: {exc}") from exc
 
 
+_CONTENT_MARK = "\x00notes-render-content\x00"
+"""Printed where a note's body goes when the templates only print it (see only_prints)."""
+
+
+def only_prints(environment: jinja2.Environment, name: str) -> bool:
+    """True when every template of the environment uses the variable `name` only to print
+    it as it is (`{{ content }}`): no filter, test, condition or assignment sees its value.
+
+    Then a page can be rendered around a marker and the note's body joined in as bytes,
+    which is the same page without the body ever being text (see page.Page.body); a template
+    that looks at its content (`{{ content|striptags|wordcount }}`) gets the real text.
+    """
+    loader = environment.loader
+    assert loader is not None
+    for template in loader.list_templates():
+        source = loader.get_source(environment, template)[0]
+        try:
+            tree = environment.parse(source)
+        except jinja2.TemplateSyntaxError:
+            return False  # reported when the template is rendered
+        printed = {
+            id(node)
+            for output in tree.find_all(nodes.Output)
+            for node in output.nodes
+            if isinstance(node, nodes.Name)
+        }
+        if any(node.name == name and id(node) not in printed for node in tree.find_all(nodes.Name)):
+            return False
+    return True
+
+
 class PageRenderer:
     """Renders the pages of one site; the environment and navigation are made once."""
 
     def __init__(self, site: Site) -> None:
         self._site = site
         self._environment = make_environment(site.templates_dir)
+        self._splice_body = only_prints(self._environment, "content")
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
 
-    def note(self, page: Page, body: str) -> bytes:
-        """The page of a note (UTF-8), around its rendered body."""
+    def note(self, page: Page, body: bytes) -> bytes:
+        """The page of a note (UTF-8), around its rendered body (UTF-8)."""
         output = page.source.output
         context = self._context(output)
         context.update(
             title=page.title,
             date=page.date,
             description=page.description,
-            content=body if isinstance(body, Markup) else Markup(body),
+            content=Markup(_CONTENT_MARK if self._splice_body else body.decode("utf-8")),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
             **self._navigation.links(output),
         )
-        return render_page(self._environment, "note.html", context)
+        rendered = render_page(self._environment, "note.html", context)
+        return body.join(rendered.split(_CONTENT_MARK.encode("utf-8"))) if self._splice_body else rendered
 
     def home(self) -> bytes:
         """The home page (UTF-8) listing every note, for a site without index.md."""

@@ -135,7 +135,7 @@ def write_home(config: Config, renderer: PageRenderer) -> None:
     writer.write_atomic(config.out / HOME, renderer.home())
 
 
-def write_page(config: Config, renderer: PageRenderer, page: Page, body: str) -> Stat | None:
+def write_page(config: Config, renderer: PageRenderer, page: Page, body: bytes) -> Stat | None:
     """Render one note's page and write it; the stat of the file written."""
     path = config.out / page.source.output
     writer.write_atomic(path, renderer.note(page, body))
@@ -151,9 +151,8 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
     with store.batch():
         built = build_page(note, config, get_engine, store)
         if isinstance(built, Page) and built.body is not None:
-            encoded = built.body.encode("utf-8")  # once, for its key and its entry
-            built.body_key = body_key(encoded)
-            store.put_many(BODIES, [(built.body_key, encoded)])
+            built.body_key = body_key(built.body)
+            store.put_many(BODIES, [(built.body_key, built.body)])
     return built
 
 
