@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from markupsafe import Markup
 
 from .errors import ConfigError
@@ -53,9 +53,10 @@ _CONTENT_MARK = "\x00notes-render-content\x00"
 """Printed where a note's body goes when the templates only print it (see only_prints)."""
 
 
-def only_prints(environment: jinja2.Environment, name: str) -> bool:
-    """True when every template of the environment uses the variable `name` only to print
-    it as it is (`{{ content }}`): no filter, test, condition or assignment sees its value.
+def only_prints(environment: jinja2.Environment, name: str, template: str) -> bool:
+    """True when the template, and every template it extends, includes or imports, uses the
+    variable `name` only to print it as it is (`{{ content }}`): no filter, test, condition
+    or assignment sees its value.
 
     Then a page can be rendered around a marker and the note's body joined in as bytes,
     which is the same page without the body ever being text (see page.Page.body); a template
@@ -63,12 +64,17 @@ def only_prints(environment: jinja2.Environment, name: str) -> bool:
     """
     loader = environment.loader
     assert loader is not None
-    for template in loader.list_templates():
-        source = loader.get_source(environment, template)[0]
+    seen: set[str] = set()
+    todo = [template]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
         try:
-            tree = environment.parse(source)
-        except jinja2.TemplateSyntaxError:
-            return False  # reported when the template is rendered
+            tree = environment.parse(loader.get_source(environment, current)[0])
+        except jinja2.TemplateError:
+            return False  # reported when the page is rendered
         printed = {
             id(node)
             for output in tree.find_all(nodes.Output)
@@ -77,6 +83,10 @@ def only_prints(environment: jinja2.Environment, name: str) -> bool:
         }
         if any(node.name == name and id(node) not in printed for node in tree.find_all(nodes.Name)):
             return False
+        for referenced in meta.find_referenced_templates(tree):
+            if referenced is None:
+                return False  # chosen at render time: it cannot be read here
+            todo.append(referenced)
     return True
 
 
@@ -86,7 +96,7 @@ class PageRenderer:
     def __init__(self, site: Site) -> None:
         self._site = site
         self._environment = make_environment(site.templates_dir)
-        self._splice_body = only_prints(self._environment, "content")
+        self._splice_body = only_prints(self._environment, "content", "note.html")
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
 
