@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import ConfigError
 from .sources import display_path
@@ -59,6 +59,10 @@ class Config:
     """Worker processes a big build may spread its notes over."""
     preamble: Path | None = None
     """The TeX file of `katex.preamble`, whose definitions are already in `macros`."""
+    bibliography: Path | None = None
+    """The BibTeX file citations come from (`bibliography`); None: references.bib in src."""
+    citation_style: Literal["author-year", "numbered"] = "author-year"
+    """How citations show (`citation-style`): `(Ho et al. 2020)` or `[1]`."""
 
 
 SETTINGS = (
@@ -68,6 +72,8 @@ SETTINGS = (
     "katex.trust-links",
     "katex.preamble",
     "katex.macros.*",
+    "bibliography",
+    "citation-style",
 )
 """Every key [tool.notes-render] may hold, dotted; `table.*` allows any key in that table.
 Any other key is an error, so a typo is never silently ignored: add a setting here."""
@@ -241,6 +247,17 @@ def make_config(
         from .texdefs import read_preamble
 
         macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
+    bibliography = settings.get("bibliography")
+    if bibliography is not None and not isinstance(bibliography, str):
+        raise ConfigError(f"{where}: bibliography must be a string (a .bib file)")
+    if bibliography is not None and not (project_dir / bibliography).is_file():
+        text = (project_dir / "pyproject.toml").read_text(encoding="utf-8")
+        line, column = _key_position(text, ("tool", "notes-render", "bibliography"))
+        at = f"{where}:{line}:{column}" if line else where
+        raise ConfigError(f"{at}: bibliography: {project_dir / bibliography} does not exist or is not a file")
+    citation_style = settings.get("citation-style", "author-year")
+    if citation_style not in ("author-year", "numbered"):
+        raise ConfigError(f'{where}: citation-style must be "author-year" or "numbered"')
     config = Config(
         src=src,
         out=out,
@@ -253,6 +270,8 @@ def make_config(
         cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
         jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
         preamble=preamble_path,
+        bibliography=project_dir / bibliography if bibliography is not None else None,
+        citation_style=citation_style,
     )
     check_paths(config, project_dir, temporary_out=temporary_out)
     return config

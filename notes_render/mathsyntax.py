@@ -298,7 +298,7 @@ def _place_inline_footnotes(state: StateCore) -> None:
             if child.type != "footnote_ref" or "offset" not in child.meta:
                 continue
             for inner in footnotes.get(child.meta["id"], {}).get("tokens", ()):
-                if inner.type in ("math_inline", "math_inline_display", "math_ref"):
+                if inner.type in ("math_inline", "math_inline_display", "math_ref", "citation"):
                     inner.meta["offset"] += child.meta["offset"]
                     inner.meta["host"] = token
 

@@ -68,6 +68,8 @@ class Page:
     """The source file's (mtime_ns, size) just before it was read (see state.read_fingerprinted)."""
     source_digest: str = ""
     """SHA-256 of the source bytes that were built."""
+    depends: dict[str, tuple[tuple[int, int] | None, str]] = field(default_factory=dict)
+    """Other files its body was made from (the bibliography): path -> (stat, SHA-256)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,8 @@ def build_page(
 ) -> Page | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
-    from . import mathjax, navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
+    # Heavy (markdown-it, YAML): loaded only when a note is built.
+    from . import citations, mathjax, navigation, parsing, references, state, transforms
 
     refused = sources.containment_problem(config.src, note.rel)
     if refused is not None:
@@ -124,10 +127,13 @@ def build_page(
     diagnostics = [*parsing.nesting_problems(parsed), *links.diagnostics, *numbering.diagnostics]
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
+    cited = citations.resolve(parsed, config, get_engine, {**config.macros, **_note_macros(parsed)})
+    diagnostics += cited.diagnostics
     if items:
         macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
-    diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
+    # The note's problems in order, then those of the files it reads (the bibliography).
+    diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     md = parsing.markdown()
     toc = navigation.table_of_contents(headings, md, parsed.env)
     body = _render_body(md, parsed, store)  # last: it takes the formulas' HTML out of the tokens
@@ -147,6 +153,7 @@ def build_page(
         targets=links.targets,
         source_stat=source_stat,
         source_digest=source_digest,
+        depends=cited.depends,
     )
 
 

@@ -17,6 +17,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
+from .citesyntax import citations_plugin
 from .errors import ContentError, Diagnostic, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
@@ -29,6 +30,8 @@ FRONT_MATTER_TYPES: dict[str, tuple[type, ...]] = {
     "date": (str, datetime.date),
     "description": (str,),
     "macros": (dict,),
+    "bibliography": (str,),
+    "nocite": (str, list),
 }
 """The front matter keys the renderer reads, with the types each accepts."""
 
@@ -112,7 +115,7 @@ class _NestingBlocks(ParserBlock):
 @cache
 def markdown() -> MarkdownIt:
     """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
-    math, definition lists, captioned figures, and code highlighted at build time."""
+    math, definition lists, captioned figures, citations, and code highlighted at build time."""
     # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
     md = MarkdownIt(
         "commonmark",
@@ -128,6 +131,7 @@ def markdown() -> MarkdownIt:
     md.use(deflist_plugin)
     md.use(math_plugin)
     md.use(figure_plugin)
+    md.use(citations_plugin)
     md.use(permalink_plugin)
     return md
 

@@ -247,12 +247,15 @@ def _changed_listings(build: _Build) -> set[PurePosixPath]:
 def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
     """Every note's problems in note order, whether found now or by an earlier build."""
     report = build.report
+    shared: set[Diagnostic] = set()
     for note in notes:
         if note.rel in build.unreadable:
             report.diagnostics.append(build.unreadable[note.rel])
         elif note.rel in build.current.notes:
             result = build.current.notes[note.rel]
-            report.diagnostics += result.diagnostics
+            report.diagnostics += [d for d in result.diagnostics if d not in shared]
+            # A file several notes read (the bibliography) has its problems said once.
+            shared.update(d for d in result.diagnostics if d.position.path != note.display_path)
             report.formulas += result.formulas
             report.targets |= result.targets.keys()
             report.pages.append(note.output)

@@ -74,6 +74,8 @@ class NoteResult:
     """SHA-256 of the source bytes, for when the time changed but the text did not."""
     output_stat: Stat | None = None
     """The page file as this build left it; another value means someone touched it."""
+    depends: dict[str, tuple[Stat | None, str]] = field(default_factory=dict)
+    """Other files its body was made from (the bibliography): path -> (stat, SHA-256)."""
 
     @property
     def listing_entry(self) -> Listed:
@@ -110,6 +112,7 @@ def result_of(page: Page) -> NoteResult:
         body_key=page.body_key,
         source_stat=page.source_stat,
         source_digest=page.source_digest,
+        depends=page.depends,
     )
 
 
@@ -151,6 +154,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         str(config.src.resolve()),
         os.getcwd(),
         sorted(config.macros.items()),
+        [str(config.bibliography), config.citation_style],
         engine_id(katex, trust_links=config.trust_links),
     ]
     return _hash(material)
@@ -182,7 +186,15 @@ def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
         if stat is None or stat[1] != result.source_stat[1] or file_digest(note.path) != result.source_digest:
             return False
         result.source_stat = stat  # touched, not changed
-    return all(path_kind(src / target) == kind for target, kind in result.targets.items())
+    return all(path_kind(src / target) == kind for target, kind in result.targets.items()) and all(
+        _same_file(Path(path), stat, digest) for path, (stat, digest) in result.depends.items()
+    )
+
+
+def _same_file(path: Path, stat: Stat | None, digest: str) -> bool:
+    """True when a file a body was made from is as it was (or still missing)."""
+    now = file_stat(path)
+    return now == stat or (now is not None and stat is not None and file_digest(path) == digest)
 
 
 # --- the file ---------------------------------------------------------------------------
@@ -291,6 +303,7 @@ def _result_data(result: NoteResult) -> dict[str, Any]:
         "body": result.body_key,
         "source": [*result.source_stat, result.source_digest],
         "output": result.output_stat,
+        "depends": {path: [stat, digest] for path, (stat, digest) in result.depends.items()},
     }
 
 
@@ -314,6 +327,7 @@ def _result_from(rel: PurePosixPath, item: Any) -> NoteResult:
         source_stat=(_integer(mtime), _integer(size)),
         source_digest=_check(digest, str),
         output_stat=None if item["output"] is None else _stat_from(item["output"]),
+        depends={_check(p, str): _depends_from(v) for p, v in _check(item.get("depends", {}), dict).items()},
     )
 
 
@@ -351,6 +365,11 @@ def _kind(value: Any) -> PathKind:
     if value not in get_args(PathKind):
         raise ValueError(f"{value!r} is no kind of path")
     return cast("PathKind", value)
+
+
+def _depends_from(value: Any) -> tuple[Stat | None, str]:
+    stat, digest = _items(value, 2)
+    return (None if stat is None else _stat_from(stat)), _check(digest, str)
 
 
 def _stat_from(value: Any) -> Stat:

@@ -1,0 +1,257 @@
+"""BibTeX files read with pybtex: each entry as the plain data a citation and a bibliography
+line show, and every problem of the file located at its line and column.
+
+pybtex parses (strings, `#` concatenation, names split into first / von / last / Jr); we
+turn its LaTeX into Unicode text (accents, `--`, braces that protect case), keep `$…$`
+in titles apart for KaTeX, and find the line of the problems pybtex reports without one
+(a repeated key or field).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import Diagnostic, SourcePosition
+from .sources import display_path
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """One name of an author list, LaTeX turned into text."""
+
+    last: str
+    """Surname with its von part (`van den Oord`); `others` for BibTeX's `and others`."""
+    first: str
+    """Given names (and Jr), as written."""
+
+    @property
+    def others(self) -> bool:
+        """BibTeX's `and others`: the list goes on, shown as "et al."."""
+        return self.last == "others" and not self.first
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the notes show of one BibTeX entry."""
+
+    key: str
+    """The citation key as written in the .bib file."""
+    line: int
+    """1-based line of the entry's `@type{` in the file (for errors in its fields)."""
+    authors: tuple[Author, ...]
+    """Authors, else editors; empty when neither is given."""
+    year: str
+    """The year, or "n.d." when there is none."""
+    title: tuple[tuple[str, bool], ...]
+    """The title in pieces: (text, False) or (TeX of a `$…$` formula, True)."""
+    venue: str
+    """Journal, book title, publisher, school… with volume, number and pages when given."""
+    link: tuple[str, str] | None
+    """(URL, what it shows) for the DOI, else the arXiv page, else the entry's url."""
+
+
+@dataclass(slots=True)
+class Bibliography:
+    """One .bib file read: its entries by key (case as written) and its problems."""
+
+    path: Path
+    entries: dict[str, Entry] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def find(self, key: str) -> Entry | None:
+        """The entry of a key; BibTeX keys do not depend on case."""
+        entry = self.entries.get(key)
+        if entry is None:
+            entry = self._folded().get(key.casefold())
+        return entry
+
+    def _folded(self) -> dict[str, Entry]:
+        return {k.casefold(): e for k, e in self.entries.items()}
+
+
+_ENTRY_START = re.compile(r"@\s*([A-Za-z]+)\s*[{(]\s*([^,\s{}()]*)")
+_ARXIV_URL = re.compile(r"^https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/([^\s?#]+?)(?:\.pdf)?/?$", re.I)
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.I)
+_LEFTOVER_COMMAND = re.compile(r"\\[A-Za-z]+\s?")
+_VENUE_FIELDS = ("journal", "booktitle", "howpublished", "school", "institution", "publisher")
+
+
+def load(path: Path) -> Bibliography:
+    """The entries and problems of a .bib file; read again only when the file changes."""
+    stat = path.stat()
+    return _load(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
+    import pybtex.errors  # ~0.05 s, paid only by a build whose notes cite
+    from pybtex.database import BibliographyDataError
+    from pybtex.database.input import bibtex
+    from pybtex.scanner import PybtexSyntaxError
+
+    bibliography = Bibliography(path)
+    shown = display_path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) else f"not valid UTF-8 ({exc.reason})"
+        bibliography.diagnostics.append(Diagnostic(SourcePosition(shown, 0, 0), f"cannot be read: {message}"))
+        return bibliography
+    lines = text.split("\n")
+    starts = _entry_starts(text)
+
+    def problem(offset: int, message: str) -> None:
+        line = text.count("\n", 0, offset)
+        column = offset - (text.rfind("\n", 0, offset) + 1)
+        bibliography.diagnostics.append(
+            Diagnostic(SourcePosition(shown, line + 1, column + 1), message, source_line=lines[line])
+        )
+
+    with pybtex.errors.capture() as errors:
+        data = bibtex.Parser().parse_string(text)
+    for error in errors:
+        if isinstance(error, PybtexSyntaxError):
+            _, _, offset = error.error_context_info
+            problem(min(offset, len(text)), _syntax_message(error))
+        elif isinstance(error, BibliographyDataError):
+            _locate_data_error(str(error), text, starts, problem)
+    for key, item in data.entries.items():
+        offsets = starts.get(key.casefold(), [0])
+        bibliography.entries[key] = _entry(key, item, text.count("\n", 0, offsets[0]) + 1)
+    return bibliography
+
+
+def _syntax_message(error: Exception) -> str:
+    """pybtex's message without its own "syntax error in line N:" (our position says it)."""
+    message = str(error)
+    return "BibTeX " + re.sub(r"^syntax error in line \d+: ", "syntax error: ", message)
+
+
+def _entry_starts(text: str) -> dict[str, list[int]]:
+    """Offsets of each key's `@type{key` (case folded), in file order."""
+    starts: dict[str, list[int]] = {}
+    for match in _ENTRY_START.finditer(text):
+        if match.group(1).lower() in ("comment", "preamble", "string"):
+            continue
+        starts.setdefault(match.group(2).casefold(), []).append(match.start(2))
+    return starts
+
+
+def _locate_data_error(
+    message: str, text: str, starts: dict[str, list[int]], problem: Callable[[int, str], None]
+) -> None:
+    """Put a repeated key at its second `@type{key`, a repeated field at its second `name =`."""
+    repeated = re.match(r"repeated bibliograph?y entry: (.+)$", message)
+    if repeated:
+        key = repeated.group(1)
+        offsets = starts.get(key.casefold(), [0, 0])
+        first = text.count("\n", 0, offsets[0]) + 1
+        problem(offsets[-1], f"duplicate BibTeX key '{key}' (first defined on line {first})")
+        return
+    duplicate = re.match(r"entry with key (.+) has a duplicate (.+) field$", message)
+    if duplicate:
+        key, name = duplicate.groups()
+        start = starts.get(key.casefold(), [0])[0]
+        fields = list(re.finditer(rf"[,\s]({re.escape(name)})\s*=", text[start:], re.I))
+        offset = start + (fields[1].start(1) if len(fields) > 1 else 0)
+        problem(offset, f"duplicate field '{name}' in BibTeX entry '{key}'")
+        return
+    problem(0, message)
+
+
+def latex_text(latex: str) -> str:
+    """BibTeX's LaTeX as Unicode text: accents, dashes and ties, braces that protect case gone."""
+    from pybtex.richtext import Text
+
+    text = str(Text.from_latex(latex).render_as("text"))
+    return _LEFTOVER_COMMAND.sub("", text).replace("\xa0", " ").strip()
+
+
+def split_math(latex: str) -> list[tuple[str, bool]]:
+    """A title in pieces of text and `$…$` formulas (an escaped `\\$` is text)."""
+    pieces: list[tuple[str, bool]] = []
+    pattern = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.S)
+    done = 0
+    for match in pattern.finditer(latex):
+        if match.start() > done:
+            pieces.append(
+                (latex_text(latex[done : match.start()]) + _space_after(latex, match.start()), False)
+            )
+        pieces.append((match.group(1), True))
+        done = match.end()
+    if done < len(latex):
+        pieces.append((_space_before(latex, done) + latex_text(latex[done:]), False))
+    return [(text, math) for text, math in pieces if text]
+
+
+def _space_after(latex: str, end: int) -> str:
+    return " " if end > 0 and latex[end - 1].isspace() else ""
+
+
+def _space_before(latex: str, start: int) -> str:
+    return " " if latex[start].isspace() else ""
+
+
+def _entry(key: str, item: object, line: int) -> Entry:
+    from pybtex.database import Entry as PybtexEntry
+
+    assert isinstance(item, PybtexEntry)
+    fields = item.fields
+    people = item.persons.get("author") or item.persons.get("editor") or []
+    authors = tuple(
+        Author(
+            latex_text(" ".join([*person.prelast_names, *person.last_names])),
+            latex_text(" ".join([*person.first_names, *person.middle_names, *person.lineage_names])),
+        )
+        for person in people
+    )
+    return Entry(
+        key=key,
+        line=line,
+        authors=authors,
+        year=latex_text(fields.get("year", "")) or "n.d.",
+        title=tuple(split_math(fields.get("title", ""))),
+        venue=_venue(item.type.lower(), fields),
+        link=_link(fields),
+    )
+
+
+def _venue(kind: str, fields: dict[str, str]) -> str:
+    """Where the work appeared, with volume, number and pages; an arXiv preprint says so."""
+    name = next((fields[f] for f in _VENUE_FIELDS if fields.get(f)), "")
+    if not name and _arxiv_id(fields):
+        name = f"arXiv preprint arXiv:{_arxiv_id(fields)}"
+    venue = latex_text(name)
+    if fields.get("volume"):
+        venue += f" {latex_text(fields['volume'])}"
+        if fields.get("number"):
+            venue += f" ({latex_text(fields['number'])})"
+    if fields.get("pages"):
+        venue += (", " if venue else "") + ("pp. " if kind != "article" else "") + latex_text(fields["pages"])
+    return venue.strip()
+
+
+def _arxiv_id(fields: dict[str, str]) -> str | None:
+    prefix = (fields.get("archivePrefix") or fields.get("eprinttype") or "").strip().lower()
+    if fields.get("eprint") and prefix == "arxiv":
+        return fields["eprint"].strip()
+    match = _ARXIV_URL.match(fields.get("url", "").strip())
+    return match.group(1) if match else None
+
+
+def _link(fields: dict[str, str]) -> tuple[str, str] | None:
+    """The DOI's page, else arXiv's, else the url field."""
+    doi = _DOI_PREFIX.sub("", fields.get("doi", "").strip())
+    if doi:
+        return f"https://doi.org/{doi}", f"doi:{doi}"
+    arxiv = _arxiv_id(fields)
+    if arxiv:
+        return f"https://arxiv.org/abs/{arxiv}", f"arXiv:{arxiv}"
+    url = fields.get("url", "").strip()
+    if url.startswith(("https://", "http://")):
+        return url, url
+    return None

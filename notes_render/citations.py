@@ -1,0 +1,399 @@
+"""Citations resolved from a BibTeX file, and the bibliography at the end of the note.
+
+The syntax is citesyntax.py's; this pass finds each key's entry, gives each citation its
+text and links in the configured style (author-year or numbered), appends the list of the
+works cited, and reports unknown keys, a missing bibliography and the .bib file's problems.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from markdown_it.token import Token
+
+from .bibtex import Bibliography, Entry
+from .citesyntax import IN_TEXT, Cite, key_of
+from .config import Config
+from .errors import Diagnostic, SourcePosition
+from .katex import MathEngine, MathRequest
+from .parsing import ParsedNote
+from .state import Stat, file_digest, file_stat
+from .transforms import inline_starts, walk
+
+DEFAULT_BIBLIOGRAPHY = "references.bib"
+"""The BibTeX file looked for in the source folder when none is configured."""
+
+CitationStyle = Literal["author-year", "numbered"]
+
+_ID_SAFE = "-._~:/!$&'()*+,;=@"
+
+
+# --- resolving ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Resolved:
+    """What the citation pass learned from one note."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    depends: dict[str, tuple[Stat | None, str]] = field(default_factory=dict)
+    """The bibliography file the body was made from: path -> (stat, SHA-256), or (None, "")
+    when it was looked for and not there; a change rebuilds the note."""
+
+
+@dataclass(slots=True)
+class _Context:
+    note: ParsedNote
+    style: CitationStyle
+    bibliography: Bibliography | None
+    resolved: Resolved
+    order: list[Entry] = field(default_factory=list)
+    """Entries cited, in order of first citation."""
+
+
+def resolve(
+    note: ParsedNote, config: Config, get_engine: Callable[[], MathEngine], macros: dict[str, str]
+) -> Resolved:
+    """Link every citation of the note to its entry and append the bibliography (before the
+    footnotes); report unknown keys, a missing bibliography and the .bib file's problems."""
+    cites = _citations(note)
+    nocite = _nocite(note)
+    resolved = Resolved()
+    if not cites and not nocite:
+        return resolved
+    path, named_line = _bibliography_path(note, config.src, config.bibliography)
+    stat = file_stat(path)
+    resolved.depends[str(path)] = (stat, file_digest(path) if stat is not None else "")
+    if stat is None:
+        if named_line:
+            resolved.diagnostics.append(
+                note.diagnostic(named_line - 1, 0, f"bibliography file {path.name} does not exist")
+            )
+        _no_bibliography(note, cites, nocite, resolved)
+        return resolved
+    from . import bibtex
+
+    bibliography = bibtex.load(path)
+    resolved.diagnostics += bibliography.diagnostics
+    context = _Context(note, config.citation_style, bibliography, resolved)
+    for token, parent in cites:
+        _resolve_token(context, token, parent)
+    entries = _listed(context, nocite)
+    if entries:
+        _append_bibliography(context, entries, get_engine, macros)
+    return resolved
+
+
+def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
+    """Every citation token with its parent; one inside a link's text is marked, since a
+    link cannot hold another."""
+    cites: list[tuple[Token, Token | None]] = []
+    depth = 0
+    for token, parent in walk(note.tokens):
+        if token.type in ("link_open", "link_close"):
+            depth = max(depth + (1 if token.type == "link_open" else -1), 0)
+        elif parent is None:
+            depth = 0
+        elif token.type == "citation":
+            token.meta["in_link"] = depth > 0
+            cites.append((token, parent))
+    return cites
+
+
+def _bibliography_path(note: ParsedNote, src: Path, configured: Path | None) -> tuple[Path, int]:
+    """The note's own `bibliography:` (beside the note), else the configured one, else
+    references.bib in the source folder; with the front matter line that named it (or 0)."""
+    named = note.front_matter.get("bibliography")
+    if isinstance(named, str) and named.strip():
+        return (note.source.path.parent / named.strip()), _front_matter_line(note, "bibliography")
+    return (configured if configured is not None else src / DEFAULT_BIBLIOGRAPHY), 0
+
+
+def _front_matter_line(note: ParsedNote, key: str) -> int:
+    for index, line in enumerate(note.lines):
+        if line.startswith(f"{key}:"):
+            return index + 1
+    return 1
+
+
+def _nocite(note: ParsedNote) -> list[str]:
+    """Keys listed in `nocite:` (a list, or pandoc's text of `@key`s); `*` means all."""
+    value = note.front_matter.get("nocite")
+    if isinstance(value, str):
+        return [
+            key_of(m) if m.group(0) != "@*" else "*" for m in re.finditer(r"@\*|" + IN_TEXT.pattern, value)
+        ]
+    if isinstance(value, list):
+        return [str(item).strip().removeprefix("@") for item in value if str(item).strip()]
+    return []
+
+
+def _no_bibliography(
+    note: ParsedNote, cites: list[tuple[Token, Token | None]], nocite: list[str], resolved: Resolved
+) -> None:
+    """Without a .bib file, in-text `@name` stays text; the first unmistakable citation is reported."""
+    message = (
+        f"citation but no bibliography: add {DEFAULT_BIBLIOGRAPHY} to the source folder, or name one "
+        'with bibliography = "…" in [tool.notes-render] or in the front matter'
+    )
+    unmistakable = [(t, p) for t, p in cites if not t.meta["in_text"] or t.content.startswith("\\")]
+    for token, _ in unmistakable:
+        token.meta["html"] = f'<span class="citation citation-missing">{escape(token.content)}</span>'
+    if unmistakable:
+        token, parent = unmistakable[0]
+        resolved.diagnostics.append(_at(note, parent, token.meta["items"][0].offset, message))
+    elif nocite:
+        resolved.diagnostics.append(note.diagnostic(_front_matter_line(note, "nocite") - 1, 0, message))
+
+
+def _at(note: ParsedNote, parent: Token | None, offset: int, message: str) -> Diagnostic:
+    """A problem at an offset of an inline token's content."""
+    if parent is None:
+        return note.diagnostic(0, 0, message)
+    probe = Token("probe", "", 0, meta={"offset": offset})
+    line, column = inline_starts(parent, probe, note.lines)[0]
+    return note.diagnostic(line, column, message)
+
+
+def _resolve_token(context: _Context, token: Token, parent: Token | None) -> None:
+    """Find each item's entry (reporting unknown keys); the text is made once all are known."""
+    assert context.bibliography is not None
+    entries: list[Entry | None] = []
+    for cite in token.meta["items"]:
+        entry = context.bibliography.find(cite.key)
+        if entry is None:
+            context.resolved.diagnostics.append(
+                _at(context.note, parent, cite.offset, _unknown_key(cite.key, context.bibliography))
+            )
+        elif entry not in context.order:
+            context.order.append(entry)
+        entries.append(entry)
+    token.meta["entries"] = entries
+
+
+def _unknown_key(key: str, bibliography: Bibliography, where: str = "") -> str:
+    message = f"unknown citation key '{key}'{where} (not in {bibliography.path.name})"
+    close = difflib.get_close_matches(key, list(bibliography.entries), n=1, cutoff=0.6)
+    return message + (f"; did you mean '{close[0]}'?" if close else "")
+
+
+def _listed(context: _Context, nocite: list[str]) -> list[Entry]:
+    """The entries of the bibliography, in the style's order: cited ones, then `nocite`."""
+    assert context.bibliography is not None
+    entries = list(context.order)
+    if "*" in nocite:
+        entries += [e for e in context.bibliography.entries.values() if e not in entries]
+    else:
+        line = _front_matter_line(context.note, "nocite") - 1 if nocite else 0
+        for key in nocite:
+            entry = context.bibliography.find(key)
+            if entry is None:
+                message = _unknown_key(key, context.bibliography, " in nocite")
+                context.resolved.diagnostics.append(context.note.diagnostic(line, 0, message))
+            elif entry not in entries:
+                entries.append(entry)
+    if context.style == "author-year":
+        entries.sort(key=_sort_key)
+    labels = _labels(entries, context.style)
+    for token, _ in walk(context.note.tokens):
+        if token.type == "citation" and "entries" in token.meta:
+            html = _citation_html(token, labels, context.style)
+            token.meta["html"] = re.sub(r"</?a\b[^>]*>", "", html) if token.meta["in_link"] else html
+    context.note.env["citation_labels"] = labels
+    return entries
+
+
+def _sort_key(entry: Entry) -> tuple[Any, ...]:
+    names = [(a.last.casefold(), a.first.casefold()) for a in entry.authors]
+    title = "".join(text for text, math in entry.title if not math).casefold()
+    return (names or [(title, "")], entry.year, title)
+
+
+# --- text --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Label:
+    """How citations show one entry."""
+
+    authors: str
+    """`Ho`, `Ho and Jain`, `Ho et al.`"""
+    year: str
+    """The year, with a letter when two entries would look alike (`2020a`)."""
+    number: int
+    """Its place in the bibliography (numbered style)."""
+
+
+def _labels(entries: list[Entry], style: CitationStyle) -> dict[str, _Label]:
+    short = {entry.key: _short_authors(entry) for entry in entries}
+    alike: dict[tuple[str, str], list[Entry]] = {}
+    for entry in entries:
+        alike.setdefault((short[entry.key], entry.year), []).append(entry)
+    labels = {}
+    for number, entry in enumerate(entries, start=1):
+        group = alike[(short[entry.key], entry.year)]
+        letter = chr(ord("a") + group.index(entry)) if len(group) > 1 and style == "author-year" else ""
+        labels[entry.key] = _Label(short[entry.key], entry.year + letter, number)
+    return labels
+
+
+def _short_authors(entry: Entry) -> str:
+    authors = entry.authors
+    if not authors:
+        return "".join(text for text, math in entry.title if not math).strip() or entry.key
+    if len(authors) == 1:
+        return authors[0].last
+    if len(authors) == 2 and not authors[1].others:
+        return f"{authors[0].last} and {authors[1].last}"
+    return f"{authors[0].last} et al."
+
+
+def ref_id(key: str) -> str:
+    """The id of an entry in the bibliography (pandoc's `ref-` + key)."""
+    return "ref-" + key
+
+
+def _link(key: str, text: str) -> str:
+    return f'<a href="#{quote(ref_id(key), safe=_ID_SAFE)}">{text}</a>'
+
+
+def _suffix(text: str) -> str:
+    if not text:
+        return ""
+    text = escape(text, quote=False)
+    return text if text[0] in ",;:." else ", " + text
+
+
+def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle) -> str:
+    items: list[Cite] = token.meta["items"]
+    entries: list[Entry | None] = token.meta["entries"]
+    if token.meta["in_text"]:
+        return _in_text_html(items, entries, labels, style)
+    parts = []
+    for cite, entry in zip(items, entries, strict=True):
+        prefix = escape(cite.prefix, quote=False) + " " if cite.prefix else ""
+        if entry is None:
+            parts.append(
+                f'{prefix}<span class="citation-missing">{escape(cite.key)}?</span>{_suffix(cite.suffix)}'
+            )
+            continue
+        label = labels[entry.key]
+        if style == "numbered":
+            shown = str(label.number)
+        else:
+            shown = label.year if cite.suppress_author else f"{escape(label.authors)} {label.year}"
+        parts.append(prefix + _link(entry.key, shown) + _suffix(cite.suffix))
+    plain = all(not c.prefix and not c.suffix for c in items)
+    inner = (", " if style == "numbered" and plain else "; ").join(parts)
+    opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
+    return f'<span class="citation">{opening}{inner}{closing}</span>'
+
+
+def _in_text_html(
+    items: list[Cite], entries: list[Entry | None], labels: dict[str, _Label], style: CitationStyle
+) -> str:
+    """`Ho et al. (2020, p. 4)` or `Ho et al. [1, p. 4]`; several (`\\citet{a,b}`) joined by commas."""
+    parts = []
+    for cite, entry in zip(items, entries, strict=True):
+        if entry is None:
+            parts.append(f'<span class="citation-missing">{escape(cite.key)}?</span>')
+            continue
+        label = labels[entry.key]
+        shown = str(label.number) if style == "numbered" else label.year
+        opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
+        parts.append(
+            _link(entry.key, f"{escape(label.authors)} {opening}{shown}{_suffix(cite.suffix)}{closing}")
+        )
+    return f'<span class="citation">{", ".join(parts)}</span>'
+
+
+# --- the bibliography --------------------------------------------------------------------
+
+
+def _append_bibliography(
+    context: _Context, entries: list[Entry], get_engine: Callable[[], MathEngine], macros: dict[str, str]
+) -> None:
+    """The list of works at the end of the note, before its footnotes."""
+    formulas = [(entry, tex) for entry in entries for tex, math in entry.title if math]
+    typeset: dict[tuple[str, str], str] = {}
+    if formulas:
+        results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
+        assert context.bibliography is not None
+        where = SourcePosition(_display(context.bibliography.path), 0, 0)
+        for (entry, tex), result in zip(formulas, results, strict=True):
+            if result.html is not None:
+                typeset[(entry.key, tex)] = result.html
+            else:
+                position = SourcePosition(where.path, entry.line, 0)
+                message = f"invalid formula in the title of '{entry.key}': {result.error}"
+                context.resolved.diagnostics.append(Diagnostic(position, message))
+    labels: dict[str, _Label] = context.note.env["citation_labels"]
+    tag = "ol" if context.style == "numbered" else "ul"
+    lines = [f'<div class="bibliography">\n<{tag} class="references">']
+    for entry in entries:
+        html = _entry_html(entry, labels[entry.key], context.style, typeset)
+        lines.append(f'<li id="{escape(ref_id(entry.key))}">{html}</li>')
+    lines.append(f"</{tag}>\n</div>\n")
+    block = Token("html_block", "", 0)
+    block.content = "\n".join(lines)
+    tokens = context.note.tokens
+    at = next((i for i, t in enumerate(tokens) if t.type == "footnote_block_open"), len(tokens))
+    tokens.insert(at, block)
+
+
+def _display(path: Path) -> Path:
+    from .sources import display_path
+
+    return display_path(path)
+
+
+def _entry_html(
+    entry: Entry, label: _Label, style: CitationStyle, typeset: dict[tuple[str, str], str]
+) -> str:
+    """`Ho, Jonathan, Ajay Jain, and Pieter Abbeel. 2020. “Title.” <i>Venue</i>. doi:…` or
+    `[1] Jonathan Ho, Ajay Jain, and Pieter Abbeel. “Title.” <i>Venue</i>, 2020. doi:…`"""
+    title = "".join(
+        typeset.get((entry.key, text), escape(f"${text}$")) if math else escape(text, quote=False)
+        for text, math in entry.title
+    ).strip()
+    title_part = f"“{title}.”" if title and not title.endswith((".", "?", "!")) else f"“{title}”"
+    venue = f"<i>{escape(entry.venue, quote=False)}</i>" if entry.venue else ""
+    authors = escape(_author_list(entry, inverted_first=style == "author-year"), quote=False)
+    if style == "numbered":
+        parts = [f'<span class="ref-label">[{label.number}]</span>', _end(authors), title_part]
+        parts.append(f"{venue}, {label.year}." if venue else f"{label.year}.")
+    else:
+        parts = [_end(authors), f"{label.year}.", title_part, _end(venue)]
+    if entry.link is not None:
+        url, shown = entry.link
+        parts.append(f'<a href="{escape(url)}">{escape(shown, quote=False)}</a>')
+    return " ".join(part for part in parts if part)
+
+
+def _end(text: str) -> str:
+    return text + "." if text and not text.endswith(".") else text
+
+
+def _author_list(entry: Entry, *, inverted_first: bool) -> str:
+    names = []
+    for index, author in enumerate(entry.authors):
+        if author.others:
+            names.append("et al.")
+        elif index == 0 and inverted_first and author.first:
+            names.append(f"{author.last}, {author.first}")
+        else:
+            names.append(f"{author.first} {author.last}".strip())
+    if len(names) > 1 and names[-1] == "et al.":
+        return ", ".join(names[:-1]) + " et al."
+    if len(names) == 2:
+        return f"{names[0]}{',' if inverted_first else ''} and {names[1]}"
+    if len(names) > 2:
+        return ", ".join(names[:-1]) + ", and " + names[-1]
+    return names[0] if names else ""
