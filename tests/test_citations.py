@@ -192,7 +192,7 @@ def test_the_fixture_has_a_case_for_each_kind() -> None:
         ("@ho2020 shows", ["ho2020"]),
         ("see @fig-loss and [@lem-gauss] and [@thm:main]", []),
         ("a@ho2020.org and [@ho2020](https://example.org)", ["ho2020"]),  # in the link's text
-        ("@ho2020--draft and @a.b. and @{odd key}", ["ho2020", "a.b"]),
+        ("@ho2020--draft and @a.b. and @{odd key} and @{odd-key!}", ["ho2020", "a.b", "odd-key!"]),
         ("[@ho2020; @sec-3]", ["ho2020"]),  # a group with a cross-reference is not a citation group
         ("`@ho2020` and $@x$", []),
         ("[@ho2020, p. 4; also @song2021]", ["ho2020", "song2021"]),

@@ -49,6 +49,7 @@ def test_built_sites_are_valid_html(run_cli: Callable[..., BuildResult], tmp_pat
         "basic": FIXTURES / "site-basic",
         "errors": errors_src,
         "habits": FIXTURES / "math-preamble" / "notes",  # failed formulas inside a sentence
+        "citations": FIXTURES / "citations",  # showcase.md: every form of citation, a bibliography
     }
     for name, src in sources.items():
         out = tmp_path / name
