@@ -61,16 +61,12 @@ class Bibliography:
     path: Path
     entries: dict[str, Entry] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    folded: dict[str, Entry] = field(default_factory=dict)
+    """The entries by case-folded key: BibTeX keys do not depend on case."""
 
     def find(self, key: str) -> Entry | None:
-        """The entry of a key; BibTeX keys do not depend on case."""
-        entry = self.entries.get(key)
-        if entry is None:
-            entry = self._folded().get(key.casefold())
-        return entry
-
-    def _folded(self) -> dict[str, Entry]:
-        return {k.casefold(): e for k, e in self.entries.items()}
+        """The entry of a key, whatever its case."""
+        return self.entries.get(key) or self.folded.get(key.casefold())
 
 
 _ENTRY_START = re.compile(r"@\s*([A-Za-z]+)\s*[{(]\s*([^,\s{}()]*)")
@@ -122,6 +118,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
     for key, item in data.entries.items():
         offsets = starts.get(key.casefold(), [0])
         bibliography.entries[key] = _entry(key, item, text.count("\n", 0, offsets[0]) + 1)
+        bibliography.folded[key.casefold()] = bibliography.entries[key]
     return bibliography
 
 

@@ -69,6 +69,11 @@ def resolve(
     if not cites and not nocite:
         return resolved
     path, named_line = _bibliography_path(note, config.src, config.bibliography)
+    if named_line and not path.resolve().is_relative_to(config.src.resolve()):
+        message = f"bibliography file {path.name} is outside the source folder; move it inside"
+        resolved.diagnostics.append(note.diagnostic(named_line - 1, 0, message))
+        _no_bibliography(note, cites, nocite, resolved)
+        return resolved
     stat = file_stat(path)
     resolved.depends[str(path)] = (stat, file_digest(path) if stat is not None else "")
     if stat is None:
@@ -103,7 +108,7 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
             depth = 0
         elif token.type == "citation":
             token.meta["in_link"] = depth > 0
-            cites.append((token, parent))
+            cites.append((token, token.meta.get("host", parent)))  # an inline footnote's paragraph
     return cites
 
 
@@ -148,13 +153,14 @@ def _no_bibliography(
         token.meta["html"] = f'<span class="citation citation-missing">{escape(token.content)}</span>'
     if unmistakable:
         token, parent = unmistakable[0]
-        resolved.diagnostics.append(_at(note, parent, token.meta["items"][0].offset, message))
+        resolved.diagnostics.append(_at(note, parent, token, token.meta["items"][0], message))
     elif nocite:
         resolved.diagnostics.append(note.diagnostic(_front_matter_line(note, "nocite") - 1, 0, message))
 
 
-def _at(note: ParsedNote, parent: Token | None, offset: int, message: str) -> Diagnostic:
-    """A problem at an offset of an inline token's content."""
+def _at(note: ParsedNote, parent: Token | None, token: Token, cite: Cite, message: str) -> Diagnostic:
+    """A problem at one work of a citation."""
+    offset = int(token.meta["offset"]) + cite.offset
     if parent is None:
         return note.diagnostic(0, 0, message)
     probe = Token("probe", "", 0, meta={"offset": offset})
@@ -170,7 +176,7 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
         entry = context.bibliography.find(cite.key)
         if entry is None:
             context.resolved.diagnostics.append(
-                _at(context.note, parent, cite.offset, _unknown_key(cite.key, context.bibliography))
+                _at(context.note, parent, token, cite, _unknown_key(cite.key, context.bibliography))
             )
         elif entry not in context.order:
             context.order.append(entry)

@@ -56,7 +56,7 @@ class Cite:
     key: str
     """The citation key."""
     offset: int
-    """Where its `@` (or the key, in `\\cite`) is in the parent inline's content."""
+    """Where its `@` (or the key, in `\\cite`) is, from the start of the citation."""
     prefix: str = ""
     """Text before the key inside brackets (`see`)."""
     suffix: str = ""
@@ -92,6 +92,8 @@ def _citation(state: StateInline, silent: bool) -> bool:
     if not silent:
         token = state.push("citation", "", 0)
         token.content = state.src[state.pos : end]
+        for item in items:
+            item.offset -= state.pos
         token.meta = {"items": items, "in_text": in_text, "offset": state.pos}
     state.pos = end
     return True
