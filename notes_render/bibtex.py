@@ -49,7 +49,9 @@ class Entry:
     title: tuple[tuple[str, bool], ...]
     """The title in pieces: (text, False) or (TeX of a `$…$` formula, True)."""
     venue: str
-    """Journal, book title, publisher, school… with volume, number and pages when given."""
+    """Journal, book title, publisher, school…; an arXiv preprint says so."""
+    details: str
+    """Volume, number and pages, when given (`23 (7), 1661–1674`)."""
     link: tuple[str, str] | None
     """(URL, what it shows) for the DOI, else the arXiv page, else the entry's url."""
 
@@ -212,24 +214,29 @@ def _entry(key: str, item: object, line: int) -> Entry:
         authors=authors,
         year=latex_text(fields.get("year", "")) or "n.d.",
         title=tuple(split_math(fields.get("title", ""))),
-        venue=_venue(item.type.lower(), fields),
+        venue=_venue(fields),
+        details=_details(item.type.lower(), fields),
         link=_link(fields),
     )
 
 
-def _venue(kind: str, fields: dict[str, str]) -> str:
-    """Where the work appeared, with volume, number and pages; an arXiv preprint says so."""
+def _venue(fields: dict[str, str]) -> str:
+    """Where the work appeared; an arXiv preprint says so."""
     name = next((fields[f] for f in _VENUE_FIELDS if fields.get(f)), "")
     if not name and _arxiv_id(fields):
         name = f"arXiv preprint arXiv:{_arxiv_id(fields)}"
-    venue = latex_text(name)
-    if fields.get("volume"):
-        venue += f" {latex_text(fields['volume'])}"
-        if fields.get("number"):
-            venue += f" ({latex_text(fields['number'])})"
+    return latex_text(name)
+
+
+def _details(kind: str, fields: dict[str, str]) -> str:
+    """Volume (number), pages: `23 (7), 1661–1674`; pages of a non-article get `pp.`."""
+    details = latex_text(fields.get("volume", ""))
+    if details and fields.get("number"):
+        details += f" ({latex_text(fields['number'])})"
     if fields.get("pages"):
-        venue += (", " if venue else "") + ("pp. " if kind != "article" else "") + latex_text(fields["pages"])
-    return venue.strip()
+        pages = ("pp. " if kind != "article" else "") + latex_text(fields["pages"])
+        details += (", " if details else "") + pages
+    return details
 
 
 def _arxiv_id(fields: dict[str, str]) -> str | None:

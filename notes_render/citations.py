@@ -270,11 +270,18 @@ def _link(key: str, text: str) -> str:
     return f'<a href="#{quote(ref_id(key), safe=_ID_SAFE)}">{text}</a>'
 
 
+def _inline(text: str) -> str:
+    """A prefix or locator as inline Markdown, as pandoc reads it (`*passim*`); a formula in
+    it is shown as its TeX, not typeset."""
+    from .parsing import markdown
+
+    return str(markdown().renderInline(text)).strip()
+
+
 def _suffix(text: str) -> str:
     if not text:
         return ""
-    text = escape(text, quote=False)
-    return text if text[0] in ",;:." else ", " + text
+    return _inline(text) if text[0] in ",;:." else ", " + _inline(text)
 
 
 def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle) -> str:
@@ -284,7 +291,7 @@ def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle
         return _in_text_html(items, entries, labels, style)
     parts = []
     for cite, entry in zip(items, entries, strict=True):
-        prefix = escape(cite.prefix, quote=False) + " " if cite.prefix else ""
+        prefix = _inline(cite.prefix) + " " if cite.prefix else ""
         if entry is None:
             parts.append(
                 f'{prefix}<span class="citation-missing">{escape(cite.key)}?</span>{_suffix(cite.suffix)}'
@@ -371,6 +378,8 @@ def _entry_html(
     ).strip()
     title_part = f"“{title}.”" if title and not title.endswith((".", "?", "!")) else f"“{title}”"
     venue = f"<i>{escape(entry.venue, quote=False)}</i>" if entry.venue else ""
+    if entry.details:
+        venue += (" " if venue else "") + escape(entry.details, quote=False)
     authors = escape(_author_list(entry, inverted_first=style == "author-year"), quote=False)
     if style == "numbered":
         parts = [f'<span class="ref-label">[{label.number}]</span>', _end(authors), title_part]
