@@ -57,6 +57,26 @@ def test_every_image_a_note_uses_is_in_the_output(site: Path) -> None:
     assert len(used) >= 2
 
 
+@pytest.mark.parametrize(("note", "least"), [("n0", 15), ("n1", 10)])
+def test_every_citation_links_to_an_entry_and_every_entry_is_used(site: Path, note: str, least: int) -> None:
+    """n0 and n1 cite from notes/references.bib: each citation's link lands on an entry of the
+    note's bibliography, and each entry is cited or listed in the note's `nocite`."""
+    import yaml
+
+    page = (site / f"{note}.html").read_text(encoding="utf-8")
+    citations = re.findall(r'<span class="citation">(.*?)</span>', page)
+    cited = {key for html in citations for key in re.findall(r'<a href="#ref-([^"]+)">', html)}
+    entries = re.findall(r'<li id="ref-([^"]+)">', page)
+    text = (REPO / "notes" / f"{note}.md").read_text(encoding="utf-8")
+    nocite = set(yaml.safe_load(text.split("---\n")[1]).get("nocite") or [])
+    assert len(cited) >= least
+    assert "citation-missing" not in page
+    assert len(entries) == len(set(entries))
+    assert cited <= set(entries)
+    assert set(entries) == cited | nocite
+    assert "## References" in text and not re.search(r"^- .*arXiv:", text, re.M)  # no hand-typed list
+
+
 def test_committed_figures_are_what_the_script_draws(tmp_path: Path) -> None:
     """The SVGs in notes/figures/ are exactly what scripts/make_figures.py writes today."""
     subprocess.run(
