@@ -40,8 +40,8 @@ class Entry:
 
     key: str
     """The citation key as written in the .bib file."""
-    line: int
-    """1-based line of the entry's `@type{` in the file (for errors in its fields)."""
+    offset: int
+    """Where the entry's key is in the file (for errors in its fields)."""
     authors: tuple[Author, ...]
     """Authors, else editors; empty when neither is given."""
     year: str
@@ -65,6 +65,17 @@ class Bibliography:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     folded: dict[str, Entry] = field(default_factory=dict)
     """The entries by case-folded key: BibTeX keys do not depend on case."""
+    text: str = ""
+    """The file's text, newlines normalised."""
+
+    def diagnostic(self, offset: int, message: str) -> Diagnostic:
+        """A problem at an offset of the file, with its line as the excerpt."""
+        line = self.text.count("\n", 0, offset)
+        column = offset - (self.text.rfind("\n", 0, offset) + 1)
+        source_line = self.text.split("\n")[line]
+        return Diagnostic(
+            SourcePosition(display_path(self.path), line + 1, column + 1), message, source_line=source_line
+        )
 
     def find(self, key: str) -> Entry | None:
         """The entry of a key, whatever its case."""
@@ -75,6 +86,7 @@ _ENTRY_START = re.compile(r"@\s*([A-Za-z]+)\s*[{(]\s*([^,\s{}()]*)")
 _ARXIV_URL = re.compile(r"^https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/([^\s?#]+?)(?:\.pdf)?/?$", re.I)
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.I)
 _LEFTOVER_COMMAND = re.compile(r"\\[A-Za-z]+\s?")
+_ESCAPED = re.compile(r"\\([$&%#_{}])")
 _VENUE_FIELDS = ("journal", "booktitle", "howpublished", "school", "institution", "publisher")
 
 
@@ -99,15 +111,12 @@ def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
         message = exc.strerror if isinstance(exc, OSError) else f"not valid UTF-8 ({exc.reason})"
         bibliography.diagnostics.append(Diagnostic(SourcePosition(shown, 0, 0), f"cannot be read: {message}"))
         return bibliography
-    lines = text.split("\n")
     starts = _entry_starts(text)
 
+    bibliography.text = text
+
     def problem(offset: int, message: str) -> None:
-        line = text.count("\n", 0, offset)
-        column = offset - (text.rfind("\n", 0, offset) + 1)
-        bibliography.diagnostics.append(
-            Diagnostic(SourcePosition(shown, line + 1, column + 1), message, source_line=lines[line])
-        )
+        bibliography.diagnostics.append(bibliography.diagnostic(offset, message))
 
     with pybtex.errors.capture() as errors:
         data = bibtex.Parser().parse_string(text)
@@ -119,7 +128,7 @@ def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
             _locate_data_error(str(error), text, starts, problem)
     for key, item in data.entries.items():
         offsets = starts.get(key.casefold(), [0])
-        bibliography.entries[key] = _entry(key, item, text.count("\n", 0, offsets[0]) + 1)
+        bibliography.entries[key] = _entry(key, item, offsets[0])
         bibliography.folded[key.casefold()] = bibliography.entries[key]
     return bibliography
 
@@ -165,37 +174,35 @@ def _locate_data_error(
 def latex_text(latex: str) -> str:
     """BibTeX's LaTeX as Unicode text: accents, dashes and ties, braces that protect case gone."""
     from pybtex.richtext import Text
+    from pybtex.scanner import PybtexSyntaxError
 
-    text = str(Text.from_latex(latex).render_as("text"))
-    return _LEFTOVER_COMMAND.sub("", text).replace("\xa0", " ").strip()
+    try:
+        text = str(Text.from_latex(latex).render_as("text"))
+    except PybtexSyntaxError:  # unbalanced braces (a quoted field may hold them): drop them all
+        text = str(Text.from_latex(re.sub(r"\\?[{}]", "", latex)).render_as("text"))
+    text = _ESCAPED.sub(r"\1", _LEFTOVER_COMMAND.sub("", text))
+    return text.replace("\xa0", " ").strip()
+
+
+_MATH = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.S)
+_HELD = re.compile("\ue000(\\d+)\ue001")
 
 
 def split_math(latex: str) -> list[tuple[str, bool]]:
-    """A title in pieces of text and `$…$` formulas (an escaped `\\$` is text)."""
-    pieces: list[tuple[str, bool]] = []
-    pattern = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.S)
-    done = 0
-    for match in pattern.finditer(latex):
-        if match.start() > done:
-            pieces.append(
-                (latex_text(latex[done : match.start()]) + _space_after(latex, match.start()), False)
-            )
-        pieces.append((match.group(1), True))
-        done = match.end()
-    if done < len(latex):
-        pieces.append((_space_before(latex, done) + latex_text(latex[done:]), False))
+    """A title in pieces of text and `$…$` formulas (an escaped `\\$` is text); formulas are
+    held out while the rest becomes text, so braces around one (`{$x$}`) still pair up."""
+    formulas: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        formulas.append(match.group(1))
+        return f"\ue000{len(formulas) - 1}\ue001"
+
+    parts = _HELD.split(latex_text(_MATH.sub(hold, latex)))
+    pieces = [(formulas[int(part)], True) if index % 2 else (part, False) for index, part in enumerate(parts)]
     return [(text, math) for text, math in pieces if text]
 
 
-def _space_after(latex: str, end: int) -> str:
-    return " " if end > 0 and latex[end - 1].isspace() else ""
-
-
-def _space_before(latex: str, start: int) -> str:
-    return " " if latex[start].isspace() else ""
-
-
-def _entry(key: str, item: object, line: int) -> Entry:
+def _entry(key: str, item: object, offset: int) -> Entry:
     from pybtex.database import Entry as PybtexEntry
 
     assert isinstance(item, PybtexEntry)
@@ -210,7 +217,7 @@ def _entry(key: str, item: object, line: int) -> Entry:
     )
     return Entry(
         key=key,
-        line=line,
+        offset=offset,
         authors=authors,
         year=latex_text(fields.get("year", "")) or "n.d.",
         title=tuple(split_math(fields.get("title", ""))),

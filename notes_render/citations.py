@@ -21,7 +21,7 @@ from markdown_it.token import Token
 from .bibtex import Bibliography, Entry
 from .citesyntax import IN_TEXT, Cite, key_of
 from .config import Config
-from .errors import Diagnostic, SourcePosition
+from .errors import Diagnostic
 from .katex import MathEngine, MathRequest
 from .parsing import ParsedNote
 from .state import Stat, file_digest, file_stat
@@ -122,7 +122,10 @@ def _bibliography_path(note: ParsedNote, src: Path, configured: Path | None) -> 
 
 
 def _front_matter_line(note: ParsedNote, key: str) -> int:
-    for index, line in enumerate(note.lines):
+    """1-based line of a top-level key of the front matter (1 if not found there)."""
+    first = note.tokens[0] if note.tokens else None
+    end = first.map[1] if first is not None and first.type == "front_matter" and first.map else 0
+    for index, line in enumerate(note.lines[:end]):
         if line.startswith(f"{key}:"):
             return index + 1
     return 1
@@ -253,7 +256,7 @@ def _labels(entries: list[Entry], style: CitationStyle) -> dict[str, _Label]:
 def _short_authors(entry: Entry) -> str:
     authors = entry.authors
     if not authors:
-        return "".join(text for text, math in entry.title if not math).strip() or entry.key
+        return " ".join("".join(text for text, math in entry.title if not math).split()) or entry.key
     if len(authors) == 1:
         return authors[0].last
     if len(authors) == 2 and not authors[1].others:
@@ -338,15 +341,16 @@ def _append_bibliography(
     typeset: dict[tuple[str, str], str] = {}
     if formulas:
         results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
-        assert context.bibliography is not None
-        where = SourcePosition(_display(context.bibliography.path), 0, 0)
+        bibliography = context.bibliography
+        assert bibliography is not None
         for (entry, tex), result in zip(formulas, results, strict=True):
             if result.html is not None:
                 typeset[(entry.key, tex)] = result.html
-            else:
-                position = SourcePosition(where.path, entry.line, 0)
-                message = f"invalid formula in the title of '{entry.key}': {result.error}"
-                context.resolved.diagnostics.append(Diagnostic(position, message))
+                continue
+            at = bibliography.text.find(tex, entry.offset)
+            offset = (at if at >= 0 else entry.offset) + (result.position or 0)
+            message = f"invalid formula in the title of '{entry.key}': {result.error}"
+            context.resolved.diagnostics.append(bibliography.diagnostic(offset, message))
     labels: dict[str, _Label] = context.note.env["citation_labels"]
     tag = "ol" if context.style == "numbered" else "ul"
     lines = [f'<div class="bibliography">\n<{tag} class="references">']
@@ -359,12 +363,6 @@ def _append_bibliography(
     tokens = context.note.tokens
     at = next((i for i, t in enumerate(tokens) if t.type == "footnote_block_open"), len(tokens))
     tokens.insert(at, block)
-
-
-def _display(path: Path) -> Path:
-    from .sources import display_path
-
-    return display_path(path)
 
 
 def _entry_html(
