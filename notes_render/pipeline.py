@@ -59,6 +59,8 @@ class BuildReport:
     """Pages whose template was rendered by this build (the others were left as they were)."""
     targets: set[PurePosixPath] = field(default_factory=set)
     """Local paths the notes point at, there or not (relative to the source folder)."""
+    read: set[Path] = field(default_factory=set)
+    """Other files the notes' bodies were made from (the bibliography), there or not."""
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -258,6 +260,7 @@ def _report(build: _Build, notes: list[NoteSource]) -> BuildReport:
             shared.update(d for d in result.diagnostics if d.position.path != note.display_path)
             report.formulas += result.formulas
             report.targets |= result.targets.keys()
+            report.read |= {Path(path) for path in result.depends}
             report.pages.append(note.output)
     report.pages.sort()
     troubles = [

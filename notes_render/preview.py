@@ -199,6 +199,8 @@ class LiveSite:
         self.inputs: frozenset[Path] = frozenset()
         """For a one-note preview: the note and every path it points at, there or not, as
         the last build saw them."""
+        self.read: frozenset[Path] = frozenset()
+        """Files other than notes the last build's pages were made from (a .bib), resolved."""
 
     def _load(self) -> Config:
         """Read the config again (pyproject.toml may have changed)."""
@@ -230,6 +232,8 @@ class LiveSite:
             return False
         if changed in (self.pyproject, self._preamble) or changed.is_relative_to(self._templates):
             return True
+        if changed in self.read:
+            return True  # a .bib the notes cite, in the project folder too
         if not changed.is_relative_to(self.src):
             return False
         # One note: only what it names counts (an image it names may appear later); the
@@ -248,6 +252,7 @@ class LiveSite:
             only = None if self._only is None else [self._only]
             report = pipeline.build_site(config, self._engines, only=only)
             problems = self._report(config, report, time.perf_counter() - started)
+            self.read = frozenset(path.resolve() for path in report.read)
             if self._only is not None:
                 self.inputs = frozenset({self.src / self._only, *(self.src / t for t in report.targets)})
         except NotesRenderError as exc:

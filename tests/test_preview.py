@@ -696,6 +696,24 @@ def test_a_one_note_preview_rebuilds_only_for_what_the_note_names(tmp_path: Path
     assert not site.wants(added, str(notes.resolve() / "img" / "other.png"))
 
 
+def test_a_preview_rebuilds_when_the_bib_the_note_cites_changes(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "n.md").write_text("As shown [@roe2001].\n", encoding="utf-8")
+    (tmp_path / "works.bib").write_text("@book{roe2001, author = {Roe, Ann}, title = {T}, year = 2001}\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.notes-render]\nbibliography = "works.bib"\n')
+    load = partial(make_config, src=notes, out=tmp_path / "out", project_dir=tmp_path, use_cache=False)
+    modified = preview.watchfiles.Change.modified
+    for only in (PurePosixPath("n.md"), None):
+        site = preview.LiveSite(load, project_dir=tmp_path, only=only, quiet=True)
+        assert not site.wants(modified, str(tmp_path.resolve() / "works.bib"))  # not known before a build
+        site.build()
+        assert site.wants(
+            modified, str(tmp_path.resolve() / "works.bib")
+        )  # outside the notes, still followed
+        assert not site.wants(modified, str(tmp_path.resolve() / "other.bib"))
+
+
 def test_cli_refuses_a_port_that_is_no_port(capsys: pytest.CaptureFixture[str]) -> None:
     for port in ("70000", "-1", "http"):
         with pytest.raises(SystemExit) as exit_:
