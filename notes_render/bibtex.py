@@ -104,12 +104,18 @@ def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
     from pybtex.scanner import PybtexSyntaxError
 
     bibliography = Bibliography(path)
-    shown = display_path(path)
     try:
-        text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        message = exc.strerror if isinstance(exc, OSError) else f"not valid UTF-8 ({exc.reason})"
-        bibliography.diagnostics.append(Diagnostic(SourcePosition(shown, 0, 0), f"cannot be read: {message}"))
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or exc}"
+        bibliography.diagnostics.append(Diagnostic(SourcePosition(display_path(path), 0, 0), message))
+        return bibliography
+    except UnicodeDecodeError as exc:  # where the first bad byte is, as for a note
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the .bib file as UTF-8"
+        bibliography.diagnostics.append(Diagnostic(SourcePosition(display_path(path), line, column), message))
         return bibliography
     starts = _entry_starts(text)
 

@@ -74,8 +74,8 @@ def resolve(
         resolved.diagnostics.append(note.diagnostic(named_line - 1, 0, message))
         _no_bibliography(note, cites, nocite, resolved)
         return resolved
-    stat = file_stat(path)
-    resolved.depends[str(path)] = (stat, file_digest(path) if stat is not None else "")
+    stat = file_stat(path) if path.is_file() else None  # a folder named references.bib is none
+    resolved.depends[str(path)] = (stat, _digest(path) if stat is not None else "")
     if stat is None:
         if named_line:
             resolved.diagnostics.append(
@@ -94,6 +94,14 @@ def resolve(
     if entries:
         _append_bibliography(context, entries, get_engine, macros)
     return resolved
+
+
+def _digest(path: Path) -> str:
+    """The file's SHA-256; "" when it cannot be read (the reader then says why)."""
+    try:
+        return file_digest(path)
+    except OSError:
+        return ""
 
 
 def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:

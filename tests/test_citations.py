@@ -266,3 +266,22 @@ def test_editing_the_bib_rebuilds_the_notes_that_cite(tmp_path: Path) -> None:
     report = build_site(config)
     assert list(map(str, report.built)) == ["cites.md"]
     assert [d.message.split(":")[0] for d in report.errors] == ["citation but no bibliography"]
+
+
+def test_a_bib_that_is_not_utf8_or_is_a_folder(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text("As shown [@roe2001].\n", encoding="utf-8")
+    (src / "references.bib").write_bytes(b"@book{roe2001,\n  author = {R\xf6e, Ann}, year = 2001}\n")
+    report = build(src, tmp_path / "out", tmp_path)
+    assert [
+        f"{d.position.path.name}:{d.position.line}:{d.position.column}: {d.message}" for d in report.errors
+    ] == [
+        "a.md:1:11: unknown citation key 'roe2001' (not in references.bib)",
+        "references.bib:2:14: not valid UTF-8 (byte 0xf6); save the .bib file as UTF-8",
+    ]
+    (src / "references.bib").unlink()
+    (src / "references.bib").mkdir()
+    assert [d.message.split(":")[0] for d in build(src, tmp_path / "out", tmp_path).errors] == [
+        "citation but no bibliography"
+    ]
