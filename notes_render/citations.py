@@ -300,8 +300,12 @@ def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle
     entries: list[Entry | None] = token.meta["entries"]
     if token.meta["in_text"]:
         return _in_text_html(items, entries, labels, style)
+    plain = all(not c.prefix and not c.suffix for c in items)
+    pairs = list(zip(items, entries, strict=True))
+    if style == "numbered" and plain:  # [1, 2, 5] in order, whatever order they were written in
+        pairs.sort(key=lambda pair: labels[pair[1].key].number if pair[1] is not None else len(labels) + 1)
     parts = []
-    for cite, entry in zip(items, entries, strict=True):
+    for cite, entry in pairs:
         prefix = _inline(cite.prefix) + " " if cite.prefix else ""
         if entry is None:
             parts.append(
@@ -314,7 +318,6 @@ def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle
         else:
             shown = label.year if cite.suppress_author else f"{escape(label.authors)} {label.year}"
         parts.append(prefix + _link(entry.key, shown) + _suffix(cite.suffix))
-    plain = all(not c.prefix and not c.suffix for c in items)
     inner = (", " if style == "numbered" and plain else "; ").join(parts)
     opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
     return f'<span class="citation">{opening}{inner}{closing}</span>'
