@@ -42,7 +42,7 @@ CROSS_REFERENCE_PREFIXES = (
 _KEY = r"(?:\{(?P<braced>[^\s{}]+)\}|(?P<plain>\w(?:\w|[:.#$%&+?<>~/-](?=\w)|[:/](?=/))*))"
 IN_TEXT = re.compile(r"(?P<suppress>-?)@" + _KEY)
 _KEY_IN_GROUP = re.compile(r"(?<![\w@])(?P<suppress>-?)@" + _KEY)
-_LOCATOR = re.compile(r" ?\[(?P<locator>[^\[\]@\n]*)\](?![(\[:])")
+_LOCATOR = re.compile(r" ?\[(?P<locator>[^\[\]@\n]*)\](?![(\[])")
 _LATEX_CITE = re.compile(
     r"\\(?P<command>citep|citet|cite)(?:\[(?P<first>[^\]]*)\])?(?:\[(?P<second>[^\]]*)\])?\{"
 )
@@ -124,7 +124,7 @@ def _bracketed(src: str, pos: int) -> tuple[list[Cite], int, bool] | None:
     close = pos + 1
     while close < len(src) and src[close] not in "[]":
         close += 2 if src[close] == "\\" else 1
-    if close >= len(src) or src[close] != "]" or src[close + 1 : close + 2] in ("(", "[", ":"):
+    if close >= len(src) or src[close] != "]" or src[close + 1 : close + 2] in ("(", "["):
         return None  # no closing bracket, a nested one, or a link
     items: list[Cite] = []
     start = pos + 1
