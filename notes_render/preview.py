@@ -186,6 +186,7 @@ class LiveSite:
         self._config: Config | None = None
         self._templates = Path()
         self._preamble: Path | None = None
+        self._bibliography: Path | None = None
         self._own: tuple[Path, ...] = ()
         config = self._load()
         self.src = config.src.resolve()
@@ -207,6 +208,7 @@ class LiveSite:
         config = self._config = self._load_config()
         self._templates = config.templates_dir.resolve()
         self._preamble = config.preamble.resolve() if config.preamble is not None else None
+        self._bibliography = config.bibliography.resolve() if config.bibliography is not None else None
         # What the build itself writes: were these inside the notes, every build would
         # cause the next one.
         self._own = tuple(folder.resolve() for folder in (config.out, config.cache_dir) if folder is not None)
@@ -219,10 +221,12 @@ class LiveSite:
 
     def watch_roots(self) -> tuple[Path, ...]:
         """Folders watched recursively: the notes and the templates (with their assets), and the
-        preamble's folder unless it is the project's (watched on its own, not recursively)."""
+        folders of the preamble and the bibliography unless it is the project's (watched on its
+        own, not recursively)."""
         folders = [self.src, self._templates]
-        if self._preamble is not None and self._preamble.parent != self.pyproject.parent:
-            folders.append(self._preamble.parent)
+        for file in (self._preamble, self._bibliography):
+            if file is not None and file.parent != self.pyproject.parent:
+                folders.append(file.parent)
         return _outermost(folders)
 
     def wants(self, change: watchfiles.Change, path: str) -> bool:
@@ -230,10 +234,10 @@ class LiveSite:
         changed = Path(path)
         if any(changed.is_relative_to(folder) for folder in self._own):
             return False
-        if changed in (self.pyproject, self._preamble) or changed.is_relative_to(self._templates):
+        if changed in (self.pyproject, self._preamble, self._bibliography) or changed in self.read:
+            return True  # settings, and the .bib a one-note preview's note cites
+        if changed.is_relative_to(self._templates):
             return True
-        if changed in self.read:
-            return True  # a .bib the notes cite, in the project folder too
         if not changed.is_relative_to(self.src):
             return False
         # One note: only what it names counts (an image it names may appear later); the

@@ -696,22 +696,27 @@ def test_a_one_note_preview_rebuilds_only_for_what_the_note_names(tmp_path: Path
     assert not site.wants(added, str(notes.resolve() / "img" / "other.png"))
 
 
-def test_a_preview_rebuilds_when_the_bib_the_note_cites_changes(tmp_path: Path) -> None:
+def test_a_preview_rebuilds_when_the_bib_the_notes_cite_changes(tmp_path: Path) -> None:
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "n.md").write_text("As shown [@roe2001].\n", encoding="utf-8")
-    (tmp_path / "works.bib").write_text("@book{roe2001, author = {Roe, Ann}, title = {T}, year = 2001}\n")
-    (tmp_path / "pyproject.toml").write_text('[tool.notes-render]\nbibliography = "works.bib"\n')
+    (notes / "references.bib").write_text("@book{roe2001, author = {Roe, Ann}, title = {T}, year = 2001}\n")
     load = partial(make_config, src=notes, out=tmp_path / "out", project_dir=tmp_path, use_cache=False)
     modified = preview.watchfiles.Change.modified
-    for only in (PurePosixPath("n.md"), None):
-        site = preview.LiveSite(load, project_dir=tmp_path, only=only, quiet=True)
-        assert not site.wants(modified, str(tmp_path.resolve() / "works.bib"))  # not known before a build
-        site.build()
-        assert site.wants(
-            modified, str(tmp_path.resolve() / "works.bib")
-        )  # outside the notes, still followed
-        assert not site.wants(modified, str(tmp_path.resolve() / "other.bib"))
+    site = preview.LiveSite(load, project_dir=tmp_path, only=PurePosixPath("n.md"), quiet=True)
+    assert not site.wants(modified, str(notes.resolve() / "references.bib"))  # not named by the note yet
+    site.build()
+    assert site.wants(modified, str(notes.resolve() / "references.bib"))  # the note cites from it
+    assert not site.wants(modified, str(notes.resolve() / "other.bib"))
+    # A configured .bib outside the notes: its folder is watched, and a change to it counts.
+    (tmp_path / "refs").mkdir()
+    (notes / "references.bib").rename(tmp_path / "refs" / "works.bib")
+    (tmp_path / "pyproject.toml").write_text('[tool.notes-render]\nbibliography = "refs/works.bib"\n')
+    site = preview.LiveSite(load, project_dir=tmp_path, only=None, quiet=True)
+    site.build()
+    assert (tmp_path / "refs").resolve() in site.watch_roots()
+    assert site.wants(modified, str(tmp_path.resolve() / "refs" / "works.bib"))
+    assert not site.wants(modified, str(tmp_path.resolve() / "refs" / "other.bib"))
 
 
 def test_cli_refuses_a_port_that_is_no_port(capsys: pytest.CaptureFixture[str]) -> None:
