@@ -90,9 +90,9 @@ def resolve(
     context = _Context(note, config.citation_style, bibliography, resolved)
     for token, parent in cites:
         _resolve_token(context, token, parent)
-    entries = _listed(context, nocite)
+    entries, labels = _listed(context, nocite)
     if entries:
-        _append_bibliography(context, entries, get_engine, macros)
+        _append_bibliography(context, entries, labels, get_engine, macros)
     return resolved
 
 
@@ -201,8 +201,9 @@ def _unknown_key(key: str, bibliography: Bibliography, where: str = "") -> str:
     return message + (f"; did you mean '{close[0]}'?" if close else "")
 
 
-def _listed(context: _Context, nocite: list[str]) -> list[Entry]:
-    """The entries of the bibliography, in the style's order: cited ones, then `nocite`."""
+def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str, _Label]]:
+    """The entries of the bibliography, in the style's order (cited ones, then `nocite`), and
+    how citations show each; every citation gets its HTML."""
     assert context.bibliography is not None
     entries = list(context.order)
     if "*" in nocite:
@@ -223,8 +224,7 @@ def _listed(context: _Context, nocite: list[str]) -> list[Entry]:
         if token.type == "citation" and "entries" in token.meta:
             html = _citation_html(token, labels, context.style)
             token.meta["html"] = re.sub(r"</?a\b[^>]*>", "", html) if token.meta["in_link"] else html
-    context.note.env["citation_labels"] = labels
-    return entries
+    return entries, labels
 
 
 def _sort_key(entry: Entry) -> tuple[Any, ...]:
@@ -345,7 +345,11 @@ def _in_text_html(
 
 
 def _append_bibliography(
-    context: _Context, entries: list[Entry], get_engine: Callable[[], MathEngine], macros: dict[str, str]
+    context: _Context,
+    entries: list[Entry],
+    labels: dict[str, _Label],
+    get_engine: Callable[[], MathEngine],
+    macros: dict[str, str],
 ) -> None:
     """The list of works at the end of the note, before its footnotes."""
     formulas = [(entry, tex) for entry in entries for tex, math in entry.title if math]
@@ -362,7 +366,6 @@ def _append_bibliography(
             offset = (at if at >= 0 else entry.offset) + (result.position or 0)
             message = f"invalid formula in the title of '{entry.key}': {result.error}"
             context.resolved.diagnostics.append(bibliography.diagnostic(offset, message))
-    labels: dict[str, _Label] = context.note.env["citation_labels"]
     tag = "ol" if context.style == "numbered" else "ul"
     lines = [f'<div class="bibliography">\n<{tag} class="references">']
     for entry in entries:
