@@ -25,7 +25,7 @@ from .errors import Diagnostic
 from .katex import MathEngine, MathRequest
 from .parsing import ParsedNote
 from .state import Stat, file_digest, file_stat
-from .transforms import inline_starts, walk
+from .transforms import BlockPositions, walk
 
 DEFAULT_BIBLIOGRAPHY = "references.bib"
 """The BibTeX file looked for in the source folder when none is configured."""
@@ -54,6 +54,8 @@ class _Context:
     style: CitationStyle
     bibliography: Bibliography | None
     resolved: Resolved
+    positions: Callable[[Token], BlockPositions]
+    """Where offsets of each block's inline content are in the note."""
     order: list[Entry] = field(default_factory=list)
     """Entries cited, in order of first citation."""
 
@@ -87,7 +89,7 @@ def resolve(
 
     bibliography = bibtex.load(path)
     resolved.diagnostics += bibliography.diagnostics
-    context = _Context(note, config.citation_style, bibliography, resolved)
+    context = _Context(note, config.citation_style, bibliography, resolved, BlockPositions.cache(note.lines))
     for token, parent in cites:
         _resolve_token(context, token, parent)
     entries, labels = _listed(context, nocite)
@@ -164,18 +166,24 @@ def _no_bibliography(
         token.meta["html"] = f'<span class="citation citation-missing">{escape(token.content)}</span>'
     if unmistakable:
         token, parent = unmistakable[0]
-        resolved.diagnostics.append(_at(note, parent, token, token.meta["items"][0], message))
+        positions = BlockPositions.cache(note.lines)
+        resolved.diagnostics.append(_at(note, positions, parent, token, token.meta["items"][0], message))
     elif nocite:
         resolved.diagnostics.append(note.diagnostic(_front_matter_line(note, "nocite") - 1, 0, message))
 
 
-def _at(note: ParsedNote, parent: Token | None, token: Token, cite: Cite, message: str) -> Diagnostic:
+def _at(
+    note: ParsedNote,
+    positions: Callable[[Token], BlockPositions],
+    parent: Token | None,
+    token: Token,
+    cite: Cite,
+    message: str,
+) -> Diagnostic:
     """A problem at one work of a citation."""
-    offset = int(token.meta["offset"]) + cite.offset
     if parent is None:
         return note.diagnostic(0, 0, message)
-    probe = Token("probe", "", 0, meta={"offset": offset})
-    line, column = inline_starts(parent, probe, note.lines)[0]
+    line, column = positions(parent).position(int(token.meta["offset"]) + cite.offset)
     return note.diagnostic(line, column, message)
 
 
@@ -187,7 +195,14 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
         entry = context.bibliography.find(cite.key)
         if entry is None:
             context.resolved.diagnostics.append(
-                _at(context.note, parent, token, cite, _unknown_key(cite.key, context.bibliography))
+                _at(
+                    context.note,
+                    context.positions,
+                    parent,
+                    token,
+                    cite,
+                    _unknown_key(cite.key, context.bibliography),
+                )
             )
         elif entry not in context.order:
             context.order.append(entry)
