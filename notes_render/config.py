@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
 from .errors import ConfigError
 from .sources import display_path
 
@@ -59,6 +60,9 @@ class Config:
     """Worker processes a big build may spread its notes over."""
     preamble: Path | None = None
     """The TeX file of `katex.preamble`, whose definitions are already in `macros`."""
+    dialect: str = DEFAULT_DIALECT
+    """How math is found in the notes (a name in dialects.DIALECTS); a note's front matter
+    may name its own."""
 
 
 SETTINGS = (
@@ -193,6 +197,31 @@ def _macros_from(settings: Mapping[str, Any], where: str) -> dict[str, str]:
     return {(k if k.startswith("\\") else "\\" + k): v for k, v in macros.items()}
 
 
+def _dialect_from(option: str | None, settings: Mapping[str, Any], path: Path) -> str:
+    """--dialect, else `dialect` of [tool.notes-render], else pandoc; an unknown name is an
+    error naming the known ones (in pyproject.toml, at its line)."""
+    if option is not None:
+        if find_dialect(option) is None:
+            raise ConfigError(f"--dialect: {unknown_dialect(option)}")
+        return option
+    name = settings.get("dialect", DEFAULT_DIALECT)
+    if not isinstance(name, str) or find_dialect(name) is None:
+        raise ConfigError(f"{path}:{_settings_key_line(path, 'dialect')}: dialect: {unknown_dialect(name)}")
+    return name
+
+
+def _settings_key_line(path: Path, key: str) -> int:
+    """1-based line of `key = …` in the [tool.notes-render] table of path (1 if not found)."""
+    table = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            table = stripped.strip("[] ")
+        elif table == "tool.notes-render" and stripped.split("=", 1)[0].strip().strip("\"'") == key:
+            return number
+    return 1
+
+
 def make_config(
     *,
     src: Path,
@@ -205,6 +234,7 @@ def make_config(
     use_cache: bool = True,
     jobs: int | None = None,
     temporary_out: bool = False,
+    dialect: str | None = None,
 ) -> Config:
     """Combine command-line values with pyproject.toml and refuse dangerous settings.
 
@@ -242,6 +272,7 @@ def make_config(
 
         macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
     config = Config(
+        dialect=_dialect_from(dialect, settings, project_dir / "pyproject.toml"),
         src=src,
         out=out,
         strict=strict,

@@ -152,6 +152,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         os.getcwd(),
         sorted(config.macros.items()),
         engine_id(katex, trust_links=config.trust_links),
+        config.dialect,
     ]
     return _hash(material)
 
