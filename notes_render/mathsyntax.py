@@ -156,6 +156,8 @@ def _dollar_inline(src: str, pos: int, dialect: MathDialect) -> Match | None:
     just inside the dollars and no digit after the closing one."""
     if pos + 1 >= len(src) or (src[pos + 1].isspace() and not dialect.dollar_spaces):
         return None
+    if src[pos + 1] == "`" and not dialect.dollar_backtick:
+        return None  # the code span that follows is Markdown's
     close = _scan_tex(src, pos + 1, "$")
     if close < 0 or not src[pos + 1 : close].strip():
         return None
@@ -260,7 +262,7 @@ def _near_miss(src: str, pos: int, dialect: MathDialect) -> tuple[str, str, int]
         if close < 0 or not looks_like_tex(src[pos + 2 : close]):
             return None
         return "backslash_delimiters", f"`{src[pos : pos + 2]}…{closer}`", close + 2
-    if not src.startswith("$", pos) or src.startswith("$$", pos) or (pos and src[pos - 1] == "$"):
+    if not src.startswith("$", pos) or src.startswith(("$$", "$`"), pos) or (pos and src[pos - 1] == "$"):
         return None
     close = _scan_tex(src, pos + 1, "$")
     if close < 0 or "\n\n" in src[pos:close] or not looks_like_tex(src[pos + 1 : close]):
@@ -272,7 +274,9 @@ def _near_miss(src: str, pos: int, dialect: MathDialect) -> tuple[str, str, int]
     tex = src[pos + 1 : close]
     if tex != tex.strip():
         return "dollar_spaces", "`$…$` with a space just inside", close + 1
-    return "dollar_before_digit", "`$…$` followed by a digit", close + 1
+    if src[close + 1 : close + 2].isdigit():
+        return "dollar_before_digit", "`$…$` followed by a digit", close + 1
+    return None
 
 
 def _notice_text_math(state: StateInline, dialect: MathDialect) -> None:

@@ -205,7 +205,7 @@ _TEXT_MATH_FIXES = {
         "leave a space before the digit",
     ),
     "block_blank_lines": ("a blank line ends display math here (LaTeX allows none)", "remove the blank line"),
-    "backslash_delimiters": ("Markdown reads `\\(` as an escaped `(`", "write `$…$` or `$$…$$`"),
+    "backslash_delimiters": ("Markdown reads `\\(` and `\\[` as escaped brackets", "write `$…$` or `$$…$$`"),
     "escaped_delimiters": (
         "Markdown reads `\\\\` as one backslash, so only a MathJax page sees math",
         "write `$…$` or `$$…$$`",
