@@ -278,10 +278,12 @@ def _near_miss(src: str, pos: int, dialect: MathDialect) -> tuple[str, str, int]
         return None
     close = _scan_tex(src, pos + 1, "$")
     tex = src[pos + 1 : close]
-    if close < 0 or "\n\n" in tex or not looks_like_math(tex) or src.startswith("$", close + 1):
+    if close < 0 or "\n\n" in tex or src.startswith("$", close + 1):
         return None  # (`$x$$…`: a double dollar follows, not this pair's business)
-    if not dialect.single_dollar:
-        return "single_dollar", "`$…$`", close + 1
+    if not dialect.single_dollar:  # a pair pandoc would take (`$2$`) is a formula too
+        if looks_like_math(tex) or _dollar_inline(src, pos, DIALECTS[DEFAULT_DIALECT]) is not None:
+            return "single_dollar", "`$…$`", close + 1
+        return None
     if not looks_like_tex(tex):
         return None  # `$ x $`, `$x$2`: pandoc's rules exist for prose like this; TeX or nothing
     if tex != tex.strip():
