@@ -46,10 +46,6 @@ class MathDialect:
     """The characters a backslash escapes in this tool's Markdown (for `escaped_delimiters`)."""
 
 
-RULES = ("single_dollar", "dollar_spaces", "dollar_before_digit", "block_blank_lines",
-         "backslash_delimiters", "escaped_delimiters")  # fmt: skip
-"""The switches a warning about text left as text may name (each is on in some dialect)."""
-
 KRAMDOWN_ESCAPES = "\\.*_+`<>()[]{}#!:|\"'$=-"
 """kramdown's ESCAPED_CHARS (lib/kramdown/parser/kramdown/escaped_chars.rb)."""
 
