@@ -533,7 +533,7 @@ def _math_block(
         if line >= end_line:
             return False
         if state.isEmpty(line) and not dialect.block_blank_lines:
-            _notice_broken_block(state, start_line, line, end_line, closer)
+            _notice_broken_block(state, start_line, line, end_line, (opener, closer))
             return False  # LaTeX allows no blank line inside math
         pos, text_line = _line_text(state, line)
         lines.append((line, pos, text_line))
@@ -560,12 +560,18 @@ BLOCK_NOTICES = "math_block_notices"
 """env key: {first line: (line, column, opener)} of display math a blank line breaks."""
 
 
-def _notice_broken_block(state: StateBlock, start_line: int, blank: int, end_line: int, closer: str) -> None:
-    """Remember a block that a blank line ends, if its closer comes later (MathJax would
-    typeset it whole). Called in silent mode too (as a paragraph's terminator), so it is
-    keyed by line."""
+def _notice_broken_block(
+    state: StateBlock, start_line: int, blank: int, end_line: int, delimiters: tuple[str, str]
+) -> None:
+    """Remember a block that a blank line ends, if its closer comes later, before another
+    block like it opens (MathJax would typeset it whole). Called in silent mode too (as a
+    paragraph's terminator), so it is keyed by line."""
+    opener, closer = delimiters
     for line in range(blank + 1, end_line):
-        if closer in state.src[state.bMarks[line] : state.eMarks[line]]:
+        text = state.src[state.bMarks[line] : state.eMarks[line]]
+        if opener != closer and text.lstrip().startswith(opener):
+            return  # the next block of its kind: this one never closes
+        if closer in text:
             first = state.bMarks[start_line] + state.tShift[start_line]
             column = first - _line_starts(state)[start_line]
             state.env.setdefault(BLOCK_NOTICES, {})[start_line] = (start_line, column, closer)
