@@ -1,15 +1,21 @@
 """A markdown-it plugin that finds math and keeps its TeX verbatim, with source positions.
 
-Rules follow pandoc: `$` opens only when followed by a non-space, closes only when
-preceded by a non-space and not followed by a digit, so `$5 and $10` stays text.
-Recognised forms: `$…$`, `$$…$$` (inline or on their own lines), `\\(…\\)`, `\\[…\\]`,
-GitHub's `` $`…`$ ``, and top-level amsmath environments. Tokens produced:
+The rules are a MathDialect's (dialects.py); by default pandoc's: `$` opens only when
+followed by a non-space, closes only when preceded by a non-space and not followed by a
+digit, so `$5 and $10` stays text. Recognised forms: `$…$`, `$$…$$` (inline or on their
+own lines), `\\(…\\)`, `\\[…\\]`, GitHub's `` $`…`$ ``, top-level amsmath environments,
+and for kramdown `\\\\(…\\\\)` and `\\\\[…\\\\]`. Tokens produced:
 
 - `math_inline` (inline kind) and `math_inline_display` (`$$…$$` or `\\[…\\]` inside a
   paragraph);
-  `meta["offset"]` is where the TeX starts in the parent inline token's content.
+  `meta["offset"]` is where the TeX starts in the parent inline token's content; for
+  `\\\\(…\\\\)`, `meta["raw"]` and `meta["dropped"]` too (see _push_escaped).
 - `math_block` with `meta["starts"]`: for each TeX line, its (0-based line, column)
   in the source file, so KaTeX's error offsets map back to the file.
+- `math_notice`, zero-width: a pair left as text that a MathJax page would typeset, with
+  `meta["offset"]`, `meta["rule"]` (the MathDialect switch that would make it math) and
+  `meta["written"]`; env[BLOCK_NOTICES] holds the same for display math a blank line
+  breaks. transforms.text_math_warnings turns both into warnings.
 """
 
 from __future__ import annotations
