@@ -206,20 +206,9 @@ def _dialect_from(option: str | None, settings: Mapping[str, Any], path: Path) -
         return option
     name = settings.get("dialect", DEFAULT_DIALECT)
     if not isinstance(name, str) or find_dialect(name) is None:
-        raise ConfigError(f"{path}:{_settings_key_line(path, 'dialect')}: dialect: {unknown_dialect(name)}")
+        line, column = _key_position(path.read_text(encoding="utf-8"), ("tool", "notes-render", "dialect"))
+        raise ConfigError(f"{path}:{line}:{column}: dialect: {unknown_dialect(name)}")
     return name
-
-
-def _settings_key_line(path: Path, key: str) -> int:
-    """1-based line of `key = …` in the [tool.notes-render] table of path (1 if not found)."""
-    table = ""
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            table = stripped.strip("[] ")
-        elif table == "tool.notes-render" and stripped.split("=", 1)[0].strip().strip("\"'") == key:
-            return number
-    return 1
 
 
 def make_config(

@@ -54,7 +54,8 @@ def test_an_unknown_dialect_in_pyproject_is_an_error_at_its_line(
     assert result.code == 2
     path = tmp_path.resolve() / "pyproject.toml"
     assert (
-        result.stderr == f"notes-render: error: {path}:6: dialect: unknown math dialect 'mathjax'; {KNOWN}\n"
+        result.stderr
+        == f"notes-render: error: {path}:6:1: dialect: unknown math dialect 'mathjax'; {KNOWN}\n"
     )
     assert not (tmp_path / "site").exists()
 
