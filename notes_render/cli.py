@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
+from .dialects import DIALECTS
 from .errors import ConfigError, Diagnostic, NotesRenderError
 
 EXIT_OK = 0
@@ -132,7 +133,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_template_options(parser: argparse.ArgumentParser) -> None:
-    """--katex-dir and --templates, which build, preview and serve share."""
+    """--katex-dir, --templates and --dialect, which build, preview and serve share."""
     parser.add_argument(
         "--katex-dir",
         type=Path,
@@ -146,6 +147,13 @@ def _add_template_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DIR",
         help="Jinja2 templates folder (default: the project's templates/, or the one pyproject.toml names)",
+    )
+    parser.add_argument(
+        "--dialect",
+        default=None,
+        metavar="NAME",
+        help=f"how math is found: {', '.join(DIALECTS)} (default: `dialect` in pyproject.toml, "
+        "else pandoc; a note's front matter may name its own)",
     )
 
 
@@ -251,6 +259,7 @@ def _build(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         jobs=args.jobs,
+        dialect=args.dialect,
     )
     report = build_site(config)
     if config.strict:
@@ -358,6 +367,7 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
             templates_dir=args.templates,
             katex_dir=args.katex_dir,
             temporary_out=True,
+            dialect=args.dialect,
         )
         site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
         with preview.running(site, host=args.host, port=args.port) as server:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
 from .errors import ConfigError
 from .sources import display_path
 
@@ -63,6 +64,9 @@ class Config:
     """The BibTeX file citations come from (`bibliography`); None: references.bib in src."""
     citation_style: Literal["author-year", "numbered"] = "author-year"
     """How citations show (`citation-style`): `(Ho et al. 2020)` or `[1]`."""
+    dialect: str = DEFAULT_DIALECT
+    """How math is found in the notes (a name in dialects.DIALECTS); a note's front matter
+    may name its own."""
 
 
 SETTINGS = (
@@ -199,6 +203,20 @@ def _macros_from(settings: Mapping[str, Any], where: str) -> dict[str, str]:
     return {(k if k.startswith("\\") else "\\" + k): v for k, v in macros.items()}
 
 
+def _dialect_from(option: str | None, settings: Mapping[str, Any], path: Path) -> str:
+    """--dialect, else `dialect` of [tool.notes-render], else pandoc; an unknown name is an
+    error naming the known ones (in pyproject.toml, at its line)."""
+    if option is not None:
+        if find_dialect(option) is None:
+            raise ConfigError(f"--dialect: {unknown_dialect(option)}")
+        return option
+    name = settings.get("dialect", DEFAULT_DIALECT)
+    if not isinstance(name, str) or find_dialect(name) is None:
+        line, column = _key_position(path.read_text(encoding="utf-8"), ("tool", "notes-render", "dialect"))
+        raise ConfigError(f"{path}:{line}:{column}: dialect: {unknown_dialect(name)}")
+    return name
+
+
 def make_config(
     *,
     src: Path,
@@ -211,6 +229,7 @@ def make_config(
     use_cache: bool = True,
     jobs: int | None = None,
     temporary_out: bool = False,
+    dialect: str | None = None,
 ) -> Config:
     """Combine command-line values with pyproject.toml and refuse dangerous settings.
 
@@ -259,6 +278,7 @@ def make_config(
     if citation_style not in ("author-year", "numbered"):
         raise ConfigError(f'{where}: citation-style must be "author-year" or "numbered"')
     config = Config(
+        dialect=_dialect_from(dialect, settings, project_dir / "pyproject.toml"),
         src=src,
         out=out,
         strict=strict,

@@ -114,7 +114,7 @@ def build_page(
         return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
     try:
         data, source_stat, source_digest = state.read_fingerprinted(note.path)
-        parsed = parsing.parse_note(note, parsing.decode_note(note, data))
+        parsed = parsing.parse_note(note, parsing.decode_note(note, data), config.dialect)
     except OSError as exc:  # gone since it was found, or not ours to read
         return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
     except ContentError as exc:
@@ -124,7 +124,12 @@ def build_page(
     items = transforms.collect_math(parsed)
     mathjax.translate_formulas(items)
     numbering = references.number_equations(parsed, items)
-    diagnostics = [*parsing.nesting_problems(parsed), *links.diagnostics, *numbering.diagnostics]
+    diagnostics = [
+        *parsing.nesting_problems(parsed),
+        *links.diagnostics,
+        *numbering.diagnostics,
+        *transforms.text_math_warnings(parsed),
+    ]
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
     cited = citations.resolve(parsed, config, get_engine, {**config.macros, **_note_macros(parsed)})
@@ -134,7 +139,7 @@ def build_page(
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
-    md = parsing.markdown()
+    md = parsing.markdown(parsed.dialect)
     toc = navigation.table_of_contents(headings, md, parsed.env)
     body = _render_body(md, parsed, store)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")

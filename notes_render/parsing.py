@@ -18,6 +18,7 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
 from .citesyntax import citations_plugin
+from .dialects import DEFAULT_DIALECT, DIALECTS, find_dialect, unknown_dialect
 from .errors import ContentError, Diagnostic, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
@@ -32,6 +33,7 @@ FRONT_MATTER_TYPES: dict[str, tuple[type, ...]] = {
     "macros": (dict,),
     "bibliography": (str,),
     "nocite": (str, list),
+    "dialect": (str,),
 }
 """The front matter keys the renderer reads, with the types each accepts."""
 
@@ -50,6 +52,8 @@ class ParsedNote:
     """The YAML front matter, checked against FRONT_MATTER_TYPES."""
     env: dict[str, Any] = field(default_factory=dict)
     """markdown-it's env (footnote definitions and the like)."""
+    dialect: str = DEFAULT_DIALECT
+    """The math dialect its math was found by (see dialects.py)."""
     lines: list[str] = field(init=False, repr=False)
     """The source split into lines, for positions and excerpts under error messages."""
 
@@ -113,9 +117,10 @@ class _NestingBlocks(ParserBlock):
 
 
 @cache
-def markdown() -> MarkdownIt:
+def markdown(dialect: str = DEFAULT_DIALECT) -> MarkdownIt:
     """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
-    math, definition lists, captioned figures, citations, and code highlighted at build time."""
+    math (found by the rules of `dialect`), definition lists, captioned figures, citations,
+    and code highlighted at build time."""
     # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
     md = MarkdownIt(
         "commonmark",
@@ -129,7 +134,7 @@ def markdown() -> MarkdownIt:
     md.use(footnote_plugin)
     md.use(tasklists_plugin)
     md.use(deflist_plugin)
-    md.use(math_plugin)
+    md.use(math_plugin, dialect=DIALECTS[dialect])
     md.use(figure_plugin)
     md.use(citations_plugin)
     md.use(permalink_plugin)
@@ -161,16 +166,21 @@ def decode_note(source: NoteSource, data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def parse_note(source: NoteSource, text: str) -> ParsedNote:
-    """Tokens and front matter of one note; an empty note is an error, since it is most
-    likely a mistake (an unsaved file, a wrong copy) rather than a page meant to be blank."""
+def parse_note(source: NoteSource, text: str, dialect: str = DEFAULT_DIALECT) -> ParsedNote:
+    """Tokens and front matter of one note, its math found by the rules of `dialect` or of
+    the one its front matter names; an empty note is an error, since it is most likely a
+    mistake (an unsaved file, a wrong copy) rather than a page meant to be blank."""
     if not text.strip():
         raise ContentError(SourcePosition(source.display_path, 0, 0), "note is empty")
     env: dict[str, Any] = {}
-    tokens = markdown().parse(text, env)
-    note = ParsedNote(source=source, text=text, tokens=tokens, env=env)
+    tokens = markdown(dialect).parse(text, env)
+    note = ParsedNote(source=source, text=text, tokens=tokens, env=env, dialect=dialect)
     if tokens and tokens[0].type == "front_matter":
         note.front_matter = _load_front_matter(source, tokens[0].content)
+        own = note.front_matter.get("dialect", dialect)
+        if own != dialect:  # the note's own dialect: parse again by its rules
+            env = {}
+            note.tokens, note.env, note.dialect = markdown(own).parse(text, env), env, own
     return note
 
 
@@ -209,6 +219,11 @@ def _load_front_matter(source: NoteSource, content: str) -> dict[str, Any]:
                 SourcePosition(source.display_path, line, 1),
                 f"front matter key '{key}' must be {expected}, not {type(data[key]).__name__}",
             )
+    if "dialect" in data and find_dialect(data["dialect"]) is None:
+        raise ContentError(
+            SourcePosition(source.display_path, _key_line(content, "dialect"), 1),
+            f"front matter key 'dialect': {unknown_dialect(data['dialect'])}",
+        )
     macros = data.get("macros")
     if isinstance(macros, dict) and not all(isinstance(k, str) and k for k in macros):
         raise ContentError(

@@ -156,6 +156,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         sorted(config.macros.items()),
         [str(config.bibliography), config.citation_style],
         engine_id(katex, trust_links=config.trust_links),
+        config.dialect,
     ]
     return _hash(material)
 

@@ -5,6 +5,7 @@ Each pass reads or edits tokens and returns what it learned; none renders HTML.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
 import unicodedata
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from markdown_it.token import Token
 
+from .dialects import DIALECTS, dialects_with
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
 from .parsing import ParsedNote
@@ -66,7 +68,10 @@ class MathItem:
 
     def position_of(self, offset: int) -> tuple[int, int]:
         """(0-based line, 0-based column) in the source file of an offset in the TeX."""
-        tex = self.tex[:offset]
+        dropped = self.token.meta.get("dropped")
+        if dropped:  # TeX written for a Markdown-first engine: back to its escaped source
+            offset += bisect.bisect_left(dropped, offset)
+        tex = str(self.token.meta.get("raw", self.tex))[:offset]
         line_index = tex.count("\n")
         line_index = min(line_index, len(self.starts) - 1)
         line, column = self.starts[line_index]
@@ -152,11 +157,12 @@ class BlockPositions:
         """Source positions of each TeX line of an inline token (its meta["offset"] is where
         it starts in the content)."""
         offset = int(token.meta.get("offset", 0))
+        written = str(token.meta.get("raw", token.content))  # TeX after Markdown's escapes: its source
         starts = [self.position(offset)]
-        newline = token.content.find("\n")
+        newline = written.find("\n")
         while newline >= 0:
             starts.append(self.position(offset + newline + 1))
-            newline = token.content.find("\n", newline + 1)
+            newline = written.find("\n", newline + 1)
         return starts
 
     def _shift(self, index: int) -> int:
@@ -170,6 +176,52 @@ class BlockPositions:
             raw = self._lines[source_line] if source_line < len(self._lines) else ""
             shift = self._shifts[index] = max(raw.find(content_line), 0) if content_line else 0
         return shift
+
+
+def text_math_warnings(note: ParsedNote) -> list[Diagnostic]:
+    """A warning for each delimiter pair left as text that a MathJax page would typeset:
+    why it is text under the note's dialect, and what makes it math."""
+    from .mathsyntax import BLOCK_NOTICES
+
+    warnings = []
+    blocks = BlockPositions.cache(note.lines)
+    for token, parent in walk(note.tokens):
+        if token.type == "math_notice" and parent is not None:
+            line, column = blocks(token.meta.get("host", parent)).position(token.meta["offset"])
+            message = _text_math_message(note.dialect, token.meta["rule"], token.meta["written"])
+            warnings.append(note.diagnostic(line, column, message, "warning"))
+    for line, column, closer in note.env.get(BLOCK_NOTICES, {}).values():
+        written = f"display math up to the next `{closer}`"
+        message = _text_math_message(note.dialect, "block_blank_lines", written)
+        warnings.append(note.diagnostic(line, column, message, "warning"))
+    return warnings
+
+
+_TEXT_MATH_FIXES = {
+    "single_dollar": ("kramdown's only math delimiter is `$$`", "write `$$…$$` (inline inside a paragraph)"),
+    "dollar_spaces": ("a space just inside a dollar ends math here", "remove the space"),
+    "dollar_before_digit": (
+        "a closing `$` before a digit is not math here (so that `$5 and $10` stays text)",
+        "leave a space before the digit",
+    ),
+    "block_blank_lines": ("a blank line ends display math here (LaTeX allows none)", "remove the blank line"),
+    "backslash_delimiters": ("Markdown reads `\\(` and `\\[` as escaped brackets", "write `$…$` or `$$…$$`"),
+    "escaped_delimiters": (
+        "Markdown reads `\\\\` as one backslash, so only a MathJax page sees math",
+        "write `$…$` or `$$…$$`",
+    ),
+}
+"""For each rule: why the text is not math in a dialect without it, and the fix in the note."""
+
+
+def _text_math_message(dialect: str, rule: str, written: str) -> str:
+    why, fix = _TEXT_MATH_FIXES[rule]
+    if rule in ("dollar_before_digit", "escaped_delimiters") and DIALECTS[dialect].backslash_delimiters:
+        fix = "write `\\(…\\)`"
+    others = " or ".join(f"`{name}`" for name in dialects_with(rule))
+    return (
+        f"{written} is text under the {dialect} dialect: {why}; to typeset it, {fix} or use dialect {others}"
+    )
 
 
 def render_math(

@@ -1,4 +1,5 @@
-"""Random Markdown, random math and random bytes: the build never crashes, pages stay UTF-8."""
+"""Random Markdown, random math and random bytes, under every math dialect: the build never
+crashes, pages stay UTF-8."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from notes_render.check import check_site, note_sources, written_files
 from notes_render.config import Config
+from notes_render.dialects import DIALECTS
 from notes_render.katex import MiniRacerEngine
 from notes_render.pipeline import build_site
 
@@ -91,6 +93,8 @@ piece = (
     | tex.map(lambda t: f"${t}$")
     | tex.map(lambda t: f"$${t}$$")
     | tex.map(lambda t: f"\\[{t}\\]")
+    | tex.map(lambda t: f"\\\\({t}\\\\)")
+    | tex.map(lambda t: f"\\(\n{t}\n\\)")
     | tex.map(lambda t: f"$`{t}`$")
     | tex.map(lambda t: f"\\begin{{align}}\n{t}\n\\end{{align}}\n")
 )
@@ -102,9 +106,9 @@ site = st.dictionaries(
 
 
 @settings(max_examples=60, deadline=None, derandomize=os.environ.get("CI") == "true")
-@given(notes=site)
+@given(notes=site, dialect=st.sampled_from(list(DIALECTS)))
 def test_any_input_builds_without_crashing_into_utf8_pages(
-    notes: dict[str, bytes], katex_engine: MiniRacerEngine
+    notes: dict[str, bytes], dialect: str, katex_engine: MiniRacerEngine
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         src, out = Path(folder, "src"), Path(folder, "out")
@@ -112,7 +116,9 @@ def test_any_input_builds_without_crashing_into_utf8_pages(
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             (src / rel).write_bytes(data)
         (src / "fig.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-        report = build_site(Config(src=src, out=out, strict=True), lambda dist, config: katex_engine)
+        report = build_site(
+            Config(src=src, out=out, strict=True, dialect=dialect), lambda dist, config: katex_engine
+        )
         # The checker copes with any page, and places and prints what it finds.
         for diagnostic in report.diagnostics + check_site(out, written_files(out), note_sources(src)):
             assert diagnostic.format()

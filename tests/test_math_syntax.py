@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import pytest
 from conftest import FIXTURES, BuildResult, formulas, read_page
 
-FIXTURE_FILES = ("math_syntax.txt", "references.txt", "math_errors.txt", "mathjax_habits.txt")
+FIXTURE_FILES = (
+    "math_syntax.txt",
+    "references.txt",
+    "math_errors.txt",
+    "mathjax_habits.txt",
+    "math_dialects.txt",
+)
 
 
 @dataclass
@@ -21,10 +27,10 @@ class Case:
     markdown: str
     formulas: list[tuple[str, str]] = field(default_factory=list)
     expected: dict[str, list[str]] = field(default_factory=dict)
-    """`text`, `absent`, `tag`, `anchor`, `link`, `error` lines, by kind."""
+    """`text`, `absent`, `tag`, `anchor`, `link`, `error`, `dialect` lines, by kind."""
 
 
-EXPECTED_KINDS = ("inline", "display", "text", "absent", "tag", "anchor", "link", "error")
+EXPECTED_KINDS = ("inline", "display", "text", "absent", "tag", "anchor", "link", "error", "dialect")
 """What an expected line may check; any other `kind: value` is a typo that would check nothing."""
 
 
@@ -52,6 +58,8 @@ def load_cases(name: str) -> list[Case]:
                     )
                 if kind in ("inline", "display"):
                     case.formulas.append((kind, value.replace("⏎", "\n")))
+                elif kind in ("text", "absent"):
+                    case.expected.setdefault(kind, []).append(value.replace("⏎", "\n"))
                 else:
                     case.expected.setdefault(kind, []).append(value)
             cases.append(case)
@@ -70,7 +78,8 @@ CASES = [case for name in FIXTURE_FILES for case in load_cases(name)]
 @pytest.mark.parametrize("case", CASES, ids=[c.title for c in CASES])
 def test_math_fixture(case: Case, build_notes: Callable[..., BuildResult]) -> None:
     errors = case.expected.get("error", [])
-    result = build_notes({"note.md": case.markdown}, "--strict")
+    dialect = [f"--dialect={name}" for name in case.expected.get("dialect", [])]
+    result = build_notes({"note.md": case.markdown}, "--strict", *dialect)
     reported = [line.split("note.md:", 1)[1] for line in result.stderr.splitlines() if "note.md:" in line]
     assert reported == errors, result.stderr
     assert result.code == (1 if any(": warning: " not in e for e in errors) else 0), result.stderr
