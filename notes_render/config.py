@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from .errors import ConfigError
 from .sources import display_path
@@ -59,6 +59,9 @@ class Config:
     """Worker processes a big build may spread its notes over."""
     preamble: Path | None = None
     """The TeX file of `katex.preamble`, whose definitions are already in `macros`."""
+    theorem_numbering: Literal["per-kind", "shared"] = "per-kind"
+    """Theorem-like blocks counted per kind (Lemma 1, Theorem 1), or on one shared counter
+    (Lemma 1, Theorem 2), from `theorem-numbering` in [tool.notes-render]."""
 
 
 SETTINGS = (
@@ -68,6 +71,7 @@ SETTINGS = (
     "katex.trust-links",
     "katex.preamble",
     "katex.macros.*",
+    "theorem-numbering",
 )
 """Every key [tool.notes-render] may hold, dotted; `table.*` allows any key in that table.
 Any other key is an error, so a typo is never silently ignored: add a setting here."""
@@ -241,6 +245,9 @@ def make_config(
         from .texdefs import read_preamble
 
         macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
+    theorem_numbering = settings.get("theorem-numbering", "per-kind")
+    if theorem_numbering not in ("per-kind", "shared"):
+        raise ConfigError(f'{where}: theorem-numbering must be "per-kind" or "shared"')
     config = Config(
         src=src,
         out=out,
@@ -253,6 +260,7 @@ def make_config(
         cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
         jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
         preamble=preamble_path,
+        theorem_numbering=cast('Literal["per-kind", "shared"]', theorem_numbering),
     )
     check_paths(config, project_dir, temporary_out=temporary_out)
     return config

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from markdown_it.utils import OptionsDict
 
     from .cache import Store
+    from .crossrefs import CrossRefs
     from .navigation import TocEntry
     from .parsing import ParsedNote
     from .state import NoteResult
@@ -104,7 +105,8 @@ def build_page(
 ) -> Page | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
-    from . import mathjax, navigation, parsing, references, state, transforms  # heavy: markdown-it, YAML
+    # heavy: markdown-it, YAML
+    from . import crossrefs, mathjax, navigation, parsing, references, state, transforms
 
     refused = sources.containment_problem(config.src, note.rel)
     if refused is not None:
@@ -117,20 +119,22 @@ def build_page(
     except ContentError as exc:
         return exc.diagnostic()
     headings = transforms.assign_heading_ids(parsed.tokens)
+    md = parsing.markdown()
+    blocks = crossrefs.number_blocks(parsed, md, config.theorem_numbering)
     links = transforms.rewrite_links(parsed, config.src)
     items = transforms.collect_math(parsed)
     mathjax.translate_formulas(items)
     numbering = references.number_equations(parsed, items)
     diagnostics = [*parsing.nesting_problems(parsed), *links.diagnostics, *numbering.diagnostics]
+    diagnostics += crossrefs.resolve_references(parsed, blocks, numbering)
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
     if items:
         macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
     diagnostics.sort(key=lambda d: (d.position.line, d.position.column))
-    md = parsing.markdown()
     toc = navigation.table_of_contents(headings, md, parsed.env)
-    body = _render_body(md, parsed, store)  # last: it takes the formulas' HTML out of the tokens
+    body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
     return Page(
@@ -150,20 +154,24 @@ def build_page(
     )
 
 
-def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> bytes:
-    from .mathsyntax import CONSUME_HTML
-
-    parsed.env[CONSUME_HTML] = True
-    if store is None:
-        return _render_utf8(md, parsed.tokens, md.options, parsed.env)
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> bytes:
+    """The note's HTML as UTF-8, followed by the hidden previews of what it refers to."""
     from markdown_it.utils import OptionsDict, OptionsType
 
+    from .crossrefs import render_previews
     from .highlight import CachedHighlighter
+    from .mathsyntax import CONSUME_HTML
 
-    highlighter = CachedHighlighter(store)
-    options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
-    body = _render_utf8(md, parsed.tokens, options, parsed.env)
-    highlighter.save()
+    options, highlighter = md.options, None
+    if store is not None:
+        highlighter = CachedHighlighter(store)
+        options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
+    # First: rendering the body takes each formula's HTML out of its token.
+    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks).encode("utf-8")
+    parsed.env[CONSUME_HTML] = True
+    body = _render_utf8(md, parsed.tokens, options, parsed.env) + previews
+    if highlighter is not None:
+        highlighter.save()
     return body
 
 

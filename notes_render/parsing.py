@@ -17,6 +17,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
+from .divs import divs_plugin
 from .errors import ContentError, Diagnostic, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
@@ -112,7 +113,8 @@ class _NestingBlocks(ParserBlock):
 @cache
 def markdown() -> MarkdownIt:
     """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
-    math, definition lists, captioned figures, and code highlighted at build time."""
+    math, definition lists, fenced divs, captioned figures and tables, `@label` references,
+    and code highlighted at build time."""
     # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
     md = MarkdownIt(
         "commonmark",
@@ -127,6 +129,7 @@ def markdown() -> MarkdownIt:
     md.use(tasklists_plugin)
     md.use(deflist_plugin)
     md.use(math_plugin)
+    md.use(divs_plugin)
     md.use(figure_plugin)
     md.use(permalink_plugin)
     return md

@@ -151,6 +151,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         str(config.src.resolve()),
         os.getcwd(),
         sorted(config.macros.items()),
+        config.theorem_numbering,
         engine_id(katex, trust_links=config.trust_links),
     ]
     return _hash(material)

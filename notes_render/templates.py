@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from .errors import ConfigError
 from .navigation import Navigation
+from .previews import stylesheet
 from .sources import HOME, relative_url
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class PageRenderer:
             date=page.date,
             description=page.description,
             content=Markup(_CONTENT_MARK if self._splice_body else body.decode("utf-8")),
+            preview_css=Markup(stylesheet(body)),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
