@@ -17,14 +17,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import unquote
 
 from markdown_it.token import Token
 
 from .errors import Diagnostic
 from .parsing import ParsedNote
-from .previews import preview_block
+from .previews import NOTE_REFERENCE_CLASS, preview_block
 from .references import Mark, Numbering, Target, nearest
-from .transforms import BlockPositions
+from .transforms import BlockPositions, is_local
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -97,6 +98,7 @@ def number_blocks(
     pairs = _div_pairs(note.tokens)
     for line in note.env.get("unclosed_divs", ()):
         refs.diagnostics.append(note.diagnostic(line, 0, "fenced div (:::) is never closed"))
+    _empty_links(note)
     for token in list(note.tokens):
         item: Item | None = None
         label = ""
@@ -150,6 +152,35 @@ def number_blocks(
         first_seen[label] = item.line + 1
         refs.items[label] = item
     return refs
+
+
+def _empty_links(note: ParsedNote) -> None:
+    """MyST's references: a link with no text, `[](#lem-x)`, shows what `@lem-x` would;
+    `[](other.md#lem-x)` gets its text when the pages are written, from the other note's
+    labels (templates.py), since that note may be built elsewhere or not at all this time."""
+    for token in note.tokens:
+        children = token.children
+        if token.type != "inline" or not children:
+            continue
+        index = 0
+        while index + 1 < len(children):
+            opening, closing = children[index], children[index + 1]
+            href = str(opening.attrGet("href") or "")
+            path, hash_sign, fragment = href.partition("#")
+            if opening.type != "link_open" or closing.type != "link_close" or not hash_sign or not fragment:
+                index += 1
+                continue
+            if not path:
+                offset = max(token.content.find(f"[]({href}"), 0)
+                reference = Token("xref", "", 0, content=f"[]({href})")
+                reference.meta = {"label": unquote(fragment), "bare": False, "offset": offset}
+                children[index : index + 2] = [reference]
+            elif path.endswith(".md") and is_local(path):
+                opening.attrSet("class", NOTE_REFERENCE_CLASS)
+                children.insert(index + 1, _text(f"{path}#{unquote(fragment)}"))
+                index += 3
+            else:
+                index += 1
 
 
 def _div_pairs(tokens: list[Token]) -> dict[int, Token]:
@@ -482,6 +513,14 @@ def _used_in_equation(
     note = Token("html_block", "", 0, content=f'<p class="used-in">{_used_in_html(places)}</p>\n')
     note.meta["used_in"] = True
     tokens.insert(after + 1, note)
+
+
+def labels(refs: CrossRefs, numbering: Numbering) -> dict[str, str]:
+    """What a reference to each label of the note shows, for the other notes' references."""
+    found = {label: item.reference() for label, item in refs.items.items()}
+    for label, target in numbering.targets.items():
+        found.setdefault(label, f"({target.tag})")
+    return found
 
 
 # --- previews --------------------------------------------------------------------------

@@ -69,6 +69,8 @@ class Page:
     """The source file's (mtime_ns, size) just before it was read (see state.read_fingerprinted)."""
     source_digest: str = ""
     """SHA-256 of the source bytes that were built."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """What a reference to each of its labels shows (`Lemma 2`, `(3)`, `§4.2`), for other notes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ class Listed:
     """Front matter date, as ISO text."""
     description: str | None
     """Front matter description."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """(label, what a reference shows) of its numbered things, for references from other notes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,7 @@ def build_page(
         targets=links.targets,
         source_stat=source_stat,
         source_digest=source_digest,
+        labels=crossrefs.labels(blocks, numbering),
     )
 
 
@@ -208,10 +213,11 @@ def detach(page: Page) -> Page:
 
 
 def outline_data(page: Page) -> dict[str, Any]:
-    """Headings and table of contents as JSON data, for the build state."""
+    """Headings, table of contents and labels as JSON data, for the build state."""
     return {
         "headings": [[h.level, h.text, h.anchor] for h in page.headings],
         "toc": [_toc_data(entry) for entry in page.toc],
+        "labels": page.labels,
     }
 
 

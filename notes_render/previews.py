@@ -15,10 +15,20 @@ link instead; it also halves the weight).
 from __future__ import annotations
 
 import html
+import posixpath
 import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
 
 PREVIEW_ATTRIBUTE = "data-preview"
 """The attribute naming the label a preview copy shows."""
+
+NOTE_REFERENCE_CLASS = "xref xref-note"
+"""The class of a `[](other.md#label)` link, whose text is filled in when its page is written."""
+
+_NOTE_REFERENCE = re.compile(
+    rb'<a href="([^"#]*)#([^"]*)" class="' + NOTE_REFERENCE_CLASS.encode() + rb'">([^<]*)</a>'
+)
 
 _ID = re.compile(r'\s(?:id|aria-labelledby|aria-describedby)="[^"]*"')
 _LINK_OPEN = re.compile(r"<a\b[^>]*>")
@@ -40,6 +50,28 @@ def preview_block(label: str, fragment: str) -> str:
         f'<div class="xref-preview" {PREVIEW_ATTRIBUTE}="{html.escape(label, quote=True)}" '
         f'aria-hidden="true">{inert(fragment)}</div>'
     )
+
+
+def fill_note_references(
+    body: bytes, page: PurePosixPath, notes: Mapping[PurePosixPath, tuple[str, Mapping[str, str]]]
+) -> bytes:
+    """Give each `[](other.md#label)` of a rendered body its text, "Title, Lemma 2", from the
+    other note's labels (notes: each page's title and labels); an unknown one keeps its
+    `other.md#label` text (the link checker reports its anchor)."""
+    if NOTE_REFERENCE_CLASS.encode() not in body:
+        return body
+
+    def fill(match: re.Match[bytes]) -> bytes:
+        href, fragment = match.group(1).decode("utf-8"), match.group(2).decode("utf-8")
+        path = posixpath.normpath(posixpath.join(str(page.parent), html.unescape(href)))
+        title, labels = notes.get(PurePosixPath(path), ("", {}))
+        shown = labels.get(html.unescape(fragment))
+        if shown is None:
+            return match.group(0)
+        text = html.escape(f"{title}, {shown}" if title else shown)
+        return f'<a href="{href}#{fragment}" class="{NOTE_REFERENCE_CLASS}">{text}</a>'.encode()
+
+    return _NOTE_REFERENCE.sub(fill, body)
 
 
 def stylesheet(body: bytes) -> str:

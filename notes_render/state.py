@@ -78,7 +78,8 @@ class NoteResult:
     @property
     def listing_entry(self) -> Listed:
         """What other pages show of this note (index, navigation): a change re-renders them."""
-        return Listed(self.source.output, self.title, self.date, self.description)
+        labels = tuple(sorted(self.outline.get("labels", {}).items()))
+        return Listed(self.source.output, self.title, self.date, self.description, labels)
 
 
 @dataclass(slots=True)

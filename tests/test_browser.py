@@ -227,8 +227,11 @@ _FORMULAS = ".katex:not(.xref-preview .katex)"
 
 # Formulas, the ones not in a KaTeX font, the formulas shown as errors, and any `$` left in
 # the visible text outside code.
-_TYPESET_REPORT = """() => {
-  const FORMULAS = '""" + _FORMULAS + """';
+_TYPESET_REPORT = (
+    """() => {
+  const FORMULAS = '"""
+    + _FORMULAS
+    + """';
   const formulas = [...document.querySelectorAll(FORMULAS)];
   const notKatexFont = formulas
     .map(f => getComputedStyle(f).fontFamily)
@@ -248,6 +251,7 @@ _TYPESET_REPORT = """() => {
     errors: document.querySelectorAll('.katex-error').length,
   };
 }"""
+)
 
 
 def test_copying_formulas_copies_their_tex(browser: Any, server: str) -> None:
@@ -311,7 +315,10 @@ def test_a_reference_previews_its_equation_on_hover_and_keyboard_focus(browser: 
         link.hover()
         assert preview.is_visible()
         box, near = preview.bounding_box(), link.bounding_box()
-        assert abs(box["y"] - (near["y"] + near["height"])) < 40 or abs(box["y"] + box["height"] - near["y"]) < 40
+        assert (
+            abs(box["y"] - (near["y"] + near["height"])) < 40
+            or abs(box["y"] + box["height"] - near["y"]) < 40
+        )
         page.mouse.move(0, 0)
         assert not preview.is_visible()
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import BuildResult
 
+from notes_render.check import check_site, note_sources, written_files
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
 from notes_render.pipeline import build_site
@@ -115,3 +116,34 @@ def test_an_unknown_counter_layout_is_a_configuration_error(tmp_path: Path) -> N
     (tmp_path / "notes").mkdir()
     with pytest.raises(ConfigError, match='theorem-numbering must be "per-kind" or "shared"'):
         make_config(src=tmp_path / "notes", out=tmp_path / "site", project_dir=tmp_path)
+
+
+def test_a_reference_to_another_notes_label_shows_that_note_and_follows_its_numbers(tmp_path: Path) -> None:
+    """`[](survey.md#lem-b)` shows "Survey, Lemma 2"; when the survey gains a lemma before it,
+    the next build writes "Lemma 3" in the page that refers to it."""
+    src = tmp_path / "notes"
+    (src / "part").mkdir(parents=True)
+    survey = src / "survey.md"
+    survey.write_text("# Survey\n\n::: {#lem-a}\nA.\n:::\n\n::: {#lem-b}\nB.\n:::\n", encoding="utf-8")
+    (src / "part" / "reader.md").write_text(
+        "# Reader\n\nBy [](../survey.md#lem-b) and [](../survey.md#lem-gone).\n", encoding="utf-8"
+    )
+    config = make_config(src=src, out=tmp_path / "site", project_dir=tmp_path, cache_dir=tmp_path / "cache")
+    page = tmp_path / "site" / "part" / "reader.html"
+
+    assert build_site(config).errors == []
+    found = check_site(config.out, written_files(config.out), note_sources(src))
+    assert [d.message for d in found] == [
+        "'../survey.md#lem-gone' points to a missing anchor: survey.html has no id 'lem-gone'"
+    ]
+    assert (found[0].position.line, found[0].position.column) == (3, 34)
+    html = page.read_text(encoding="utf-8")
+    assert '<a href="../survey.html#lem-b" class="xref xref-note">Survey, Lemma 2</a>' in html
+    assert '<a href="../survey.html#lem-gone" class="xref xref-note">../survey.md#lem-gone</a>' in html
+
+    survey.write_text("# Survey\n\n::: {#lem-0}\n0.\n:::\n\n" + survey.read_text(encoding="utf-8")[10:])
+    report = build_site(config)
+    assert PurePosixPath("survey.md") in report.built
+    assert '<a href="../survey.html#lem-b" class="xref xref-note">Survey, Lemma 3</a>' in page.read_text(
+        encoding="utf-8"
+    )
