@@ -8,7 +8,7 @@ stylesheet places the copy beside the hovered link (CSS anchor positioning) or, 
 browser without it, at the foot of the window.
 
 The copy is inert: no ids (they would be duplicates), no links (it is aria-hidden, so it
-must hold nothing focusable) and no MathML (the reader of a screen reader follows the
+must hold nothing focusable), display formulas as `.preview-math` and no MathML (the reader of a screen reader follows the
 link instead; it also halves the weight).
 """
 
@@ -40,6 +40,8 @@ def inert(fragment: str) -> str:
     """The HTML of a target as its preview shows it: without ids, links or MathML."""
     fragment = _MATHML.sub("", fragment)
     fragment = _ID.sub("", fragment)
+    # Not one more `.math-display` of the page for whatever counts or lays out those.
+    fragment = fragment.replace('<div class="math-display">', '<div class="preview-math">')
     fragment = _LINK_OPEN.sub("<span>", fragment)
     return fragment.replace("</a>", "</span>")
 
