@@ -8,8 +8,9 @@ stylesheet places the copy beside the hovered link (CSS anchor positioning) or, 
 browser without it, at the foot of the window.
 
 The copy is inert: no ids (they would be duplicates), no links (it is aria-hidden, so it
-must hold nothing focusable), display formulas as `.preview-math` and no MathML (the reader of a screen reader follows the
-link instead; it also halves the weight).
+must hold nothing focusable), display formulas as `.preview-math` (not one more
+`.math-display`) and no MathML (a screen reader's user follows the link instead; it also
+halves the weight).
 """
 
 from __future__ import annotations
