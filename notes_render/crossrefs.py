@@ -22,10 +22,11 @@ from urllib.parse import unquote
 from markdown_it.token import Token
 
 from .errors import Diagnostic
+from .figures import IMAGE_ATTRIBUTES
 from .parsing import ParsedNote
 from .previews import NOTE_REFERENCE_CLASS, preview_block
 from .references import Mark, Numbering, Target, nearest
-from .transforms import BlockPositions, is_local
+from .transforms import BlockPositions, is_local, plain_text
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -98,6 +99,16 @@ def number_blocks(
     pairs = _div_pairs(note.tokens)
     for line in note.env.get("unclosed_divs", ()):
         refs.diagnostics.append(note.diagnostic(line, 0, "fenced div (:::) is never closed"))
+    for line, names in note.env.get("dropped_attributes", ()):
+        column = max(note.lines[line].find(names[0]), 0) if line < len(note.lines) else 0
+        refs.diagnostics.append(
+            note.diagnostic(
+                line, column,
+                f"image attribute {', '.join(map(repr, names))} ignored "
+                f"(an image takes {', '.join(IMAGE_ATTRIBUTES)})",
+                "warning",
+            )
+        )  # fmt: skip
     _empty_links(note)
     for token in list(note.tokens):
         item: Item | None = None
@@ -349,8 +360,6 @@ def section_number(heading: str) -> str:
 
 
 def _heading_text(inline: Token) -> str:
-    from .transforms import plain_text
-
     return plain_text(inline, readable=True)
 
 

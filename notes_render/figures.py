@@ -23,19 +23,29 @@ from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from mdit_py_plugins.attrs import attrs_plugin
 
+IMAGE_ATTRIBUTES = ("id", "class", "width", "height", "fig-alt")
+"""What `{…}` after an image may set; anything else is dropped, and said so (env["dropped_attributes"])."""
+
 _TABLE_CAPTION = re.compile(r"^(?:Table)?:\s+(.*?)(?:\s*\{#(tbl-[^\s{}]+)\})?\s*$", re.S)
 
 
 def figure_plugin(md: MarkdownIt) -> None:
     """Turn lone captioned images into figures and caption paragraphs into table captions."""
     # `{#fig-x width=300}` after an image; only attributes an <img> may carry are kept.
-    attrs_plugin(md, after=("image",), allowed=("id", "class", "width", "height", "fig-alt"))
+    attrs_plugin(md, after=("image",), allowed=IMAGE_ATTRIBUTES)
     md.core.ruler.after("inline", "figures", _figures)
     md.core.ruler.after("figures", "table_captions", _table_captions)
 
 
 def _figures(state: StateCore) -> None:
     tokens = state.tokens
+    for token in tokens:  # attributes the attrs plugin refused, to report them
+        for child in token.children or ():
+            if child.type == "image" and child.meta.get("insecure_attrs"):
+                line = token.map[0] if token.map else 0
+                state.env.setdefault("dropped_attributes", []).append(
+                    (line, list(child.meta["insecure_attrs"]))
+                )
     index = 0
     while index + 2 < len(tokens):
         opening, inline, closing = tokens[index : index + 3]
