@@ -7,8 +7,9 @@
   An opening fence never closed is recorded in `env["unclosed_divs"]` (its 0-based line),
   since a parser has no way to report it.
 - `## Title {#sec-x}`: a heading's own id, in `heading_open.meta["id"]`.
-- `@lem-gauss`, and `-@lem-gauss` for the number alone: an `xref` token with
-  `meta["label"]`, `meta["bare"]` and `meta["offset"]` (in the parent inline's content).
+- `@lem-gauss` (or cleveref's `\\cref{lem-gauss}`), and `-@lem-gauss` for the number
+  alone: an `xref` token with `meta["label"]`, `meta["bare"]` and `meta["offset"]` (in the
+  parent inline's content).
   Only labels with one of Quarto's cross-reference prefixes are references, so `@name`
   stays free for citations and for e-mail-like text.
 
@@ -38,6 +39,8 @@ REFERENCE_PREFIXES = (
 _OPENING = re.compile(r"^(:{3,})\s*(\{.*\}|[A-Za-z][\w-]*)\s*:*\s*$")
 _CLOSING = re.compile(r"^:{3,}\s*$")
 _REFERENCE = re.compile(r"(-?)@((?:" + "|".join(REFERENCE_PREFIXES) + r")[-:]\w+(?:[-:.]\w+)*)")
+_CREF = re.compile(r"\\[cC]ref\{([^{}\n]+)\}")
+"""cleveref's `\\cref{lem-x}`, which LaTeX writers use for "Lemma 1"; the same as `@lem-x`."""
 _HEADING_ID = re.compile(r"\s*\{#([^\s{}]+)\}\s*$")
 
 
@@ -141,6 +144,16 @@ def _heading_ids(state: StateCore) -> None:
 
 
 def _reference(state: StateInline, silent: bool) -> bool:
+    if state.src.startswith(("\\cref{", "\\Cref{"), state.pos):
+        cref = _CREF.match(state.src, state.pos)
+        if cref is None or not cref.group(1).strip():
+            return False
+        if not silent:
+            token = state.push("xref", "", 0)
+            token.content = cref.group(0)
+            token.meta = {"label": cref.group(1).strip(), "bare": False, "offset": state.pos}
+        state.pos = cref.end()
+        return True
     if state.src[state.pos] not in "@-":
         return False
     if state.pos > 0 and (state.src[state.pos - 1].isalnum() or state.src[state.pos - 1] in "_@"):
