@@ -110,7 +110,8 @@ def number_blocks(
             )
         )  # fmt: skip
     _empty_links(note)
-    for token in list(note.tokens):
+    tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
+    for position, token in enumerate(tokens):
         item: Item | None = None
         label = ""
         if token.type == "div_open":
@@ -139,13 +140,12 @@ def number_blocks(
                 continue
             counters[kind] = number = counters.get(kind, 0) + 1
             close = "figure_close" if kind == "fig" else "table_close"
-            index = _index(note.tokens, token)
-            last = next(t for t in note.tokens[index:] if t.type == close)
+            last = next(t for t in tokens[position:] if t.type == close)
             item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
-            _caption_label(note.tokens, index, f"{item.kind} {number}.")
+            _caption_label(tokens, position, f"{item.kind} {number}.")
         elif token.type == "heading_open" and "id" in token.meta:
             label = str(token.meta["id"])
-            inline = note.tokens[_index(note.tokens, token) + 1]
+            inline = tokens[position + 1]
             item = Item("§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline))
         if item is None or not label:
             continue
@@ -339,9 +339,9 @@ def _paragraph(children: list[Token], level: int, css_class: str = "") -> list[T
 
 def _caption_label(tokens: list[Token], index: int, text: str) -> None:
     """Start the caption of the figure or table at index with "Figure 2." / "Table 1."."""
-    for token in tokens[index + 1 :]:
+    for offset, token in enumerate(tokens[index + 1 :], start=index + 2):
         if token.type in ("figcaption_open", "caption_open"):
-            inline = tokens[_index(tokens, token) + 1]
+            inline = tokens[offset]
             label = [_html('<span class="caption-label">'), _text(text), _html("</span>")]
             rest = list(inline.children or [])
             inline.children = label + ([_text(" "), *rest] if rest else [])
