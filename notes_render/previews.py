@@ -7,8 +7,8 @@ or has keyboard focus: `.note:has(a[href="#LABEL"]:hover) [data-preview="LABEL"]
 stylesheet places the copy beside the hovered link (CSS anchor positioning) or, in a
 browser without it, at the foot of the window.
 
-The copy is inert: no ids (they would be duplicates), no links (it is aria-hidden, so it
-must hold nothing focusable), display formulas as `.preview-math` (not one more
+The copy is inert: no ids (they would be duplicates), no links or tabindex (it is
+aria-hidden, so it must hold nothing focusable), display formulas as `.preview-math` (not one more
 `.math-display`) and no MathML (a screen reader's user follows the link instead; it also
 halves the weight).
 """
@@ -31,7 +31,7 @@ _NOTE_REFERENCE = re.compile(
     rb'<a href="([^"#]*)#([^"]*)" class="' + NOTE_REFERENCE_CLASS.encode() + rb'">([^<]*)</a>'
 )
 
-_ID = re.compile(r'\s(?:id|aria-labelledby|aria-describedby)="[^"]*"')
+_ID = re.compile(r'\s(?:id|tabindex|aria-labelledby|aria-describedby)="[^"]*"')
 _LINK_OPEN = re.compile(r"<a\b[^>]*>")
 _MATHML = re.compile(r'<span class="katex-mathml">.*?</math></span>', re.S)
 _PREVIEWS = re.compile(PREVIEW_ATTRIBUTE.encode() + rb'="([^"]*)"')
