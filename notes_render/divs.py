@@ -144,27 +144,22 @@ def _heading_ids(state: StateCore) -> None:
 
 
 def _reference(state: StateInline, silent: bool) -> bool:
-    if state.src.startswith(("\\cref{", "\\Cref{"), state.pos):
-        cref = _CREF.match(state.src, state.pos)
-        if cref is None or not cref.group(1).strip():
-            return False
-        if not silent:
-            token = state.push("xref", "", 0)
-            token.content = cref.group(0)
-            token.meta = {"label": cref.group(1).strip(), "bare": False, "offset": state.pos}
-        state.pos = cref.end()
-        return True
-    if state.src[state.pos] not in "@-":
+    """`@label`, `-@label` or `\\cref{label}` at state.pos."""
+    src, pos = state.src, state.pos
+    if src.startswith(("\\cref{", "\\Cref{"), pos):
+        match = _CREF.match(src, pos)
+        label, bare = (match.group(1).strip(), False) if match else ("", False)
+    elif src[pos] in "@-" and not (pos > 0 and (src[pos - 1].isalnum() or src[pos - 1] in "_@")):
+        match = _REFERENCE.match(src, pos)  # (after a letter, a@lem-x.org is an address)
+        label, bare = (match.group(2), bool(match.group(1))) if match else ("", False)
+    else:
         return False
-    if state.pos > 0 and (state.src[state.pos - 1].isalnum() or state.src[state.pos - 1] in "_@"):
-        return False  # a@lem-x.org is an address, not a reference
-    match = _REFERENCE.match(state.src, state.pos)
-    if match is None:
+    if match is None or not label:
         return False
     if not silent:
         token = state.push("xref", "", 0)
         token.content = match.group(0)
-        token.meta = {"label": match.group(2), "bare": bool(match.group(1)), "offset": state.pos}
+        token.meta = {"label": label, "bare": bare, "offset": pos}
     state.pos = match.end()
     return True
 
