@@ -9,7 +9,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
 from .errors import ConfigError
@@ -67,6 +67,9 @@ class Config:
     dialect: str = DEFAULT_DIALECT
     """How math is found in the notes (a name in dialects.DIALECTS); a note's front matter
     may name its own."""
+    theorem_numbering: Literal["per-kind", "shared"] = "per-kind"
+    """Theorem-like blocks counted per kind (Lemma 1, Theorem 1), or on one shared counter
+    (Lemma 1, Theorem 2), from `theorem-numbering` in [tool.notes-render]."""
 
 
 SETTINGS = (
@@ -78,6 +81,7 @@ SETTINGS = (
     "katex.macros.*",
     "bibliography",
     "citation-style",
+    "theorem-numbering",
 )
 """Every key [tool.notes-render] may hold, dotted; `table.*` allows any key in that table.
 Any other key is an error, so a typo is never silently ignored: add a setting here."""
@@ -277,6 +281,9 @@ def make_config(
     citation_style = settings.get("citation-style", "author-year")
     if citation_style not in ("author-year", "numbered"):
         raise ConfigError(f'{where}: citation-style must be "author-year" or "numbered"')
+    theorem_numbering = settings.get("theorem-numbering", "per-kind")
+    if theorem_numbering not in ("per-kind", "shared"):
+        raise ConfigError(f'{where}: theorem-numbering must be "per-kind" or "shared"')
     config = Config(
         dialect=_dialect_from(dialect, settings, project_dir / "pyproject.toml"),
         src=src,
@@ -292,6 +299,7 @@ def make_config(
         preamble=preamble_path,
         bibliography=project_dir / bibliography if bibliography is not None else None,
         citation_style=citation_style,
+        theorem_numbering=cast('Literal["per-kind", "shared"]', theorem_numbering),
     )
     check_paths(config, project_dir, temporary_out=temporary_out)
     return config

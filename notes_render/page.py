@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from markdown_it.utils import OptionsDict
 
     from .cache import Store
+    from .crossrefs import CrossRefs
     from .navigation import TocEntry
     from .parsing import ParsedNote
     from .state import NoteResult
@@ -70,6 +71,8 @@ class Page:
     """SHA-256 of the source bytes that were built."""
     depends: dict[str, tuple[tuple[int, int] | None, str]] = field(default_factory=dict)
     """Other files its body was made from (the bibliography): path -> (stat, SHA-256)."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """What a reference to each of its labels shows (`Lemma 2`, `(3)`, `§4.2`), for other notes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,8 @@ class Listed:
     """Front matter date, as ISO text."""
     description: str | None
     """Front matter description."""
+    labels: tuple[tuple[str, str], ...] = ()
+    """(label, what a reference shows) of its numbered things, for references from other notes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +112,7 @@ def build_page(
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
     # Heavy (markdown-it, YAML): loaded only when a note is built.
-    from . import citations, mathjax, navigation, parsing, references, state, transforms
+    from . import citations, crossrefs, mathjax, navigation, parsing, references, state, transforms
 
     refused = sources.containment_problem(config.src, note.rel)
     if refused is not None:
@@ -120,6 +125,8 @@ def build_page(
     except ContentError as exc:
         return exc.diagnostic()
     headings = transforms.assign_heading_ids(parsed.tokens)
+    md = parsing.markdown(parsed.dialect)
+    blocks = crossrefs.number_blocks(parsed, md, config.theorem_numbering)
     links = transforms.rewrite_links(parsed, config.src)
     items = transforms.collect_math(parsed)
     mathjax.translate_formulas(items)
@@ -130,6 +137,7 @@ def build_page(
         *numbering.diagnostics,
         *transforms.text_math_warnings(parsed),
     ]
+    diagnostics += crossrefs.resolve_references(parsed, blocks, numbering)
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
     cited = citations.resolve(parsed, config, get_engine, {**config.macros, **_note_macros(parsed)})
@@ -139,9 +147,8 @@ def build_page(
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
-    md = parsing.markdown(parsed.dialect)
     toc = navigation.table_of_contents(headings, md, parsed.env)
-    body = _render_body(md, parsed, store)  # last: it takes the formulas' HTML out of the tokens
+    body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
     return Page(
@@ -159,23 +166,28 @@ def build_page(
         source_stat=source_stat,
         source_digest=source_digest,
         depends=cited.depends,
+        labels=crossrefs.labels(blocks, numbering),
     )
 
 
-def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None) -> bytes:
-    from .mathsyntax import CONSUME_HTML
-
-    parsed.env[CONSUME_HTML] = True
-    if store is None:
-        return _render_utf8(md, parsed.tokens, md.options, parsed.env)
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> bytes:
+    """The note's HTML as UTF-8, followed by the hidden previews of what it refers to."""
     from markdown_it.utils import OptionsDict, OptionsType
 
+    from .crossrefs import render_previews
     from .highlight import CachedHighlighter
+    from .mathsyntax import CONSUME_HTML
 
-    highlighter = CachedHighlighter(store)
-    options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
-    body = _render_utf8(md, parsed.tokens, options, parsed.env)
-    highlighter.save()
+    options, highlighter = md.options, None
+    if store is not None:
+        highlighter = CachedHighlighter(store)
+        options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
+    # First: rendering the body takes each formula's HTML out of its token.
+    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks).encode("utf-8")
+    parsed.env[CONSUME_HTML] = True
+    body = _render_utf8(md, parsed.tokens, options, parsed.env) + previews
+    if highlighter is not None:
+        highlighter.save()
     return body
 
 
@@ -212,10 +224,11 @@ def detach(page: Page) -> Page:
 
 
 def outline_data(page: Page) -> dict[str, Any]:
-    """Headings and table of contents as JSON data, for the build state."""
+    """Headings, table of contents and labels as JSON data, for the build state."""
     return {
         "headings": [[h.level, h.text, h.anchor] for h in page.headings],
         "toc": [_toc_data(entry) for entry in page.toc],
+        "labels": page.labels,
     }
 
 

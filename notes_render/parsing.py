@@ -19,6 +19,7 @@ from mdit_py_plugins.tasklists import tasklists_plugin
 
 from .citesyntax import citations_plugin
 from .dialects import DEFAULT_DIALECT, DIALECTS, find_dialect, unknown_dialect
+from .divs import divs_plugin
 from .errors import ContentError, Diagnostic, SourcePosition
 from .figures import figure_plugin
 from .highlight import highlight_code
@@ -119,8 +120,8 @@ class _NestingBlocks(ParserBlock):
 @cache
 def markdown(dialect: str = DEFAULT_DIALECT) -> MarkdownIt:
     """CommonMark + GitHub tables, strikethrough, footnotes, task lists, alerts, front matter,
-    math (found by the rules of `dialect`), definition lists, captioned figures, citations,
-    and code highlighted at build time."""
+    math (found by the rules of `dialect`), definition lists, fenced divs, captioned figures
+    and tables, citations, `@label` references, and code highlighted at build time."""
     # alerts: GitHub's `> [!NOTE]` callouts, built into markdown-it-py since 4.1.
     md = MarkdownIt(
         "commonmark",
@@ -135,6 +136,7 @@ def markdown(dialect: str = DEFAULT_DIALECT) -> MarkdownIt:
     md.use(tasklists_plugin)
     md.use(deflist_plugin)
     md.use(math_plugin, dialect=DIALECTS[dialect])
+    md.use(divs_plugin)
     md.use(figure_plugin)
     md.use(citations_plugin)
     md.use(permalink_plugin)

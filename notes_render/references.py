@@ -10,7 +10,9 @@ KaTeX's error offsets back to the TeX as written.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from .errors import Diagnostic
@@ -297,7 +299,7 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
         for mark, parentheses in formula.refs:
             target = numbering.targets.get(mark.name)
             if target is None:
-                diagnostics.append(_unknown_label(note, item, mark, parentheses))
+                diagnostics.append(_unknown_label(note, item, mark, parentheses, numbering.targets))
                 edits.append((mark.start, mark.end, "\\text{(??)}" if parentheses else "\\text{??}"))
             else:
                 shown = _shown(target, parentheses)
@@ -325,7 +327,7 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
     diagnostics = []
     blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
-        if token.type != "math_ref":
+        if token.type != "math_ref" or "href" in token.meta:
             continue
         label = str(token.meta["label"])
         target = numbering.targets.get(label)
@@ -334,7 +336,13 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
             token.meta["text"] = "(??)" if parentheses else "??"
             parent = token.meta.get("host", parent)  # an inline footnote's paragraph
             line, column = blocks(parent).starts_of(token)[0] if parent else (0, 0)
-            diagnostics.append(note.diagnostic(line, column, f"undefined label '{label}' in {token.markup}"))
+            diagnostics.append(
+                note.diagnostic(
+                    line,
+                    column,
+                    f"undefined label '{label}' in {token.markup}{nearest(label, numbering.targets)}",
+                )
+            )
         else:
             token.meta["text"] = _shown(target, parentheses)
             token.meta["href"] = "#" + label
@@ -349,6 +357,16 @@ def _diagnostic(note: ParsedNote, item: MathItem, offset: int, message: str) -> 
     return note.diagnostic(*item.position_of(offset), message)
 
 
-def _unknown_label(note: ParsedNote, item: MathItem, mark: Mark, parentheses: bool) -> Diagnostic:
+def _unknown_label(
+    note: ParsedNote, item: MathItem, mark: Mark, parentheses: bool, known: Collection[str]
+) -> Diagnostic:
     command = "\\eqref" if parentheses else "\\ref"
-    return _diagnostic(note, item, mark.start, f"undefined label '{mark.name}' in {command}")
+    return _diagnostic(
+        note, item, mark.start, f"undefined label '{mark.name}' in {command}{nearest(mark.name, known)}"
+    )
+
+
+def nearest(label: str, known: Collection[str]) -> str:
+    """`; did you mean 'eq:elbo'?` naming the known label closest to a misspelt one, or ""."""
+    close = difflib.get_close_matches(label, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -80,7 +80,8 @@ class NoteResult:
     @property
     def listing_entry(self) -> Listed:
         """What other pages show of this note (index, navigation): a change re-renders them."""
-        return Listed(self.source.output, self.title, self.date, self.description)
+        labels = tuple(sorted(self.outline.get("labels", {}).items()))
+        return Listed(self.source.output, self.title, self.date, self.description, labels)
 
 
 @dataclass(slots=True)
@@ -155,6 +156,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
         os.getcwd(),
         sorted(config.macros.items()),
         [str(config.bibliography), config.citation_style],
+        config.theorem_numbering,
         engine_id(katex, trust_links=config.trust_links),
         config.dialect,
     ]

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from .errors import ConfigError
 from .navigation import Navigation
+from .previews import fill_note_references, stylesheet
 from .sources import HOME, relative_url
 
 if TYPE_CHECKING:
@@ -99,16 +100,19 @@ class PageRenderer:
         self._splice_body = only_prints(self._environment, "content", "note.html")
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
+        self._labels = {n.output: (n.title, dict(n.labels)) for n in site.notes}
 
     def note(self, page: Page, body: bytes) -> bytes:
         """The page of a note (UTF-8), around its rendered body (UTF-8)."""
         output = page.source.output
+        body = fill_note_references(body, output, self._labels)
         context = self._context(output)
         context.update(
             title=page.title,
             date=page.date,
             description=page.description,
             content=Markup(_CONTENT_MARK if self._splice_body else body.decode("utf-8")),
+            preview_css=Markup(stylesheet(body)),
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),

@@ -392,7 +392,8 @@ def assign_heading_ids(tokens: list[Token]) -> list[Heading]:
         if token.type != "heading_open":
             continue
         inline = tokens[index + 1]
-        base = slugify(plain_text(inline)) or "section"
+        explicit = token.meta.get("id")  # `## Title {#sec-x}`
+        base = str(explicit) if explicit else slugify(plain_text(inline)) or "section"
         count = used.get(base, 0)
         anchor = base if count == 0 else f"{base}-{count}"
         while anchor in used:

@@ -63,6 +63,10 @@ class _PageReader(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
         classes = set((values.get("class") or "").split())
+        if tag not in _VOID:
+            self._stack.append((tag, classes))
+        if any("xref-previews" in c for _, c in self._stack):
+            return  # hidden copies of what the note refers to, not more formulas
         if tag == "span" and "katex-display" in classes:
             self.tags.append("")
         if tag in ("div", "span") and values.get("id"):
@@ -70,8 +74,6 @@ class _PageReader(HTMLParser):
         in_formula = any("katex" in c for _, c in self._stack)
         if tag == "a" and ("eqref" in classes or in_formula):
             self._link = [str(values["href"]), " "]
-        if tag not in _VOID:
-            self._stack.append((tag, classes))
 
     def handle_endtag(self, tag: str) -> None:
         while self._stack:
@@ -83,6 +85,8 @@ class _PageReader(HTMLParser):
             self._link = None
 
     def handle_data(self, data: str) -> None:
+        if any("xref-previews" in c for _, c in self._stack):
+            return
         if any("katex-tag" in classes for _, classes in self._stack) and self.tags:
             self.tags[-1] += data.replace("\u200b", "")
         if self._link is not None and not any("katex-mathml" in c for _, c in self._stack):

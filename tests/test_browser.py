@@ -222,10 +222,17 @@ def _kind(url: str) -> str:
     return "html" if path.endswith("/") else "other"
 
 
+# The page's formulas, not the hidden copies that preview a reference's target.
+_FORMULAS = ".katex:not(.xref-preview .katex)"
+
 # Formulas, the ones not in a KaTeX font, the formulas shown as errors, and any `$` left in
 # the visible text outside code.
-_TYPESET_REPORT = """() => {
-  const formulas = [...document.querySelectorAll('.katex')];
+_TYPESET_REPORT = (
+    """() => {
+  const FORMULAS = '"""
+    + _FORMULAS
+    + """';
+  const formulas = [...document.querySelectorAll(FORMULAS)];
   const notKatexFont = formulas
     .map(f => getComputedStyle(f).fontFamily)
     .filter(family => !family.startsWith('KaTeX_'));
@@ -244,6 +251,7 @@ _TYPESET_REPORT = """() => {
     errors: document.querySelectorAll('.katex-error').length,
   };
 }"""
+)
 
 
 def test_copying_formulas_copies_their_tex(browser: Any, server: str) -> None:
@@ -265,7 +273,7 @@ def test_the_page_is_complete_without_javascript(browser: Any, server: str, site
     try:
         page = context.new_page()
         page.goto(server + "n1.html", wait_until="load")
-        assert page.locator(".katex").count() == site.n1_formulas
+        assert page.locator(_FORMULAS).count() == site.n1_formulas
         assert page.locator("nav.toc a").first.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     finally:
@@ -287,3 +295,41 @@ _COPY_SELECTION = """selector => {
   document.execCommand('copy');
   return copied;
 }"""
+
+
+def test_a_reference_previews_its_equation_on_hover_and_keyboard_focus(browser: Any, server: str) -> None:
+    """Hovering or tabbing to `(3)` shows equation 3 typeset beside the link, with no script
+    on the page but copy-tex; leaving the link hides it again."""
+    visit = _visit(browser, server, "n1.html", 1280, "light")
+    page = visit.page
+    try:
+        scripts = page.evaluate("[...document.scripts].map(s => s.src.split('/').pop() || 'inline')")
+        assert scripts == ["copy-tex.min.js"]
+        link = page.locator("article.note p a.eqref[href^='#eq:']").first
+        label = link.get_attribute("href")[1:]
+        preview = page.locator(f".xref-preview[data-preview='{label}']")
+        assert preview.count() == 1 and not preview.is_visible()
+        assert preview.locator(".katex-display").count() >= 1
+
+        link.scroll_into_view_if_needed()
+        link.hover()
+        assert preview.is_visible()
+        box, near = preview.bounding_box(), link.bounding_box()
+        assert (
+            abs(box["y"] - (near["y"] + near["height"])) < 40
+            or abs(box["y"] + box["height"] - near["y"]) < 40
+        )
+        page.mouse.move(0, 0)
+        assert not preview.is_visible()
+
+        link.focus()
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("Tab")  # a keyboard user's focus, which :focus-visible matches
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "#" + label
+        assert preview.is_visible()
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.getAttribute('href')") != "#" + label:
+            assert not preview.is_visible()
+        assert visit.console_errors == []
+    finally:
+        page.context.close()

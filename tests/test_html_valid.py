@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from conftest import FIXTURES, REPO, BuildResult
+from test_crossrefs import CASES as CROSSREF_CASES
+from test_crossrefs import SVG
 
 VNU_JAR = REPO / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
@@ -44,12 +46,18 @@ def test_built_sites_are_valid_html(run_cli: Callable[..., BuildResult], tmp_pat
     errors_src.mkdir()
     shutil.copy(FIXTURES / "errors.md", errors_src / "errors.md")
     outs = []
+    crossrefs_src = tmp_path / "crossrefs-src"
+    crossrefs_src.mkdir()
+    (crossrefs_src / "chain.svg").write_text(SVG, encoding="utf-8")
+    for number, case in enumerate(CROSSREF_CASES):
+        (crossrefs_src / f"case-{number}.md").write_text(case.markdown, encoding="utf-8")
     sources = {
         "notes": REPO / "notes",
         "basic": FIXTURES / "site-basic",
         "errors": errors_src,
         "habits": FIXTURES / "math-preamble" / "notes",  # failed formulas inside a sentence
         "citations": FIXTURES / "citations",  # showcase.md: every form of citation, a bibliography
+        "crossrefs": crossrefs_src,
     }
     for name, src in sources.items():
         out = tmp_path / name

@@ -1,0 +1,95 @@
+"""In-place previews of references, without JavaScript: the markup and the CSS that shows it.
+
+Each target a note refers to (an equation, a theorem, an algorithm, a figure, a table) is
+copied once, at the end of the note, into `<div class="xref-preview" data-preview="LABEL">`,
+hidden. The page's head gets one rule per target, shown while a reference to it is hovered
+or has keyboard focus: `.note:has(a[href="#LABEL"]:hover) [data-preview="LABEL"]`. The
+stylesheet places the copy beside the hovered link (CSS anchor positioning) or, in a
+browser without it, at the foot of the window.
+
+The copy is inert: no ids (they would be duplicates), no links or tabindex (it is
+aria-hidden, so it must hold nothing focusable), display formulas as `.preview-math` (not one more
+`.math-display`) and no MathML (a screen reader's user follows the link instead; it also
+halves the weight).
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+PREVIEW_ATTRIBUTE = "data-preview"
+"""The attribute naming the label a preview copy shows."""
+
+NOTE_REFERENCE_CLASS = "xref xref-note"
+"""The class of a `[](other.md#label)` link, whose text is filled in when its page is written."""
+
+_NOTE_REFERENCE = re.compile(
+    rb'<a href="([^"#]*)#([^"]*)" class="' + NOTE_REFERENCE_CLASS.encode() + rb'">([^<]*)</a>'
+)
+
+_ID = re.compile(r'\s(?:id|tabindex|aria-labelledby|aria-describedby)="[^"]*"')
+_LINK_OPEN = re.compile(r"<a\b[^>]*>")
+_MATHML = re.compile(r'<span class="katex-mathml">.*?</math></span>', re.S)
+_PREVIEWS = re.compile(PREVIEW_ATTRIBUTE.encode() + rb'="([^"]*)"')
+
+
+def inert(fragment: str) -> str:
+    """The HTML of a target as its preview shows it: without ids, links or MathML."""
+    fragment = _MATHML.sub("", fragment)
+    fragment = _ID.sub("", fragment)
+    # Not one more `.math-display` of the page for whatever counts or lays out those.
+    fragment = fragment.replace('<div class="math-display">', '<div class="preview-math">')
+    fragment = _LINK_OPEN.sub("<span>", fragment)
+    return fragment.replace("</a>", "</span>")
+
+
+def preview_block(label: str, fragment: str) -> str:
+    """One hidden preview of the target `label`."""
+    return (
+        f'<div class="xref-preview" {PREVIEW_ATTRIBUTE}="{html.escape(label, quote=True)}" '
+        f'aria-hidden="true">{inert(fragment)}</div>'
+    )
+
+
+def fill_note_references(
+    body: bytes, page: PurePosixPath, notes: Mapping[PurePosixPath, tuple[str, Mapping[str, str]]]
+) -> bytes:
+    """Give each `[](other.md#label)` of a rendered body its text, "Title, Lemma 2", from the
+    other note's labels (notes: each page's title and labels); an unknown one keeps its
+    `other.md#label` text (the link checker reports its anchor)."""
+    if NOTE_REFERENCE_CLASS.encode() not in body:
+        return body
+
+    def fill(match: re.Match[bytes]) -> bytes:
+        href, fragment = match.group(1).decode("utf-8"), match.group(2).decode("utf-8")
+        path = posixpath.normpath(posixpath.join(str(page.parent), html.unescape(href)))
+        title, labels = notes.get(PurePosixPath(path), ("", {}))
+        shown = labels.get(html.unescape(fragment))
+        if shown is None:
+            return match.group(0)
+        text = html.escape(f"{title}, {shown}" if title else shown)
+        return f'<a href="{href}#{fragment}" class="{NOTE_REFERENCE_CLASS}">{text}</a>'.encode()
+
+    return _NOTE_REFERENCE.sub(fill, body)
+
+
+def stylesheet(body: bytes) -> str:
+    """The rules that show each preview of a rendered body while a link to it is hovered or
+    focused; empty when the body has none."""
+    rules = []
+    for escaped in dict.fromkeys(_PREVIEWS.findall(body)):
+        label = _css_string(html.unescape(escaped.decode("utf-8")))
+        rules.append(
+            f'.note:has(a:is(.xref,.eqref)[href="#{label}"]:is(:hover,:focus-visible)) '
+            f'.xref-preview[{PREVIEW_ATTRIBUTE}="{label}"]{{display:block}}'
+        )
+    return "\n".join(rules)
+
+
+def _css_string(text: str) -> str:
+    """text inside a double-quoted CSS string, safe inside <style> as well."""
+    return re.sub(r'["\\<>\n&]', lambda m: f"\\{ord(m.group(0)):x} ", text)
