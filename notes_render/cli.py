@@ -389,8 +389,9 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
 
 @contextlib.contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM (a process manager) and SIGHUP (a closed terminal) stop a preview as
-    cleanly as Ctrl-C: temporary folder removed, port freed."""
+    """Let SIGTERM (a process manager), SIGHUP (a closed terminal) and, on Windows, SIGBREAK
+    (Ctrl-Break) stop a preview as cleanly as Ctrl-C: temporary folder removed, port freed.
+    Each is caught where the system has it; Windows has no SIGHUP."""
     import signal
     import threading
 
@@ -401,7 +402,7 @@ def _terminate_as_interrupt() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signals = (signal.SIGTERM, signal.SIGHUP)
+    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
     previous = [signal.signal(number, interrupt) for number in signals]
     try:
         yield

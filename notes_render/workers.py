@@ -223,14 +223,22 @@ def _size(note: NoteSource) -> int:
 # ("written", {note: stat}), or ("failed", exception) after which it stops.
 
 
+def start_method(platform: str = sys.platform) -> str:
+    """How workers start on this system (or another `platform`): "fork" starts one in
+    milliseconds, but only from a process without V8 in it, and only where fork is sound:
+    Windows has none, and on macOS the system's own libraries may break a forked child
+    (Python itself starts workers by "spawn" there)."""
+    forks = platform not in ("win32", "cygwin", "darwin")
+    return "fork" if forks and "py_mini_racer" not in sys.modules else "spawn"
+
+
 class _Pool:
     """Worker processes fed one note at a time, biggest first, so they finish together."""
 
     def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory, jobs: int) -> None:
         import multiprocessing  # not needed (nor imported, ~0.01 s) by a build in one process
 
-        # fork starts a worker in milliseconds, but only from a process without V8 in it.
-        fork = "py_mini_racer" not in sys.modules
+        fork = start_method() == "fork"
         context = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess] = []
         self._connections: list[Connection] = []
@@ -348,13 +356,17 @@ def _serve(
         while True:
             # A forked sibling holds a copy of the parent's end of this pipe, so a parent that
             # was killed does not always close it: look for the parent itself now and then.
-            if not connection.poll(PARENT_CHECK_S):
+            try:
+                idle = not connection.poll(PARENT_CHECK_S)
+            except OSError:  # a broken pipe (Windows says so here): the parent is gone
+                return
+            if idle:
                 if os.getppid() != parent:
                     return  # the build is gone (killed): so are we
                 continue
             try:
                 message = connection.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 return  # the parent is gone
             if message[0] == "stop":
                 return

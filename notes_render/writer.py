@@ -12,7 +12,6 @@ clean up; so do the temporary files it leaves, whose names say they are ours.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -22,6 +21,8 @@ import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+
+import filelock
 
 from .errors import ConfigError
 
@@ -44,27 +45,43 @@ SHOWN = 10
 def locked(out: Path) -> Iterator[None]:
     """Hold out's lock while writing; a second build into the same folder fails at once.
 
-    flock is released by the kernel when the process ends, so a crashed or killed build
-    never leaves a stale lock behind; the empty lock file itself stays.
+    The lock is the operating system's (flock, or LockFileEx on Windows), never a file whose
+    mere presence says "locked": the system releases it when the process ends, so a crashed
+    or killed build never leaves a stale lock behind. The empty lock file itself stays.
     """
     out.mkdir(parents=True, exist_ok=True)
-    if (out / LOCK_NAME).is_symlink():  # opening it would create or lock whatever it points at
+    path = out / LOCK_NAME
+    if path.is_symlink():  # opening it would create or lock whatever it points at
+        raise _lock_through_link(out)
+    lock = filelock.FileLock(
+        path,
+        blocking=False,  # one attempt: a second build is told at once, it never waits
+        fallback_to_soft=False,  # a soft lock would outlive a killed build
+        preserve_lock_file=True,  # the same empty file on every system, nothing to clean up
+        thread_local=False,
+    )
+    try:
+        lock.acquire()
+    except filelock.Timeout:
         raise ConfigError(
-            f"--out {out} holds a symbolic link where the build keeps its lock: {out / LOCK_NAME}; "
-            "remove it or choose another output folder"
-        )
-    with open(out / LOCK_NAME, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError(
-                f"another build is writing to {out} (it holds {out / LOCK_NAME}); "
-                "wait for it to finish, or choose another --out"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            f"another build is writing to {out} (it holds {path}); "
+            "wait for it to finish, or choose another --out"
+        ) from None
+    except OSError:
+        if path.is_symlink():  # made after the check above: filelock's open refuses to follow it
+            raise _lock_through_link(out) from None
+        raise
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _lock_through_link(out: Path) -> ConfigError:
+    return ConfigError(
+        f"--out {out} holds a symbolic link where the build keeps its lock: {out / LOCK_NAME}; "
+        "remove it or choose another output folder"
+    )
 
 
 # --- temporary files --------------------------------------------------------------------

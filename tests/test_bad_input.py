@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -306,16 +307,57 @@ def test_an_interrupted_first_build_leaves_only_whole_pages(
     assert len(list(_pages_complete(result.out))) == 1
 
 
-def test_a_second_build_into_the_same_folder_fails_clearly(
+_PAUSED_BUILD = """\
+import os, sys
+from notes_render import cli
+
+real_replace = os.replace
+
+
+def replace(*args, **kwargs):
+    print("writing", flush=True)
+    sys.stdin.readline()  # until the test lets it go on, or kills it
+    return real_replace(*args, **kwargs)
+
+
+os.replace = replace  # a build's first write is its manifest, under the lock
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _paused_build(src: Path, out: Path) -> subprocess.Popen[str]:
+    """A build in another process, stopped at its first write while it holds out's lock."""
+    build = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_BUILD, "--src", str(src), "--out", str(out), "--no-cache", "-q"],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert build.stdout is not None
+    assert build.stdout.readline() == "writing\n", build.communicate(timeout=60)
+    return build
+
+
+def test_a_second_build_into_the_same_folder_fails_at_once_and_a_killed_one_lets_go(
     build_notes: Callable[..., BuildResult], tmp_path: Path
 ) -> None:
-    out = tmp_path / "out"
-    out.mkdir()
-    with open(out / writer.LOCK_NAME, "a+b") as other_build:
-        fcntl.flock(other_build, fcntl.LOCK_EX)
+    out, src = tmp_path / "out", tmp_path / "notes"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n", encoding="utf-8")
+    first = _paused_build(src, out)
+    try:
         result = build_notes({"a.md": "# A\n"})
         assert result.code == 2
-        assert result.stderr.startswith(f"notes-render: error: another build is writing to {out} ")
-        assert sorted(p.name for p in out.iterdir()) == [writer.LOCK_NAME]
-    after = build_notes({"a.md": "# A\n"})
-    assert after.code == 0 and (out / "a.html").is_file()
+        assert result.stderr == (
+            f"notes-render: error: another build is writing to {out} (it holds {out / writer.LOCK_NAME}); "
+            "wait for it to finish, or choose another --out\n"
+        )
+        assert not (out / "a.html").exists()
+    finally:
+        first.kill()  # no clean-up runs in it, on any system
+        first.communicate(timeout=60)
+    after = build_notes({"a.md": "# A\n"})  # the system let go of the dead build's lock
+    assert after.code == 0, after.stderr
+    assert (out / "a.html").is_file()
