@@ -12,7 +12,7 @@ import json
 import re
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -47,6 +47,18 @@ HTML (about 2 MB) rather than the whole note's: one call for a 20 MB note held 5
 
 MEMORY_LIMIT_BYTES = 1 << 30
 """V8 heap ceiling, so an exploding formula fails instead of exhausting the machine."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeLimits:
+    """How long V8 may typeset, in seconds, before it is stopped."""
+
+    formula_s: float = FORMULA_TIME_LIMIT_S
+    """Longest one formula may take, retried alone, before it is an error."""
+    batch_base_s: float = BATCH_TIME_BASE_S
+    """A batch may take this long, plus `share_s` per formula, before it is split."""
+    share_s: float = FORMULA_BATCH_SHARE_S
+    """Time each formula adds to its batch's limit (and each replayed definition to a retry's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,12 +299,24 @@ def katex_version(dist: Path) -> str:
 class MiniRacerEngine:
     """KaTeX running in an embedded V8; start-up (~70 ms) is paid once per instance."""
 
-    def __init__(self, dist: Path, *, trust_links: bool = False) -> None:
+    def __init__(
+        self,
+        dist: Path,
+        *,
+        trust_links: bool = False,
+        limits: TimeLimits = TimeLimits(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`limits` bound each V8 call; `clock` is what a batch's parts share their deadline by."""
         from py_mini_racer import MiniRacer, init_mini_racer  # heavy: only when math is rendered
 
         init_mini_racer(flags=V8_FLAGS, ignore_duplicate_init=True)
 
         self.version = katex_version(dist)
+        self.limits = limits
+        self._clock = clock
+        self.timeouts = 0
+        """How many V8 calls ran out of time: each cost a whole limit."""
         self._context: MiniRacer = MiniRacer()
         self._context.set_hard_memory_limit(MEMORY_LIMIT_BYTES)
         self._context.eval((dist / "katex.min.js").read_text(encoding="utf-8"))
@@ -310,12 +334,13 @@ class MiniRacerEngine:
         """Typeset all requests in one V8 call; split the batch if it runs out of time."""
         if not requests:
             return []
-        limit = BATCH_TIME_BASE_S + FORMULA_BATCH_SHARE_S * len(requests)
-        deadline = time.monotonic() + limit
+        limits = self.limits
+        limit = limits.batch_base_s + limits.share_s * len(requests)
+        deadline = self._clock() + limit
         results: list[MathResult] = []
         try:
             for start in range(0, len(requests), PART_SIZE):
-                left = max(deadline - time.monotonic(), 0.001)
+                left = max(deadline - self._clock(), 0.001)
                 results += self._call(requests[start : start + PART_SIZE], macros, left, more=start > 0)
             return results
         except _Timeout:
@@ -329,10 +354,10 @@ class MiniRacerEngine:
         definitions = [request for request in requests[: len(results)] if defines_macros(request.tex)]
         for request in requests[len(results) :]:
             try:
-                own_limit = FORMULA_TIME_LIMIT_S + FORMULA_BATCH_SHARE_S * len(definitions)
+                own_limit = limits.formula_s + limits.share_s * len(definitions)
                 results.append(self._call([*definitions, request], macros, own_limit)[-1])
             except _Timeout:
-                results.append(_timeout_result(FORMULA_TIME_LIMIT_S))
+                results.append(_timeout_result(limits.formula_s))
                 continue
             if defines_macros(request.tex):
                 definitions.append(request)
@@ -352,6 +377,7 @@ class MiniRacerEngine:
         try:
             answer = self._context.eval(f"notesRender.render({json.dumps(payload)})", timeout_sec=limit)
         except JSTimeoutException as exc:
+            self.timeouts += 1
             raise _Timeout from exc
         special, _, rest = str(answer).partition("\0")
         results = [MathResult(html=html) for html in rest.split("\0")]
