@@ -634,9 +634,20 @@ def _get_then_stop(
     return body, stderr
 
 
+signals_to_another_process = pytest.mark.skipif(
+    sys.platform == "win32", reason="Windows cannot send a signal to another process, only end it"
+)
+
+
+@signals_to_another_process
 @pytest.mark.parametrize(
     ("open_browser", "stop"),
-    [(True, signal.SIGINT), (False, signal.SIGINT), (False, signal.SIGTERM), (False, signal.SIGHUP)],
+    [
+        (True, signal.SIGINT),
+        (False, signal.SIGINT),
+        (False, signal.SIGTERM),
+        (False, getattr(signal, "SIGHUP", signal.SIGTERM)),  # the test is skipped where it is missing
+    ],
     ids=["open-ctrl-c", "ctrl-c", "terminate", "hang-up"],
 )
 def test_cli_serves_opens_only_when_asked_and_stops_cleanly(
@@ -662,6 +673,7 @@ def test_cli_serves_opens_only_when_asked_and_stops_cleanly(
         again.listen()
 
 
+@signals_to_another_process
 def test_cli_previews_a_note_in_a_folder_that_holds_the_temporary_folder(tmp_path: Path) -> None:
     """`preview /tmp/n.md`: the note's folder is the notes folder, and it holds the temporary
     folder the preview builds into, an --out nobody gave."""
