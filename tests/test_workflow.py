@@ -67,12 +67,13 @@ def test_ci_script_passes_shellcheck() -> None:
 
 
 def test_tests_run_through_ci_script_and_build_is_the_readme_command_with_strict() -> None:
-    steps = _workflow()["jobs"]["build"]["steps"]
+    jobs = _workflow()["jobs"]
+    assert [step.get("run") for step in jobs["test"]["steps"]][-1] == "bash .ci/run"
+    assert jobs["build"]["needs"] == "test"
+    steps = jobs["build"]["steps"]
     runs = [step.get("run") for step in steps]
-    assert "bash .ci/run" in runs
     build = _readme_command("build-command") + " --strict"
     assert build in runs
-    assert runs.index("bash .ci/run") < runs.index(build)
     upload = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages-artifact@")]
     assert len(upload) == 1 and upload[0]["with"]["path"] == "site"
     assert steps.index(upload[0]) > runs.index(build)
@@ -82,11 +83,30 @@ def test_tests_run_through_ci_script_and_build_is_the_readme_command_with_strict
     assert "pip install -e '.[test]'" in test_command and "npm ci" in test_command
 
 
+def test_tests_run_on_ubuntu_macos_and_windows_and_ubuntu_gates_the_build() -> None:
+    test = _workflow()["jobs"]["test"]
+    assert test["strategy"]["matrix"]["os"] == ["ubuntu-24.04", "macos-latest", "windows-latest"]
+    assert test["runs-on"] == "${{ matrix.os }}"
+    assert test["continue-on-error"] == "${{ matrix.os != 'ubuntu-24.04' }}"
+    assert test["steps"][-1]["shell"] == "bash"  # Git Bash on Windows
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "on Ubuntu, macOS and Windows, then builds on Ubuntu" in readme
+
+
+def test_the_windows_test_command_is_the_test_command_in_windows_layout() -> None:
+    # A venv keeps its programs in Scripts/ on Windows, where Python is `python`.
+    windows = _readme_command("test-command-windows")
+    expected = _readme_command("test-command").replace(".venv/bin/", ".venv/Scripts/")
+    assert windows == expected.replace("python3 -m venv", "python -m venv")
+    assert "test-command-windows" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+
+
 def test_setup_steps_cache_pip_and_npm() -> None:
-    steps = _workflow()["jobs"]["build"]["steps"]
-    by_action = {str(s["uses"]).split("@")[0]: s for s in steps if "uses" in s}
-    assert by_action["actions/setup-python"]["with"]["cache"] == "pip"
-    assert by_action["actions/setup-node"]["with"]["cache"] == "npm"
+    for job in ("test", "build"):
+        steps = _workflow()["jobs"][job]["steps"]
+        by_action = {str(s["uses"]).split("@")[0]: s for s in steps if "uses" in s}
+        assert by_action["actions/setup-python"]["with"]["cache"] == "pip"
+        assert by_action["actions/setup-node"]["with"]["cache"] == "npm"
 
 
 def test_deploys_only_on_push_to_main_with_pages_permissions() -> None:
@@ -104,6 +124,6 @@ def test_deploys_only_on_push_to_main_with_pages_permissions() -> None:
 
 def test_every_action_is_pinned_to_a_commit_with_its_version() -> None:
     uses = re.findall(r"^\s*(?:-\s*)?uses:\s*(.*)$", WORKFLOW.read_text(encoding="utf-8"), re.M)
-    assert len(uses) == 5
+    assert len(uses) == 8
     for use in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), use
