@@ -17,8 +17,9 @@ HOME = PurePosixPath("index.html")
 """The home page's output path: the top-level index.md's page, or the generated listing."""
 
 
-PathKind = Literal["file", "folder", "other", "missing"]
-"""What a path a note points at is: a note is built again when it turns into another kind."""
+PathKind = Literal["file", "folder", "other", "missing", "refused"]
+"""What a path a note points at is: a note is built again when it turns into another kind
+("refused": hidden, or a symbolic link out of the notes, see `containment_problem`)."""
 
 
 def path_kind(path: Path) -> PathKind:
@@ -57,6 +58,12 @@ def display_path(path: Path) -> Path:
         return (path.parent.resolve() / path.name).relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def target_kind(src: Path, rel: PurePosixPath) -> PathKind:
+    """What src/rel is for a note that points at it: "refused" when it may not be read (so
+    a file that becomes a symbolic link out of the notes, or back, changes its kind)."""
+    return "refused" if containment_problem(src, rel) is not None else path_kind(src / rel)
 
 
 def is_hidden(rel: PurePosixPath) -> bool:

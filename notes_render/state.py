@@ -22,11 +22,11 @@ from .config import Config
 from .errors import Diagnostic, SourcePosition
 from .katex import engine_id
 from .page import Listed, Page, outline_data
-from .sources import NoteSource, PathKind, path_kind
+from .sources import NoteSource, PathKind, containment_problem, target_kind
 
 _T = TypeVar("_T")
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 """Bumped when the file's layout changes; a state of another version is ignored."""
 
 STATE_KIND = "notes-render build state"
@@ -189,7 +189,9 @@ def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
         if stat is None or stat[1] != result.source_stat[1] or file_digest(note.path) != result.source_digest:
             return False
         result.source_stat = stat  # touched, not changed
-    return all(path_kind(src / target) == kind for target, kind in result.targets.items()) and all(
+    if containment_problem(src, note.rel) is not None:
+        return False  # now a symbolic link out of the notes: refused as a fresh build would
+    return all(target_kind(src, target) == kind for target, kind in result.targets.items()) and all(
         _same_file(Path(path), stat, digest) for path, (stat, digest) in result.depends.items()
     )
 

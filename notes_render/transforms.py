@@ -467,6 +467,7 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
         return url
     refused = containment_problem(src_root, target)
     if refused is not None:
+        report.targets[target] = "refused"  # rebuilt when it becomes readable
         report.diagnostics.append(_link_diagnostic(note, owner, url, refused, report))
         return url
     kind = report.targets[target] = path_kind(src_root / target)

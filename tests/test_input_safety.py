@@ -5,6 +5,7 @@ writes percent-encoded."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -112,6 +113,71 @@ def test_symlinks_out_of_the_notes_and_hidden_files_are_refused_and_never_publis
         "index.html",
     ]
     assert not any(b"SECRET" in p.read_bytes() for p in out.rglob("*") if p.is_file())
+
+
+@symlinks
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [("file", "link-out"), ("link-out", "file"), ("folder", "link-out"), ("file", "link-hidden")],
+)
+def test_a_linked_path_that_becomes_a_way_out_or_stops_being_one_is_noticed(
+    before: str, after: str, tmp_path: Path, run_cli: Callable[..., BuildResult]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("SECRET\n", encoding="utf-8")
+    src, cache = tmp_path / "src", tmp_path / "cache"
+    (src / ".hidden").mkdir(parents=True)
+    (src / ".hidden" / "x.txt").write_text("SECRET HIDDEN\n", encoding="utf-8")
+    (src / "a.md").write_text("# A\n\nSee [the data](data).\n", encoding="utf-8")
+
+    def shape(kind: str) -> None:
+        data = src / "data"
+        if data.is_symlink() or data.is_file():
+            data.unlink()
+        elif data.is_dir():
+            shutil.rmtree(data)
+        if kind == "file":
+            data.write_text("mine\n", encoding="utf-8")
+        elif kind == "folder":
+            (data / "index.html").parent.mkdir()
+            (data / "index.html").write_text("<p>mine</p>\n", encoding="utf-8")
+        elif kind == "link-out":
+            os.symlink(outside / "secret.txt", data)
+        else:
+            os.symlink(src / ".hidden" / "x.txt", data)
+
+    def build(out: str, *args: str) -> BuildResult:
+        return run_cli("--src", src, "--out", tmp_path / out, *args, out=tmp_path / out)
+
+    shape(before)
+    assert build("site", "--cache-dir", str(cache)).code == 0
+    shape(after)
+    cached = build("site", "--cache-dir", str(cache))
+    fresh = build("fresh", "--no-cache")
+    assert (cached.code, cached.stderr.splitlines()[:-1]) == (fresh.code, fresh.stderr.splitlines()[:-1])
+    assert fresh.code == 0
+    assert ("a.md:3:" in fresh.stderr) is (after != "file")  # refused at the link, not at the file
+    site = {p.relative_to(tmp_path / "site") for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    assert site == {p.relative_to(tmp_path / "fresh") for p in (tmp_path / "fresh").rglob("*") if p.is_file()}
+    assert not any(b"SECRET" in p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file())
+
+
+@symlinks
+def test_a_note_moved_out_and_linked_back_is_refused_by_a_cached_build_too(
+    tmp_path: Path, run_cli: Callable[..., BuildResult]
+) -> None:
+    src, cache, outside = tmp_path / "src", tmp_path / "cache", tmp_path / "outside"
+    src.mkdir()
+    outside.mkdir()
+    (src / "a.md").write_text("# A\n", encoding="utf-8")
+    (src / "b.md").write_text("# B\n", encoding="utf-8")
+    assert run_cli("--src", src, "--out", tmp_path / "site", "--cache-dir", cache).code == 0
+    os.replace(src / "b.md", outside / "b.md")  # same time and size: only the link is new
+    os.symlink(outside / "b.md", src / "b.md")
+    cached = run_cli("--src", src, "--out", tmp_path / "site", "--cache-dir", cache)
+    assert f"{src}/b.md: this note leads outside the source folder" in cached.stderr
+    assert not (tmp_path / "site" / "b.html").exists()
 
 
 # --- positions ------------------------------------------------------------------------
