@@ -281,10 +281,17 @@ class Store:
 
 def cache_warning(folder: Path, exc: Exception) -> Diagnostic:
     """The one warning of a build whose cache failed: where, why, and that it went on."""
-    if isinstance(exc, FileExistsError | NotADirectoryError):
-        where, why = folder, "the cache folder exists and is not a folder"
+    # A failed rename names the temporary file first and its target second: name the target.
+    named = Path(exc.filename2 or exc.filename or folder) if isinstance(exc, OSError) else folder
+    if isinstance(exc, FileExistsError | NotADirectoryError):  # the file on the way, not below it
+        where = next((p for p in reversed([named, *named.parents]) if p.exists() and not p.is_dir()), named)
+        why = (
+            "the cache folder exists and is not a folder"
+            if where == folder
+            else "a file where the cache needs a folder"
+        )
     elif isinstance(exc, OSError):
-        where, why = Path(exc.filename or folder), f"cannot write the cache ({exc.strerror or exc})"
+        where, why = named, f"cannot write the cache ({exc.strerror or exc})"
     elif getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         where, why = folder / DB_NAME, f"the cache is locked by another process (waited {BUSY_TIMEOUT_S:g} s)"
     else:

@@ -184,6 +184,13 @@ def _full(connect: Callable[..., sqlite3.Connection]) -> Callable[..., sqlite3.C
             r"builds/\w+\.json: warning: cannot write the cache \(No space left on device\)",
         ),
         ("folder is a file", None, None, r"cache: warning: the cache folder exists and is not a folder"),
+        ("builds is a file", None, None, r"cache/builds: warning: a file where the cache needs a folder"),
+        (
+            "state is a folder",
+            None,
+            None,
+            r"builds/\w+\.json: warning: cannot write the cache \(Is a directory\)",
+        ),
     ],
 )
 def test_a_cache_that_cannot_be_written_costs_one_warning_and_the_site_is_complete(
@@ -198,6 +205,14 @@ def test_a_cache_that_cannot_be_written_costs_one_warning_and_the_site_is_comple
     cache = tmp_path / "cache"
     if case == "folder is a file":
         cache.write_text("not a folder\n", encoding="utf-8")
+    if case == "builds is a file":
+        (cache / "builds").parent.mkdir()
+        (cache / "builds").write_text("not a folder\n", encoding="utf-8")
+    if case == "state is a folder":
+        assert build(NOTES, "out", "--cache-dir", cache).code == 0
+        state_file = next((cache / "builds").glob("*.json"))
+        state_file.unlink()
+        state_file.mkdir()
     if database is not None:
         monkeypatch.setattr(sqlite3, "connect", database(sqlite3.connect))
     if failing_write is not None:
