@@ -300,6 +300,7 @@ def _plan_outputs(
                 SourcePosition(sources.display_path(config.src / rel), 0, 0), f"this file {refused}"
             )
         planned[rel] = config.src / rel
+        taken[sources.url_key(rel)] = rel  # `x.txt` and `X.TXT` are one file on macOS and Windows
     return planned
 
 

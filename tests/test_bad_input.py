@@ -128,6 +128,10 @@ def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildRes
             {"index.md": "# Home\n", "Assets/x.md": "# X\n"},
             "Assets/x.md: assets/ holds the site's own stylesheets and fonts; move the note out of it",
         ),
+        (
+            {"a.md": "# A\n\n[one](x.txt) and [two](X.TXT)\n", "x.txt": "one\n", "X.TXT": "two\n"},
+            "x.txt: the notes link to this file, but the site already has X.TXT; rename or move the file",
+        ),
     ],
     ids=[
         "file-and-folder-index",
@@ -140,6 +144,7 @@ def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildRes
         "case-generated-home",
         "case-linked-page",
         "case-assets",
+        "case-linked-files",
     ],
 )
 def test_colliding_outputs_stop_the_build_with_exit_1(
