@@ -117,6 +117,9 @@ def build_page(
     refused = sources.containment_problem(config.src, note.rel)
     if refused is not None:
         return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
+    too_long = sources.name_problem(note)
+    if too_long is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), too_long)
     try:
         data, source_stat, source_digest = state.read_fingerprinted(note.path)
         parsed = parsing.parse_note(note, parsing.decode_note(note, data), config.dialect)

@@ -66,6 +66,23 @@ def target_kind(src: Path, rel: PurePosixPath) -> PathKind:
     return "refused" if containment_problem(src, rel) is not None else path_kind(src / rel)
 
 
+NAME_MAX = 255
+"""The longest file name, in bytes, that Linux and macOS file systems take (Windows: 255
+UTF-16 units, never fewer than the UTF-8 bytes)."""
+
+
+def name_problem(note: NoteSource) -> str | None:
+    """Why the note's page cannot be written under its name (one too long), or None."""
+    for part in note.output.parts:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > NAME_MAX:
+            return (
+                f"its page's name {part} is {size} bytes, over the {NAME_MAX} a file name may have; "
+                "shorten the note's name"
+            )
+    return None
+
+
 def is_hidden(rel: PurePosixPath) -> bool:
     """A name, or a folder on its way, starts with a dot (`.env`, `.git/config`)."""
     return any(part.startswith(".") for part in rel.parts)

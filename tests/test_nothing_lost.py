@@ -152,6 +152,20 @@ def test_a_note_name_near_the_file_name_limit_builds(build_notes: Callable[..., 
     assert _temporaries(result.out) == []
 
 
+def test_a_note_whose_page_name_is_over_the_limit_is_an_error_at_the_note_and_the_rest_builds(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    name = "記" * 84  # 252 bytes: the note's name fits in 255, its page's (257 bytes) does not
+    result = build_notes({f"{name}.md": "# Long\n", "a.md": "# A\n"})
+    assert result.code == 0, result.stderr  # a content problem: exit 1 only under --strict
+    assert result.stderr.splitlines()[0] == (
+        f"{tmp_path}/src/{name}.md: its page's name {name}.html is 257 bytes, "
+        "over the 255 a file name may have; shorten the note's name"
+    )
+    assert "<h1" in result.page("a.html") and ">A</a>" in result.page("index.html")
+    assert _temporaries(result.out) == []
+
+
 # --- finding 10: symbolic links in the output folder -----------------------------------
 
 
