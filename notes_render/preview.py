@@ -548,7 +548,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self, *, body: bool) -> None:
         site = self.server.site
-        host, origin = self.headers.get("Host"), self.headers.get("Origin")
+        host, origin = self._host(), self.headers.get("Origin")
         if not (self.server.accepts_host(host) and self.server.accepts_origin(origin)):
             what = f"Origin {origin}" if self.server.accepts_host(host) else f"Host {host or '(none)'}"
             self._send_text(HTTPStatus.FORBIDDEN, _REFUSED.format(what=what, url=self.server.url), body)
@@ -583,6 +583,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_html(HTTPStatus.OK, inject(page, generation, own), body)
         else:
             self._send_file(target, body)
+
+    def _host(self) -> str | None:
+        """The site the request names: the authority of an absolute request target, else its
+        one Host header (RFC 9112); None for a request with none or several."""
+        hosts = self.headers.get_all("Host") or []
+        target = urlsplit(self.path)
+        if len(hosts) != 1:
+            return None
+        return target.netloc if target.scheme else hosts[0]
 
     def _send_html(self, status: HTTPStatus, page: str, body: bool) -> None:
         data = page.encode("utf-8")

@@ -266,6 +266,15 @@ def test_requests_that_name_another_site_are_refused(live_note: Live) -> None:
             assert b"names another site" in body and b"Front Title" not in body
         status, _ = _raw(live_note, f"GET {path} HTTP/1.0")  # no Host at all
         assert status == 403, path
+        # Two Hosts (RFC 9112: a request to refuse), or a request target naming another site,
+        # whose authority counts instead of Host's (RFC 9112, 3.2.2).
+        for head in (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nHost: evil.example",
+            f"GET {path} HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1:PORT",
+            f"GET http://evil.example{path} HTTP/1.1\r\nHost: 127.0.0.1:PORT",
+        ):
+            status, body = _raw(live_note, head)
+            assert status == 403 and b"Front Title" not in body, head
     # A page of another site opening the event stream sends its Origin.
     for origin in ("http://evil.example", "null", "https://127.0.0.1:PORT"):
         status, body = _raw(
@@ -280,6 +289,8 @@ def test_requests_that_name_another_site_are_refused(live_note: Live) -> None:
         live_note,
         "GET /a.html HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nOrigin: http://localhost:PORT\r\nConnection: close",
     )
+    assert status == 200
+    status, _ = _raw(live_note, "GET http://localhost:PORT/a.html HTTP/1.1\r\nHost: localhost:PORT")
     assert status == 200
 
 
