@@ -72,7 +72,13 @@ UTF-16 units, never fewer than the UTF-8 bytes)."""
 
 
 def name_problem(note: NoteSource) -> str | None:
-    """Why the note's page cannot be written under its name (one too long), or None."""
+    """Why the note's page cannot be written under its name (one too long, or not UTF-8,
+    which no URL or page can hold), or None."""
+    try:
+        str(note.rel).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a byte the file system gave as a lone surrogate
+        byte = ord(str(note.rel)[exc.start]) - 0xDC00
+        return f"its name is not valid UTF-8 (byte 0x{byte:02x}); rename the note"
     for part in note.output.parts:
         size = len(part.encode("utf-8", "surrogateescape"))
         if size > NAME_MAX:

@@ -5,6 +5,7 @@ nothing a later build does not clean up. Its own state file is checked, never tr
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 from conftest import REPO, BuildResult
 
 from notes_render import writer
+from notes_render.config import Config
+from notes_render.pipeline import build_site
 
 KILLS = 20
 """Builds the fault-injection test kills, each at a seeded random step of its writes."""
@@ -164,6 +167,22 @@ def test_a_note_whose_page_name_is_over_the_limit_is_an_error_at_the_note_and_th
     )
     assert "<h1" in result.page("a.html") and ">A</a>" in result.page("index.html")
     assert _temporaries(result.out) == []
+
+
+def test_a_note_whose_name_is_not_utf8_is_an_error_at_the_note_and_the_rest_builds(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write_notes(src, {"a.md": "# A\n"})
+    try:  # Linux takes any bytes in a name; macOS and Windows take only Unicode names
+        with open(os.fsencode(src) + b"/caf\xe9.md", "wb") as handle:
+            handle.write(b"# Cafe\n")
+    except OSError:
+        pytest.skip("this file system takes only Unicode names")
+    report = build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"))
+    assert [d.format().splitlines()[0] for d in report.diagnostics] == [
+        f"{src}/caf\udce9.md: its name is not valid UTF-8 (byte 0xe9); rename the note"
+    ]
+    assert [str(page) for page in report.pages] == ["a.html"]
+    assert ">A</a>" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
 
 
 # --- finding 10: symbolic links in the output folder -----------------------------------
