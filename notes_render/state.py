@@ -199,7 +199,10 @@ def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
 def _same_file(path: Path, stat: Stat | None, digest: str) -> bool:
     """True when a file a body was made from is as it was (or still missing)."""
     now = file_stat(path)
-    return now == stat or (now is not None and stat is not None and file_digest(path) == digest)
+    if now == stat:
+        return True
+    # Only a regular file is read: a path from an edited state may name a pipe or /dev/zero.
+    return now is not None and stat is not None and path.is_file() and file_digest(path) == digest
 
 
 # --- the file ---------------------------------------------------------------------------

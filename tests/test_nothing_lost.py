@@ -290,6 +290,23 @@ def test_an_edited_state_file_is_ignored_never_obeyed(
     assert _files(out) == _files(tmp_path / "clean")
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_state_file_naming_a_pipe_as_what_a_note_depends_on_never_blocks_the_build(
+    run_cli: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    src, out, cache, pipe = tmp_path / "src", tmp_path / "out", tmp_path / "cache", tmp_path / "pipe"
+    _write_notes(src, {"a.md": "# A\n"})
+    assert run_cli("--src", src, "--out", out, "--cache-dir", cache).code == 0
+    os.mkfifo(pipe)  # reading it waits for a writer that never comes
+    state = json.loads(_state_file(cache).read_text(encoding="utf-8"))
+    state["notes"]["a.md"]["depends"] = {str(pipe): [[1, 1], "0" * 64]}
+    _state_file(cache).write_text(json.dumps(state), encoding="utf-8")
+    command = [sys.executable, "build.py", "--src", src, "--out", out, "--cache-dir", cache]
+    rebuilt = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "(1 notes built" in rebuilt.stderr  # what it depends on is no file: built again
+
+
 # --- the fault-injection test ----------------------------------------------------------
 
 _KILLED_BUILD = """\
