@@ -502,11 +502,19 @@ def _link_diagnostic(
     last = min(owner.map[1] if owner is not None and owner.map else len(lines), len(lines))
     key = (id(owner), url)
     after = report.placed.get(key, (first, -1))
-    for pattern in (re.compile(r"(?<=[(<\"'=\s])" + re.escape(url)), re.compile(re.escape(url))):
+    destination = re.compile(r"(?<=[(<\"'=\s])" + re.escape(url))
+    for pattern in (destination, re.compile(re.escape(url))):
         found = _search_lines(lines, pattern, after, last)
         if found is not None:
             report.placed[key] = found
             return note.diagnostic(*found, f"'{url}' {problem}")
+    # A reference-style link (`[text][name]`): its URL is in its definition, anywhere.
+    found = _search_lines(lines, re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?" + re.escape(url)), (0, -1), len(lines))
+    if found is not None:
+        number, _ = found
+        return note.diagnostic(
+            number, lines[number].index(url, lines[number].index("]:")), f"'{url}' {problem}"
+        )
     return Diagnostic(SourcePosition(note.source.display_path, first + 1, 0), f"'{url}' {problem}")
 
 

@@ -232,6 +232,20 @@ def test_each_reference_to_one_url_on_a_line_is_placed_at_its_own_column(
     assert [line[c - 1 :].startswith("../../secret.txt") for c in columns] == [True, True, True]
 
 
+def test_a_bad_reference_style_link_is_placed_at_its_definition(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    note = "# A\n\nSee [the notes][gone] and [the key][key].\n\n[gone]: missing.txt\n[key]:  .env\n"
+    result = build_notes({"a.md": note, ".env": "SECRET=1\n"}, "--strict")
+    assert result.code == 1
+    reported = [row for row in result.stderr.splitlines() if row.startswith(str(tmp_path))]
+    assert reported == [
+        f"{tmp_path}/src/a.md:5:9: 'missing.txt' does not exist",
+        f"{tmp_path}/src/a.md:6:9: '.env' is hidden (a name on its way starts with a dot); "
+        "hidden files are never read or published",
+    ]
+
+
 # --- URLs -----------------------------------------------------------------------------
 
 
