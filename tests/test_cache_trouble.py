@@ -184,12 +184,12 @@ def _full(connect: Callable[..., sqlite3.Connection]) -> Callable[..., sqlite3.C
             r"builds/\w+\.json: warning: cannot write the cache \(No space left on device\)",
         ),
         ("folder is a file", None, None, r"cache: warning: the cache folder exists and is not a folder"),
-        ("builds is a file", None, None, r"cache/builds: warning: a file where the cache needs a folder"),
+        ("builds is a file", None, None, r"cache[/\\]builds: warning: a file where the cache needs a folder"),
         (
             "state is a folder",
             None,
             None,
-            r"builds/\w+\.json: warning: cannot write the cache \(Is a directory\)",
+            r"builds[/\\]\w+\.json: warning: cannot write the cache \(.+\)",
         ),
     ],
 )

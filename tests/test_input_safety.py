@@ -240,8 +240,8 @@ def test_a_bad_reference_style_link_is_placed_at_its_definition(
     assert result.code == 1
     reported = [row for row in result.stderr.splitlines() if row.startswith(str(tmp_path))]
     assert reported == [
-        f"{tmp_path}/src/a.md:5:9: 'missing.txt' does not exist",
-        f"{tmp_path}/src/a.md:6:9: '.env' is hidden (a name on its way starts with a dot); "
+        f"{tmp_path / 'src' / 'a.md'}:5:9: 'missing.txt' does not exist",
+        f"{tmp_path / 'src' / 'a.md'}:6:9: '.env' is hidden (a name on its way starts with a dot); "
         "hidden files are never read or published",
     ]
 

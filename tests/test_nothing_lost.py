@@ -162,7 +162,7 @@ def test_a_note_whose_page_name_is_over_the_limit_is_an_error_at_the_note_and_th
     result = build_notes({f"{name}.md": "# Long\n", "a.md": "# A\n"})
     assert result.code == 0, result.stderr  # a content problem: exit 1 only under --strict
     assert result.stderr.splitlines()[0] == (
-        f"{tmp_path}/src/{name}.md: its page's name {name}.html is 257 bytes, "
+        f"{tmp_path / 'src' / (name + '.md')}: its page's name {name}.html is 257 bytes, "
         "over the 255 a file name may have; shorten the note's name"
     )
     assert "<h1" in result.page("a.html") and ">A</a>" in result.page("index.html")
@@ -175,7 +175,7 @@ def test_a_note_whose_name_is_not_utf8_is_an_error_at_the_note_and_the_rest_buil
     try:  # Linux takes any bytes in a name; macOS and Windows take only Unicode names
         with open(os.fsencode(src) + b"/caf\xe9.md", "wb") as handle:
             handle.write(b"# Cafe\n")
-    except OSError:
+    except (OSError, UnicodeError):
         pytest.skip("this file system takes only Unicode names")
     report = build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"))
     assert [d.format().splitlines()[0] for d in report.diagnostics] == [
