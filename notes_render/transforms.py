@@ -21,6 +21,7 @@ from markdown_it.token import Token
 from .dialects import DIALECTS, dialects_with
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
+from .mathlayout import fit_display
 from .parsing import ParsedNote
 from .sources import PathKind, containment_problem, path_kind
 from .texdefs import warning_offsets
@@ -234,6 +235,8 @@ def render_math(
         html = result.html
         if html is not None and item.edits:
             html = restore_annotation(html, item.tex)
+        if html is not None and item.display:
+            html = fit_display(html)
         item.token.meta["html"] = html or _error_html(item, result)
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))

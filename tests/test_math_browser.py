@@ -17,7 +17,7 @@ _LAYOUT = """() => [...document.querySelectorAll('.math-display')].map(box => {
   const tags = lineTags.length ? lineTags : [...box.querySelectorAll('.katex-tag')];
   const rows = [...box.querySelectorAll('.katex-html .mtable .col-align-r .vlist > span,'
     + '.katex-html .mtable .col-align-c .vlist > span')].filter(e => e.textContent.trim());
-  const base = box.querySelector('.katex-html > .katex-base').getBoundingClientRect();
+  const base = box.querySelector('.katex-html > .math-lines').getBoundingClientRect();
   return {
     scrolls: box.scrollWidth > box.clientWidth,
     formulaRight: base.right,
