@@ -118,3 +118,19 @@ def _split_at_quads(base: str) -> list[str]:
 
 def _wider(first: str, second: str) -> str:
     return second if float(second[:-2]) > float(first[:-2]) else first
+
+
+def hold_last_piece(html: str) -> str:
+    """KaTeX's HTML of an inline formula with its last piece wrapped in `math-last`, which the
+    stylesheet keeps on one line with whatever follows the formula (its punctuation); the
+    formula may still break after its other pieces."""
+    start = html.find(_HTML_START)
+    if start < 0:
+        return html
+    children = _children(html, start + len(_HTML_START))
+    if not children:
+        return html
+    last_start, last_end = children[-1]
+    if not html.startswith(_BASE_START, last_start):
+        return html
+    return f'{html[:last_start]}<span class="math-last">{html[last_start:last_end]}</span>{html[last_end:]}'

@@ -21,7 +21,7 @@ from markdown_it.token import Token
 from .dialects import DIALECTS, dialects_with
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
-from .mathlayout import fit_display
+from .mathlayout import fit_display, hold_last_piece
 from .parsing import ParsedNote
 from .sources import PathKind, containment_problem, path_kind
 from .texdefs import warning_offsets
@@ -255,6 +255,25 @@ def _placed(tex: str, warnings: tuple[tuple[str, int | None], ...]) -> Iterator[
             offsets = warning_offsets(tex, message)
             offset = offsets[count] if count < len(offsets) else None
         yield message, offset
+
+
+_TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}\u2019\u201d\u00bb\u2026]+")
+"""Marks that must not start a line after the formula they follow."""
+
+
+def join_trailing_punctuation(note: ParsedNote) -> None:
+    """Give each inline formula the punctuation right after it, as meta["trail"], so they
+    are rendered together and a line never starts with the comma or full stop of a formula."""
+    for token, _parent in walk(note.tokens):
+        children = token.children or []
+        for formula, after in zip(children, children[1:], strict=False):
+            if formula.type != "math_inline" or after.type != "text":
+                continue
+            match = _TRAILING_PUNCTUATION.match(after.content)
+            if match and formula.meta.get("html"):
+                formula.meta["trail"] = match.group()
+                formula.meta["html"] = hold_last_piece(formula.meta["html"])
+                after.content = after.content[match.end() :]
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from conftest import REPO, formulas, launch_chromium
+from conftest import FIXTURES, REPO, formulas, launch_chromium
 
 ARTIFACTS = REPO / "test-artifacts"
 TYPORA_EXPORT_BYTES = 697_000
@@ -74,13 +75,26 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 
 @pytest.fixture(scope="module")
-def server(site: Site) -> Iterator[str]:
-    """Base URL of the site served from 127.0.0.1 on a free port; stopped afterwards."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_GzipHandler, directory=str(site.out)))
+def long_equations(site: Site) -> Path:
+    """tests/fixtures/long-equations built next to the real notes, as a folder of the site."""
+    from notes_render.config import make_config
+    from notes_render.pipeline import build_site
+
+    out = site.out.parent / "long"
+    build_site(make_config(src=FIXTURES / "long-equations", out=out, project_dir=REPO))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(site: Site, long_equations: Path) -> Iterator[str]:
+    """Base URL of the site served from 127.0.0.1 on a free port; stopped afterwards. The
+    long equations fixture is at long/."""
+    root = site.out.parent
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_GzipHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/{site.out.name}/"
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -88,7 +102,7 @@ def server(site: Site) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
+def browser(site: Site, long_equations: Path) -> Iterator[Any]:
     """Headless Chromium, started after the build (Playwright's event loop would stop
     the embedded KaTeX from applying its time limits)."""
     with launch_chromium() as browser:
@@ -105,6 +119,12 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
 
 
+def _origin(url: str) -> str:
+    """scheme://host:port/ of a URL: what counts as the site when fixtures sit beside it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
 def _visit(browser: Any, server: str, path: str, width: int, scheme: str) -> Visit:
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
     page = context.new_page()
@@ -113,7 +133,7 @@ def _visit(browser: Any, server: str, path: str, width: int, scheme: str) -> Vis
     def route(route: Any) -> None:
         url = route.request.url
         visit.requests.append(url)
-        if url.startswith(server):
+        if url.startswith(_origin(server)):
             route.continue_()
         else:
             visit.blocked.append(url)
@@ -333,3 +353,117 @@ def test_a_reference_previews_its_equation_on_hover_and_keyboard_focus(browser: 
         assert visit.console_errors == []
     finally:
         page.context.close()
+
+
+# --- display math that fits -----------------------------------------------------------
+
+FIT_WIDTHS = [320, 390, 768, 1280, 1920]
+FIT_PAGES = ["n0.html", "n1.html", "../long/long.html"]
+
+# For each display: does its box scroll; is each equation number inside the viewport and the
+# box as first shown; the widest piece KaTeX could not break and the room the box leaves it
+# (its width less the number and the deepest indent of a continuation line). And every inline formula followed by punctuation that a
+# line break has parted from it.
+_FIT_REPORT = """() => {
+  const vw = document.documentElement.clientWidth;
+  const displays = [...document.querySelectorAll('.math-display')].map(box => {
+    const b = box.getBoundingClientRect();
+    const tags = [...box.querySelectorAll('.katex-tag')];
+    const tagWidth = Math.max(0, ...tags.map(t => t.getBoundingClientRect().width));
+    const pieces = [...box.querySelectorAll('.katex-html .katex-base')];
+    const em = parseFloat(getComputedStyle(box.querySelector('.katex') || box).fontSize);
+    const inView = t => {
+      const r = t.getBoundingClientRect();
+      return r.left >= Math.max(0, b.left) - 1 && r.right <= Math.min(vw, b.right) + 1;
+    };
+    return {
+      tex: ((box.querySelector('annotation') || {}).textContent || '').trim().slice(0, 60),
+      scrolls: box.scrollWidth > box.clientWidth + 1,
+      tagsInView: tags.every(inView),
+      widestPiece: Math.max(0, ...pieces.map(p => p.getBoundingClientRect().width)),
+      room: box.clientWidth - tagWidth - 3 * em,  // less the deepest indent: a qquad and 1em
+    };
+  });
+  const parted = [];
+  for (const formula of document.querySelectorAll('.note .katex')) {
+    if (formula.closest('.math-display, .katex-display')) continue;
+    let node = formula;
+    while (!node.nextSibling && node.parentElement && !node.parentElement.matches('p, li, dd, td, th')) {
+      node = node.parentElement;
+    }
+    const next = node.nextSibling;
+    if (!next || next.nodeType !== Node.TEXT_NODE || !/^[,.;:!?)]/.test(next.data)) continue;
+    const range = document.createRange();
+    range.setStart(next, 0);
+    range.setEnd(next, 1);
+    const mark = range.getBoundingClientRect();
+    const rects = formula.getClientRects();
+    const last = rects[rects.length - 1];
+    const line = node.parentElement.closest('p, li, dd, td, th').getBoundingClientRect();
+    // A last piece wider than the line itself cannot keep its punctuation beside it.
+    if (last && last.right <= line.right + 1 && (mark.left < last.right - 1 || mark.top >= last.bottom)) {
+      parted.push(formula.querySelector('annotation').textContent + ' ' + next.data.slice(0, 12));
+    }
+  }
+  return {overflow: document.documentElement.scrollWidth - vw, displays, parted};
+}"""
+
+
+@pytest.fixture(scope="module")
+def fit_report() -> Iterator[dict[str, Any]]:
+    """What the display tests measured, written to test-artifacts/display-fit.json."""
+    report: dict[str, Any] = {}
+    yield report
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "display-fit.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("width", FIT_WIDTHS)
+def test_displays_fit_the_screen(browser: Any, server: str, width: int, fit_report: dict[str, Any]) -> None:
+    """At every width: the page never scrolls sideways, every equation number is in view
+    without scrolling its box, a display scrolls only when a piece with no break point is
+    wider than its box, none does on a laptop, and no punctuation starts a line."""
+    for path in FIT_PAGES:
+        visit = _visit(browser, server, path, width, "light")
+        try:
+            name = path.rsplit("/", 1)[-1].removesuffix(".html")
+            ARTIFACTS.mkdir(exist_ok=True)
+            visit.page.screenshot(path=str(ARTIFACTS / f"fit-{name}-{width}.png"), full_page=width <= 390)
+            seen = visit.page.evaluate(_FIT_REPORT)
+            scrolling = [d for d in seen["displays"] if d["scrolls"]]
+            fit_report[f"{name}@{width}"] = {
+                "displays": len(seen["displays"]),
+                "scrolling": [d["tex"] for d in scrolling],
+                "parted_punctuation": seen["parted"],
+            }
+            assert visit.blocked == [] and visit.console_errors == []
+            assert seen["overflow"] <= 0, (path, seen["overflow"])
+            assert [d["tex"] for d in seen["displays"] if not d["tagsInView"]] == [], path
+            assert [d["tex"] for d in scrolling if d["widestPiece"] <= d["room"]] == [], path
+            if width >= 1280 and name in ("n0", "n1"):
+                assert scrolling == [], path
+            assert seen["parted"] == [], path
+        finally:
+            visit.page.context.close()
+
+
+def test_a_display_with_no_break_point_scrolls_with_its_number_pinned(browser: Any, server: str) -> None:
+    visit = _visit(browser, server, "../long/long.html", 390, "light")
+    try:
+        page = visit.page
+        matrix = page.locator("[id='eq:matrix']")
+        assert matrix.evaluate("box => box.scrollWidth > box.clientWidth")
+        matrix.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+        box = matrix.bounding_box()
+        tag = matrix.locator(".katex-tag").bounding_box()
+        assert box is not None and tag is not None
+        assert box["x"] <= tag["x"] and tag["x"] + tag["width"] <= box["x"] + box["width"] + 1
+        # The parts of a formula cut at \\qquad and \\quad stack on a phone, each part from
+        # the start of its line (the gap becomes its indent), rather than break inside.
+        parts = page.locator("[id='eq:three'] .math-part")
+        assert parts.count() == 4
+        boxes = [parts.nth(i).bounding_box() for i in range(3)]
+        assert all(b is not None for b in boxes)
+        assert len({round(b["y"]) for b in boxes if b}) == 3
+    finally:
+        visit.page.context.close()
