@@ -362,8 +362,8 @@ FIT_PAGES = ["n0.html", "n1.html", "../long/long.html"]
 
 # For each display: does its box scroll; is each equation number inside the viewport and the
 # box as first shown; the widest piece KaTeX could not break and the room the box leaves it
-# (its width less the number and the deepest indent of a continuation line). And every inline formula followed by punctuation that a
-# line break has parted from it.
+# (its width less the number and the deepest indent of a continuation line). And every
+# inline formula followed by punctuation that a line break has parted from it.
 _FIT_REPORT = """() => {
   const vw = document.documentElement.clientWidth;
   const displays = [...document.querySelectorAll('.math-display')].map(box => {
@@ -465,5 +465,26 @@ def test_a_display_with_no_break_point_scrolls_with_its_number_pinned(browser: A
         boxes = [parts.nth(i).bounding_box() for i in range(3)]
         assert all(b is not None for b in boxes)
         assert len({round(b["y"]) for b in boxes if b}) == 3
+    finally:
+        visit.page.context.close()
+
+
+def test_landing_on_an_equation_shows_it_below_the_top_and_lit(browser: Any, server: str) -> None:
+    visit = _visit(browser, server, "n1.html#eq:gaussian", 390, "light")
+    try:
+        page = visit.page
+        target = page.locator("[id='eq:gaussian']")
+        box = target.bounding_box()
+        assert box is not None and 40 <= box["y"] < 120
+        assert target.evaluate("e => getComputedStyle(e).animationName") == "landed"
+        tag = target.locator(".katex-tag").bounding_box()
+        assert tag is not None and tag["x"] + tag["width"] <= 390
+        # On a fresh load the first Tab reaches the skip link, which leads to the text;
+        # permalinks are not in the way and do not rename their headings.
+        page.goto(server + "n1.html")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.getAttribute('href')") == "#content"
+        assert page.locator(".heading-permalink[aria-label]").count() == 0
+        assert page.locator(".heading-permalink:not([tabindex='-1'])").count() == 0
     finally:
         visit.page.context.close()

@@ -25,6 +25,9 @@ def test_katex_css_and_every_font_it_references_are_copied(
     css = (site.out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))
     assert len(fonts) > 50
+    # Text is drawn at once, in KaTeX's fonts as soon as they arrive, never hidden meanwhile.
+    faces = re.findall(r"@font-face\{[^}]*\}", css)
+    assert len(faces) > 15 and all("font-display:swap" in face for face in faces)
     for font in fonts:
         assert (site.out / "assets" / "katex" / font).is_file(), font
     assert (site.out / "assets" / "style.css").is_file()
