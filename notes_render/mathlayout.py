@@ -134,3 +134,26 @@ def hold_last_piece(html: str) -> str:
     if not html.startswith(_BASE_START, last_start):
         return html
     return f'{html[:last_start]}<span class="math-last">{html[last_start:last_end]}</span>{html[last_end:]}'
+
+
+_MARKUP = re.compile(r"<[^>]*>")
+_ENTITY = re.compile(r"&(?:#x?[0-9a-fA-F]+|\w+);")
+MAY_SCROLL_CHARACTERS = 14
+"""A piece showing this many characters may be wider than a phone's column less the number
+and an indent, about 8em at 320 px: its display may scroll there, so it must be reachable
+by keyboard. (Measured on the notes: every piece wider than 8em shows 15 characters or more,
+every display that scrolls at 320 px has a piece of 21 or more.)"""
+
+
+def may_scroll(html: str) -> bool:
+    """Whether some piece of a display, which nothing may break, is long enough that the
+    display could scroll on a phone (see MAY_SCROLL_CHARACTERS)."""
+    start = html.find(_HTML_START)
+    if start < 0:
+        return False
+    visible = html[start:]
+    pieces = visible.split(_BASE_START)[1:]
+    return any(
+        len(_ENTITY.sub("x", _MARKUP.sub("", piece)).replace("\u200b", "").strip()) >= MAY_SCROLL_CHARACTERS
+        for piece in pieces
+    )

@@ -646,4 +646,7 @@ def render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any
     html = _formula_html(token, env)
     anchor = token.meta.get("anchor")
     id_attr = f' id="{escapeHtml(anchor)}"' if anchor else ""
+    if token.meta.get("may_scroll"):
+        # A box that may scroll on a phone is a Tab stop, so a keyboard can scroll it.
+        id_attr += ' tabindex="0" role="group" aria-label="Formula"'
     return f'<div class="math-display"{id_attr}>{html}</div>\n'

@@ -146,6 +146,7 @@ def build_page(
         macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
         transforms.join_trailing_punctuation(parsed)
+        transforms.reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(headings, md, parsed.env)

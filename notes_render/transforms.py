@@ -21,7 +21,7 @@ from markdown_it.token import Token
 from .dialects import DIALECTS, dialects_with
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
-from .mathlayout import fit_display, hold_last_piece
+from .mathlayout import fit_display, hold_last_piece, may_scroll
 from .parsing import ParsedNote
 from .sources import PathKind, containment_problem, path_kind
 from .texdefs import warning_offsets
@@ -237,6 +237,7 @@ def render_math(
             html = restore_annotation(html, item.tex)
         if html is not None and item.display:
             html = fit_display(html)
+            item.token.meta["may_scroll"] = may_scroll(html)
         item.token.meta["html"] = html or _error_html(item, result)
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
@@ -274,6 +275,20 @@ def join_trailing_punctuation(note: ParsedNote) -> None:
                 formula.meta["trail"] = match.group()
                 formula.meta["html"] = hold_last_piece(formula.meta["html"])
                 after.content = after.content[match.end() :]
+
+
+def reach_scroll_boxes(note: ParsedNote) -> None:
+    """Make the boxes that may scroll sideways on a phone Tab stops, so that a keyboard can
+    scroll them: tables, and paragraphs holding an inline formula with a long piece (display
+    formulas are marked as they are typeset)."""
+    tokens = note.tokens
+    for index, token in enumerate(tokens):
+        if token.type == "table_open":
+            token.attrSet("tabindex", "0")
+        elif token.type == "paragraph_open" and not token.hidden and index + 1 < len(tokens):
+            children = tokens[index + 1].children or []
+            if any(c.type == "math_inline" and may_scroll(str(c.meta.get("html") or "")) for c in children):
+                token.attrSet("tabindex", "0")
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)

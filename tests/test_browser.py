@@ -488,3 +488,27 @@ def test_landing_on_an_equation_shows_it_below_the_top_and_lit(browser: Any, ser
         assert page.locator(".heading-permalink:not([tabindex='-1'])").count() == 0
     finally:
         visit.page.context.close()
+
+
+# --- accessibility --------------------------------------------------------------------
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core, pinned in package.json as a devDependency (npm ci installs it)."""
+_AXE_RUN = "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => "
+_AXE_RUN += "v.id + ' x' + v.nodes.length + ': ' + v.nodes[0].target.join(' ')))"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(
+    ("path", "width"),
+    [("index.html", 320), ("n0.html", 320), ("n1.html", 320), ("n1.html", 1280), ("../long/long.html", 320)],
+)
+def test_axe_finds_nothing(browser: Any, server: str, path: str, width: int, scheme: str) -> None:
+    """Every built page, in both schemes, on the narrowest phone (where boxes scroll) and
+    n1 on a laptop too (the contents column)."""
+    visit = _visit(browser, server, path, width, scheme)
+    try:
+        visit.page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+        assert visit.page.evaluate(_AXE_RUN) == []
+    finally:
+        visit.page.context.close()
