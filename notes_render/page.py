@@ -104,6 +104,8 @@ class Site:
     """Where the templates are."""
     notes: tuple[Listed, ...]
     """Every note of the site, in build order; the home note (index.md) too."""
+    katex_fonts: tuple[tuple[tuple[str, ...], str], ...] = ()
+    """Which classes select which of KaTeX's font files (fonts.font_map), to preload them."""
 
 
 def build_page(

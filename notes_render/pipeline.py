@@ -350,8 +350,11 @@ def _write_pages(build: _Build, results: list[NoteResult], version: str, *, home
 
 def _site(build: _Build, results: list[NoteResult], version: str) -> Site:
     """What every page shows of the others."""
+    from .fonts import font_map
+
     notes = tuple(r.listing_entry for r in results)
-    return Site(build.config.site_title, version, build.config.templates_dir, notes)
+    fonts = font_map((build.dist / "katex.min.css").read_text(encoding="utf-8"))
+    return Site(build.config.site_title, version, build.config.templates_dir, notes, fonts)
 
 
 def _untouched(build: _Build, output: PurePosixPath) -> bool:
