@@ -512,3 +512,25 @@ def test_axe_finds_nothing(browser: Any, server: str, path: str, width: int, sch
         assert visit.page.evaluate(_AXE_RUN) == []
     finally:
         visit.page.context.close()
+
+
+@pytest.mark.parametrize(("width", "shown"), [(390, True), (768, True), (1280, False)])
+def test_the_contents_are_one_tap_away_from_anywhere(
+    browser: Any, server: str, width: int, shown: bool
+) -> None:
+    """On a phone or a tablet a small link in the corner leads back to the contents from the
+    end of a long page; on a wide screen the contents column stays in view instead."""
+    visit = _visit(browser, server, "n1.html", width, "light")
+    try:
+        page = visit.page
+        page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+        back = page.locator("a.toc-return")
+        assert back.is_visible() == shown
+        if shown:
+            back.click()
+            assert page.locator("nav.toc a").first.is_visible()
+            assert page.evaluate("location.hash") == "#contents"
+        else:
+            assert page.locator("nav.toc a").last.is_visible()
+    finally:
+        visit.page.context.close()
