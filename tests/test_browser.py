@@ -26,7 +26,12 @@ from conftest import FIXTURES, REPO, formulas, launch_chromium
 
 ARTIFACTS = REPO / "test-artifacts"
 TYPORA_EXPORT_BYTES = 697_000
-"""What the Typora export of n1 weighed before this project (the figure to beat)."""
+"""What the Typora export of n1 weighed before this project, uncompressed (figure given in
+issue 14; only the Markdown is at hand, not the export)."""
+TYPORA_EXPORT_GZIPPED_BYTES = 89_000
+"""The same export gzipped, as a static host would send it: what our transfer compares to."""
+PAGE_BUDGET_BYTES = 240_000
+"""What n1 may transfer in all (about 218 KB when this budget was set, 139 KB of it fonts)."""
 _COMPRESSIBLE = {".html", ".css", ".js", ".svg", ".json"}
 
 
@@ -222,6 +227,7 @@ def test_n1_weighs_less_than_its_typora_export(browser: Any, server: str) -> Non
         "transferred_bytes": transferred,
         "uncompressed_bytes": decoded,
         "typora_export_bytes": TYPORA_EXPORT_BYTES,
+        "typora_export_gzipped_bytes": TYPORA_EXPORT_GZIPPED_BYTES,
         "by_kind": kinds,
         "fonts": sorted(e["url"].rsplit("/", 1)[-1] for e in entries if _kind(e["url"]) == "font"),
     }
@@ -229,7 +235,7 @@ def test_n1_weighs_less_than_its_typora_export(browser: Any, server: str) -> Non
     (ARTIFACTS / "page-weight.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     assert kinds["html"]["files"] == 1 and kinds["css"]["files"] == 3 and kinds["font"]["files"] >= 2
     assert all(k["transferred"] > 0 for k in kinds.values())
-    assert transferred < TYPORA_EXPORT_BYTES / 2
+    assert transferred < PAGE_BUDGET_BYTES
 
 
 def _kind(url: str) -> str:
