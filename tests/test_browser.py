@@ -415,6 +415,10 @@ _FIT_REPORT = """() => {
 }"""
 
 
+_ALL_LAID_OUT = "* { content-visibility: visible !important; }"
+"""The stylesheet lays out off-screen blocks only as they scroll into view; measure them all."""
+
+
 @pytest.fixture(scope="module")
 def fit_report() -> Iterator[dict[str, Any]]:
     """What the display tests measured, written to test-artifacts/display-fit.json."""
@@ -435,6 +439,7 @@ def test_displays_fit_the_screen(browser: Any, server: str, width: int, fit_repo
             name = path.rsplit("/", 1)[-1].removesuffix(".html")
             ARTIFACTS.mkdir(exist_ok=True)
             visit.page.screenshot(path=str(ARTIFACTS / f"fit-{name}-{width}.png"), full_page=width <= 390)
+            visit.page.add_style_tag(content=_ALL_LAID_OUT)
             seen = visit.page.evaluate(_FIT_REPORT)
             scrolling = [d for d in seen["displays"] if d["scrolls"]]
             fit_report[f"{name}@{width}"] = {
@@ -514,6 +519,7 @@ def test_axe_finds_nothing(browser: Any, server: str, path: str, width: int, sch
     n1 on a laptop too (the contents column)."""
     visit = _visit(browser, server, path, width, scheme)
     try:
+        visit.page.add_style_tag(content=_ALL_LAID_OUT)
         visit.page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
         assert visit.page.evaluate(_AXE_RUN) == []
     finally:
