@@ -285,10 +285,15 @@ def reach_scroll_boxes(note: ParsedNote) -> None:
     for index, token in enumerate(tokens):
         if token.type == "table_open":
             token.attrSet("tabindex", "0")
-        elif token.type == "paragraph_open" and not token.hidden and index + 1 < len(tokens):
+        elif token.type == "paragraph_open" and index + 2 < len(tokens):
             children = tokens[index + 1].children or []
             if any(c.type == "math_inline" and may_scroll(str(c.meta.get("html") or "")) for c in children):
                 token.attrSet("tabindex", "0")
+                if token.hidden:
+                    # An item of a tight list shows its text without a paragraph, and an item
+                    # cannot scroll without hiding its marker: give it a paragraph that can.
+                    token.hidden = tokens[index + 2].hidden = False
+                    token.attrSet("class", "tight")
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
