@@ -16,15 +16,12 @@ on a shared machine are noisy: compare runs made together.
 from __future__ import annotations
 
 import argparse
-import gzip
 import http.server
-import io
 import statistics
 import sys
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -48,23 +45,6 @@ _PAINT = """() => new Promise(resolve => {
 })"""
 
 
-class _GzipHandler(http.server.SimpleHTTPRequestHandler):
-    def send_head(self) -> Any:
-        path = Path(self.translate_path(self.path))
-        if path.suffix not in {".html", ".css", ".js", ".svg"} or not path.is_file():
-            return super().send_head()
-        body = gzip.compress(path.read_bytes(), mtime=0)
-        self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return io.BytesIO(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -73,9 +53,9 @@ def main() -> int:
     parser.add_argument("--page", default="n1.html")
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    from conftest import launch_chromium  # the tests' way to start Chromium
+    from conftest import GzipHandler, launch_chromium  # as the browser tests serve and start
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_GzipHandler, directory=str(args.site)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(GzipHandler, directory=str(args.site)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/{args.page}"
     paints: list[float] = []

@@ -9,12 +9,11 @@ browser downloads. Outside CI the tests skip when Chromium is not installed; in 
 
 from __future__ import annotations
 
-import gzip
 import http.server
-import io
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, REPO, formulas, launch_chromium
+from conftest import FIXTURES, REPO, GzipHandler, formulas, launch_chromium
 
 ARTIFACTS = REPO / "test-artifacts"
 TYPORA_EXPORT_BYTES = 697_000
@@ -32,29 +31,6 @@ TYPORA_EXPORT_GZIPPED_BYTES = 89_000
 """The same export gzipped, as a static host would send it: what our transfer compares to."""
 PAGE_BUDGET_BYTES = 240_000
 """What n1 may transfer in all (about 218 KB when this budget was set, 139 KB of it fonts)."""
-_COMPRESSIBLE = {".html", ".css", ".js", ".svg", ".json"}
-
-
-class _GzipHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files, gzipped for text when the browser asks, like GitHub Pages or nginx."""
-
-    def send_head(self) -> Any:
-        path = Path(self.translate_path(self.path))
-        if path.suffix not in _COMPRESSIBLE or "gzip" not in self.headers.get("Accept-Encoding", ""):
-            return super().send_head()
-        try:
-            body = gzip.compress(path.read_bytes(), mtime=0)
-        except OSError:
-            return super().send_head()
-        self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        return io.BytesIO(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @dataclass
@@ -95,7 +71,7 @@ def server(site: Site, long_equations: Path) -> Iterator[str]:
     """Base URL of the site served from 127.0.0.1 on a free port; stopped afterwards. The
     long equations fixture is at long/."""
     root = site.out.parent
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_GzipHandler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(GzipHandler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -122,6 +98,16 @@ class Visit:
     requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _visiting(browser: Any, server: str, path: str, width: int, scheme: str) -> Iterator[Visit]:
+    """A visit (see _visit), its browser context closed afterwards."""
+    visit = _visit(browser, server, path, width, scheme)
+    try:
+        yield visit
+    finally:
+        visit.page.context.close()
 
 
 def _origin(url: str) -> str:
@@ -434,8 +420,7 @@ def test_displays_fit_the_screen(browser: Any, server: str, width: int, fit_repo
     without scrolling its box, a display scrolls only when a piece with no break point is
     wider than its box, none does on a laptop, and no punctuation starts a line."""
     for path in FIT_PAGES:
-        visit = _visit(browser, server, path, width, "light")
-        try:
+        with _visiting(browser, server, path, width, "light") as visit:
             name = path.rsplit("/", 1)[-1].removesuffix(".html")
             ARTIFACTS.mkdir(exist_ok=True)
             visit.page.screenshot(path=str(ARTIFACTS / f"fit-{name}-{width}.png"), full_page=width <= 390)
@@ -454,13 +439,10 @@ def test_displays_fit_the_screen(browser: Any, server: str, width: int, fit_repo
             if width >= 1280 and name in ("n0", "n1"):
                 assert scrolling == [], path
             assert seen["parted"] == [], path
-        finally:
-            visit.page.context.close()
 
 
 def test_a_display_with_no_break_point_scrolls_with_its_number_pinned(browser: Any, server: str) -> None:
-    visit = _visit(browser, server, "../long/long.html", 390, "light")
-    try:
+    with _visiting(browser, server, "../long/long.html", 390, "light") as visit:
         page = visit.page
         matrix = page.locator("[id='eq:matrix']")
         assert matrix.evaluate("box => box.scrollWidth > box.clientWidth")
@@ -476,13 +458,10 @@ def test_a_display_with_no_break_point_scrolls_with_its_number_pinned(browser: A
         boxes = [parts.nth(i).bounding_box() for i in range(3)]
         assert all(b is not None for b in boxes)
         assert len({round(b["y"]) for b in boxes if b}) == 3
-    finally:
-        visit.page.context.close()
 
 
 def test_landing_on_an_equation_shows_it_below_the_top_and_lit(browser: Any, server: str) -> None:
-    visit = _visit(browser, server, "n1.html#eq:gaussian", 390, "light")
-    try:
+    with _visiting(browser, server, "n1.html#eq:gaussian", 390, "light") as visit:
         page = visit.page
         target = page.locator("[id='eq:gaussian']")
         box = target.bounding_box()
@@ -497,8 +476,6 @@ def test_landing_on_an_equation_shows_it_below_the_top_and_lit(browser: Any, ser
         assert page.evaluate("document.activeElement.getAttribute('href')") == "#content"
         assert page.locator(".heading-permalink[aria-label]").count() == 0
         assert page.locator(".heading-permalink:not([tabindex='-1'])").count() == 0
-    finally:
-        visit.page.context.close()
 
 
 # --- accessibility --------------------------------------------------------------------
@@ -517,13 +494,10 @@ _AXE_RUN += "v.id + ' x' + v.nodes.length + ': ' + v.nodes[0].target.join(' ')))
 def test_axe_finds_nothing(browser: Any, server: str, path: str, width: int, scheme: str) -> None:
     """Every built page, in both schemes, on the narrowest phone (where boxes scroll) and
     n1 on a laptop too (the contents column)."""
-    visit = _visit(browser, server, path, width, scheme)
-    try:
+    with _visiting(browser, server, path, width, scheme) as visit:
         visit.page.add_style_tag(content=_ALL_LAID_OUT)
         visit.page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
         assert visit.page.evaluate(_AXE_RUN) == []
-    finally:
-        visit.page.context.close()
 
 
 @pytest.mark.parametrize(("width", "shown"), [(390, True), (768, True), (1280, False)])
@@ -532,8 +506,7 @@ def test_the_contents_are_one_tap_away_from_anywhere(
 ) -> None:
     """On a phone or a tablet a small link in the corner leads back to the contents from the
     end of a long page; on a wide screen the contents column stays in view instead."""
-    visit = _visit(browser, server, "n1.html", width, "light")
-    try:
+    with _visiting(browser, server, "n1.html", width, "light") as visit:
         page = visit.page
         page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
         back = page.locator("a.toc-return")
@@ -544,5 +517,3 @@ def test_the_contents_are_one_tap_away_from_anywhere(
             assert page.evaluate("location.hash") == "#contents"
         else:
             assert page.locator("nav.toc a").last.is_visible()
-    finally:
-        visit.page.context.close()
