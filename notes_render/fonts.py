@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 _FACE = re.compile(r"@font-face\{([^}]*)\}")
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-_CLASS_ATTR = re.compile(r'class="([^"]*)"')
+_CLASS_ATTR = re.compile(rb'class="([^"]*)"')
 BASE_FACE = ("KaTeX_Main", "normal", "400")
 """Every formula's own face (`.katex` is set in KaTeX_Main)."""
 
@@ -45,13 +45,15 @@ def font_map(css: str) -> tuple[tuple[tuple[str, ...], str], ...]:
     return tuple(rules)
 
 
-def page_fonts(html: Iterable[str], fonts: tuple[tuple[tuple[str, ...], str], ...]) -> list[str]:
-    """The font files (woff2, under KaTeX's fonts/) the formulas in html use, sorted."""
+def page_fonts(html: Iterable[str | bytes], fonts: tuple[tuple[tuple[str, ...], str], ...]) -> list[str]:
+    """The font files (woff2, under KaTeX's fonts/) the formulas in html (text or UTF-8) use,
+    sorted."""
     used: set[str] = set()
     for text in html:
-        if 'class="katex' not in text:
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        if b'class="katex' not in data:
             continue
-        classes = {frozenset(attr.split()) for attr in _CLASS_ATTR.findall(text)}
+        classes = {frozenset(attr.decode("utf-8").split()) for attr in set(_CLASS_ATTR.findall(data))}
         for required, file in fonts:
             if not required or any(c.issuperset(required) for c in classes):
                 used.add(file)
