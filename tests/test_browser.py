@@ -29,8 +29,8 @@ TYPORA_EXPORT_BYTES = 697_000
 issue 14; only the Markdown is at hand, not the export)."""
 TYPORA_EXPORT_GZIPPED_BYTES = 89_000
 """The same export gzipped, as a static host would send it: what our transfer compares to."""
-PAGE_BUDGET_BYTES = 240_000
-"""What n1 may transfer in all (about 218 KB when this budget was set, 139 KB of it fonts)."""
+PAGE_BUDGET_BYTES = 280_000
+"""What n1 may transfer in all (about 250 KB when this budget was set, 139 KB of it fonts)."""
 
 
 @dataclass
