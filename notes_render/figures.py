@@ -11,7 +11,8 @@
 
 Captions are Markdown, math included. Their formulas keep `meta["host"]`, the paragraph
 the caption was written in, and an offset into it, so errors point at the right column.
-The id goes on the <figure> or <table>; crossrefs.py numbers them.
+The id goes on the <figure> or <table>; crossrefs.py numbers them. A figure's image links
+to its file, which a phone opens full size.
 """
 
 from __future__ import annotations
@@ -102,6 +103,12 @@ def _figure_tokens(paragraph: Token, inline: Token, image: Token, caption: Token
     label = image.attrs.pop("id", None)
     if label is not None:
         opening.attrSet("id", str(label))
+    # The figure links to its file, so a phone can open it full size; the link is named by
+    # the image's alt text, or by the caption when there is none.
+    link = Token("link_open", "a", 1, attrs={"href": str(image.attrGet("src") or ""), "class": "figure-link"})
+    if not image.children and not image.content:
+        link.attrSet("aria-label", caption.content)
+    inline.children = [link, image, Token("link_close", "a", -1)]
     # A tight list hides its paragraphs' tags; a figure must keep its own.
     return [
         opening,

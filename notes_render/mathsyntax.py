@@ -621,7 +621,13 @@ def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: An
     token = tokens[idx]
     html = _formula_html(token, env)
     anchor = token.meta.get("anchor")
-    return f'<span id="{escapeHtml(anchor)}">{html}</span>' if anchor else html
+    if anchor:
+        html = f'<span id="{escapeHtml(anchor)}">{html}</span>'
+    trail = token.meta.get("trail")
+    # The punctuation after a formula stays on its line (see transforms.join_trailing_punctuation).
+    if not trail:
+        return html
+    return f'<span class="math-join">{html}{escapeHtml(trail)}</span>'
 
 
 def render_math_ref(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
@@ -640,4 +646,7 @@ def render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any
     html = _formula_html(token, env)
     anchor = token.meta.get("anchor")
     id_attr = f' id="{escapeHtml(anchor)}"' if anchor else ""
+    if token.meta.get("may_scroll"):
+        # A box that may scroll on a phone is a Tab stop, so a keyboard can scroll it.
+        id_attr += ' tabindex="0" role="group" aria-label="Formula"'
     return f'<div class="math-display"{id_attr}>{html}</div>\n'

@@ -36,7 +36,8 @@ def permalink_plugin(md: MarkdownIt) -> None:
     """End every heading that has an id with a link to itself.
 
     The link has no text; the stylesheet draws its mark, so copying a heading copies
-    only its words.
+    only its words. It is hidden from screen readers and the Tab key (the heading's name
+    stays its words; the contents already link every heading), for the mouse and touch.
     """
     md.add_render_rule("heading_close", _render_heading_close)
 
@@ -46,7 +47,7 @@ def _render_heading_close(self: Any, tokens: Sequence[Token], idx: int, options:
     anchor = opening.attrGet("id") if opening is not None and opening.type == "heading_open" else None
     link = (
         f'<a class="heading-permalink" href="#{escape(str(anchor), quote=True)}" '
-        'aria-label="Permalink to this section"></a>'
+        'aria-hidden="true" tabindex="-1"></a>'
         if anchor
         else ""
     )

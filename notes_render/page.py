@@ -104,6 +104,8 @@ class Site:
     """Where the templates are."""
     notes: tuple[Listed, ...]
     """Every note of the site, in build order; the home note (index.md) too."""
+    katex_fonts: tuple[tuple[tuple[str, ...], str], ...] = ()
+    """Which classes select which of KaTeX's font files (fonts.font_map), to preload them."""
 
 
 def build_page(
@@ -148,6 +150,8 @@ def build_page(
     if items:
         macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
+        transforms.join_trailing_punctuation(parsed)
+        transforms.reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(headings, md, parsed.env)

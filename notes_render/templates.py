@@ -15,11 +15,15 @@ from jinja2 import meta, nodes
 from markupsafe import Markup
 
 from .errors import ConfigError
+from .fonts import page_fonts
 from .navigation import Navigation
 from .previews import fill_note_references, stylesheet
 from .sources import HOME, relative_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .navigation import TocEntry
     from .page import Page, Site
 
 
@@ -116,6 +120,9 @@ class PageRenderer:
             headings=page.headings,
             toc=page.toc,
             notes=self._listing(output),
+            fonts=page_fonts(
+                [body, *(str(entry.html) for entry in _entries(page.toc))], self._site.katex_fonts
+            ),
             **self._navigation.links(output),
         )
         rendered = render_page(self._environment, "note.html", context)
@@ -135,6 +142,7 @@ class PageRenderer:
             "root": root,
             "assets": root + "assets/",
             "lang": "en",
+            "fonts": [],
         }
 
     def _listing(self, output: PurePosixPath) -> list[dict[str, Any]]:
@@ -153,3 +161,9 @@ class PageRenderer:
                 if note.output != HOME  # the home note lists the others, not itself
             ]
         return listing
+
+
+def _entries(toc: list[TocEntry]) -> Iterator[TocEntry]:
+    for entry in toc:
+        yield entry
+        yield from _entries(entry.children)

@@ -21,6 +21,7 @@ from markdown_it.token import Token
 from .dialects import DIALECTS, dialects_with
 from .errors import Diagnostic, SourcePosition
 from .katex import MathEngine, MathRequest, MathResult, explain
+from .mathlayout import fit_display, hold_last_piece, may_scroll
 from .parsing import ParsedNote
 from .sources import PathKind, containment_problem, path_kind
 from .texdefs import warning_offsets
@@ -234,6 +235,9 @@ def render_math(
         html = result.html
         if html is not None and item.edits:
             html = restore_annotation(html, item.tex)
+        if html is not None and item.display:
+            html = fit_display(html)
+            item.token.meta["may_scroll"] = may_scroll(html)
         item.token.meta["html"] = html or _error_html(item, result)
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
@@ -252,6 +256,44 @@ def _placed(tex: str, warnings: tuple[tuple[str, int | None], ...]) -> Iterator[
             offsets = warning_offsets(tex, message)
             offset = offsets[count] if count < len(offsets) else None
         yield message, offset
+
+
+_TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}\u2019\u201d\u00bb\u2026]+")
+"""Marks that must not start a line after the formula they follow."""
+
+
+def join_trailing_punctuation(note: ParsedNote) -> None:
+    """Give each inline formula the punctuation right after it, as meta["trail"], so they
+    are rendered together and a line never starts with the comma or full stop of a formula."""
+    for token, _parent in walk(note.tokens):
+        children = token.children or []
+        for formula, after in zip(children, children[1:], strict=False):
+            if formula.type != "math_inline" or after.type != "text":
+                continue
+            match = _TRAILING_PUNCTUATION.match(after.content)
+            if match and formula.meta.get("html"):
+                formula.meta["trail"] = match.group()
+                formula.meta["html"] = hold_last_piece(formula.meta["html"])
+                after.content = after.content[match.end() :]
+
+
+def reach_scroll_boxes(note: ParsedNote) -> None:
+    """Make the boxes that may scroll sideways on a phone Tab stops, so that a keyboard can
+    scroll them: tables, and paragraphs holding an inline formula with a long piece (display
+    formulas are marked as they are typeset)."""
+    tokens = note.tokens
+    for index, token in enumerate(tokens):
+        if token.type == "table_open":
+            token.attrSet("tabindex", "0")
+        elif token.type == "paragraph_open" and index + 2 < len(tokens):
+            children = tokens[index + 1].children or []
+            if any(c.type == "math_inline" and may_scroll(str(c.meta.get("html") or "")) for c in children):
+                token.attrSet("tabindex", "0")
+                if token.hidden:
+                    # An item of a tight list shows its text without a paragraph, and an item
+                    # cannot scroll without hiding its marker: give it a paragraph that can.
+                    token.hidden = tokens[index + 2].hidden = False
+                    token.attrSet("class", "tight")
 
 
 _ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)

@@ -26,6 +26,21 @@ ORANGE = "#c2550a"
 GREEN = "#2b7a3d"
 PURPLE = "#6a3d9a"
 
+# The same figure in a dark colour scheme: each colour the drawings use, and its dark
+# counterpart (the site's own dark palette). CSS in the SVG overrides the presentation
+# attributes, so the drawing code names only the light colours.
+DARK = {
+    "#ffffff": "#16181b",
+    INK: "#e3e5e8",
+    MUTED: "#a0a6ad",
+    BLUE: "#7cb7ff",
+    ORANGE: "#f0955a",
+    GREEN: "#5cc878",
+    PURPLE: "#b48cf0",
+    "#dddddd": "#3a3f45",
+    "#999999": "#6b7178",
+}
+
 
 # --------------------------------------------------------------------------
 # Small SVG helpers
@@ -38,12 +53,19 @@ def _fmt(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def svg_document(width: int, height: int, title: str, desc: str, body: list[str]) -> str:
-    """Wrap drawing elements in a standalone SVG with its own white background.
+def _dark_scheme() -> str:
+    """A stylesheet that redraws the figure in DARK's colours when the reader's colour
+    scheme is dark (an SVG shown as an image follows the page's scheme)."""
+    rules = " ".join(
+        f'[fill="{light}"] {{ fill: {dark}; }} [stroke="{light}"] {{ stroke: {dark}; }}'
+        for light, dark in DARK.items()
+    )
+    return f"<style>@media (prefers-color-scheme: dark) {{ {rules} }}</style>"
 
-    The opaque background keeps the dark strokes legible when a page is shown
-    in a dark colour scheme.
-    """
+
+def svg_document(width: int, height: int, title: str, desc: str, body: list[str]) -> str:
+    """Wrap drawing elements in a standalone SVG with its own background, white, or dark
+    in a dark colour scheme (the figure follows the page's scheme)."""
     head = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         (
@@ -53,6 +75,7 @@ def svg_document(width: int, height: int, title: str, desc: str, body: list[str]
         ),
         f'<title id="title">{escape(title)}</title>',
         f'<desc id="desc">{escape(desc)}</desc>',
+        _dark_scheme(),
         "<defs>",
         *(
             _arrow_marker(name, colour)

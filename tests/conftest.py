@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import html
+import http.server
+import io
 import os
 import re
 import shutil
@@ -171,6 +174,32 @@ def _find_chromium() -> Path:
         if found:
             return Path(found)
     return debian
+
+
+COMPRESSIBLE = {".html", ".css", ".js", ".svg", ".json"}
+"""What a static host gzips."""
+
+
+class GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, gzipped for text when the browser asks, like GitHub Pages or nginx."""
+
+    def send_head(self) -> Any:
+        path = Path(self.translate_path(self.path))
+        if path.suffix not in COMPRESSIBLE or "gzip" not in self.headers.get("Accept-Encoding", ""):
+            return super().send_head()
+        try:
+            body = gzip.compress(path.read_bytes(), mtime=0)
+        except OSError:
+            return super().send_head()
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 CHROMIUM = _find_chromium()

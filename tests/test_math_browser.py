@@ -8,7 +8,7 @@ from conftest import FIXTURES, BuildResult, launch_chromium
 
 # For each numbered display: does it scroll, and where are its tags and its formula lines?
 # A line of a KaTeX vlist is a strut (3em tall) then its content: measure the content.
-_LAYOUT = """() => [...document.querySelectorAll('.math-display')].map(box => {
+_LAYOUT = """() => [...document.querySelectorAll('article .math-display:not(.xref-preview *)')].map(box => {
   const middle = e => {
     const r = (e.lastElementChild || e).getBoundingClientRect();
     return (r.top + r.bottom) / 2;
@@ -17,7 +17,7 @@ _LAYOUT = """() => [...document.querySelectorAll('.math-display')].map(box => {
   const tags = lineTags.length ? lineTags : [...box.querySelectorAll('.katex-tag')];
   const rows = [...box.querySelectorAll('.katex-html .mtable .col-align-r .vlist > span,'
     + '.katex-html .mtable .col-align-c .vlist > span')].filter(e => e.textContent.trim());
-  const base = box.querySelector('.katex-html > .katex-base').getBoundingClientRect();
+  const base = box.querySelector('.katex-html > .math-lines').getBoundingClientRect();
   return {
     scrolls: box.scrollWidth > box.clientWidth,
     formulaRight: base.right,

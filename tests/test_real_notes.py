@@ -132,3 +132,15 @@ def test_a_failing_derivation_check_is_reported_and_fails_the_run(capsys: pytest
     module.__dict__["CHECKS"] = [check_wrong]
     assert module.main([]) == 1
     assert capsys.readouterr().out == "FAIL  wrong: lambda_1: 0.5 vs 0.25 (tolerance 1e-09)\n"
+
+
+def test_figures_follow_the_dark_colour_scheme() -> None:
+    """Every colour a figure draws with has a dark counterpart in the figure's own style."""
+    figures = sorted((REPO / "notes" / "figures").glob("*.svg"))
+    assert figures
+    for figure in figures:
+        svg = figure.read_text(encoding="utf-8")
+        dark = re.search(r"@media \(prefers-color-scheme: dark\) \{(.*?)\}</style>", svg, re.S)
+        assert dark, figure.name
+        for kind, colour in set(re.findall(r'\b(fill|stroke)="(#[0-9a-fA-F]{6})"', svg)):
+            assert f'[{kind}="{colour}"] {{ {kind}: #' in dark.group(1), (figure.name, kind, colour)

@@ -25,6 +25,9 @@ def test_katex_css_and_every_font_it_references_are_copied(
     css = (site.out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))
     assert len(fonts) > 50
+    # Text is drawn at once, in KaTeX's fonts as soon as they arrive, never hidden meanwhile.
+    faces = re.findall(r"@font-face\{[^}]*\}", css)
+    assert len(faces) > 15 and all("font-display:swap" in face for face in faces)
     for font in fonts:
         assert (site.out / "assets" / "katex" / font).is_file(), font
     assert (site.out / "assets" / "style.css").is_file()
@@ -52,3 +55,28 @@ def test_pages_reference_nothing_outside_the_site_and_load_only_copy_tex(
             assert not re.match(r"^(https?:)?//", url), (page, tag, url)
             target = (page.parent / url.split("#")[0]).resolve()
             assert target.is_file(), (page, url)
+
+
+def test_pages_preload_exactly_the_katex_fonts_their_formulas_use(
+    build_notes: Callable[..., BuildResult],
+) -> None:
+    result = build_notes(
+        {
+            "plain.md": "# Plain\n\nNo formulas here.\n",
+            "sets.md": "# Sets\n\nLet $x \\in \\mathbb{R}$ and $\\mathcal{L} = \\sum_i x_i$.\n",
+        }
+    )
+    assert result.code == 0, result.stderr
+    preload = re.compile(
+        r'<link rel="preload" href="assets/katex/fonts/([^"]+)" as="font" type="font/woff2" crossorigin>'
+    )
+    assert preload.findall(result.page("plain.html")) == []
+    assert preload.findall(result.page("sets.html")) == [
+        "KaTeX_AMS-Regular.woff2",  # \mathbb
+        "KaTeX_Caligraphic-Regular.woff2",  # \mathcal
+        "KaTeX_Main-Regular.woff2",  # every formula
+        "KaTeX_Math-Italic.woff2",  # x, i
+        "KaTeX_Size1-Regular.woff2",  # the inline \sum
+    ]
+    for font in preload.findall(result.page("sets.html")):
+        assert (result.out / "assets" / "katex" / "fonts" / font).is_file()

@@ -50,13 +50,15 @@ def test_definition_lists(page: str) -> None:
 
 def test_lone_titled_image_becomes_a_figure_with_caption(page: str) -> None:
     assert (
-        '<figure><img src="chain.svg" alt="A chain of five circles" />'
+        '<figure><a href="chain.svg" class="figure-link">'  # it opens full size on a phone
+        '<img src="chain.svg" alt="A chain of five circles" /></a>'
         "<figcaption>The forward and reverse chains.</figcaption>\n</figure>"
     ) in page
     # also in a tight list, whose paragraphs have no tags of their own
     assert (
-        '<li>\n<figure><img src="chain.svg" alt="In a tight list" /><figcaption>Listed figure</figcaption>'
-        in page
+        '<li>\n<figure><a href="chain.svg" class="figure-link">'
+        '<img src="chain.svg" alt="In a tight list" /></a>'
+        "<figcaption>Listed figure</figcaption>" in page
     )
 
 
