@@ -17,7 +17,7 @@ Edit = tuple[int, int, str]
 
 _HABITS = re.compile(
     r"\\(?:DeclareMathOperator|(?:new|renew|provide)command|displaylines|eqalign|require|cssId"
-    r"|mbox|idotsint|newline)|\\\\"
+    r"|mbox|idotsint|newline|\*)|\\\\"
 )
 """Formulas that name none of these need no translation (almost all of them)."""
 
@@ -25,6 +25,9 @@ RENAMED = {
     "\\cssId": "\\htmlId",
     "\\mbox": "\\text",
     "\\idotsint": "\\int\\cdots\\int",
+    # TeX's discretionary times: nothing, or × where a line breaks, which KaTeX never does
+    # inside a formula. An empty group, so `\alpha\*b` does not become `\alphab`.
+    "\\*": "{}",
 }
 """MathJax commands that are another KaTeX command under another name."""
 
