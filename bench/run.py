@@ -1,22 +1,28 @@
 #!/usr/bin/env python3
-"""Time whole processes: raw KaTeX in Node against our builds, cold and incremental.
+"""Time whole processes: raw KaTeX and a Node peer against our builds, cold and incremental.
 
-    .venv/bin/python bench/run.py [--notes 200] [--repeat 3] [--jobs N]
+    .venv/bin/python bench/run.py [--notes 200] [--repeat 3] [--jobs N] [--rows a,b,...]
 
-Generates the benchmark corpus with bench/make_corpus.py into a temporary folder,
-extracts its formulas the way a build finds them (notes_render's own parser), then times,
-each --repeat times, as separate processes:
+Generates the benchmark corpus with bench/make_corpus.py into a temporary folder (and a
+2-note one), extracts its formulas the way a build finds them (notes_render's own parser),
+then times, --repeat rounds in alternation, each row a separate process:
 
   (a) raw:       node bench/raw_loop.js — every formula typeset once, one thread
   (b) cold:      build.py --src corpus --out OUT --cache-dir EMPTY
-  (c) no change: the same build again
-  (d) one note:  the same build after one formula and one sentence of one note changed
-  (e) notes/:    build.py --src notes --out OUT2 --cache-dir EMPTY (the real site, cold)
+  (c) nochange:  the same build again
+  (d) onenote:   the same build after one formula and one sentence of one note changed
+  (e) notes:     build.py --src notes --out OUT2 --cache-dir EMPTY (the real site, cold)
   (f) floor:     bench/engine_floor.py — the same formulas through our engine in as many
                  processes as the build uses, HTML brought back to Python, nothing else
+  (g) peer:      node bench/peer_pipeline.js corpus OUT3 — markdown-it + texmath + KaTeX,
+                 pages written, one thread
+  (h) peer2:     the same with --workers 2 (two threads, as our build uses two cores)
+  (i) small:     build.py on the 2-note corpus, empty cache (SMALL_RUNS runs per round)
+  (j) smallpeer: node bench/peer_pipeline.js on the same two notes (as many, alternating)
 
-and prints each median, best and the ratio to (a) with the machine's load. Nothing here
-asserts a time: the figures are for people (see bench/README.md).
+and prints each median, best and the ratio to (a) with the machine's load, then the ratios
+of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
+figures are for people (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+KEYS = ("raw", "cold", "nochange", "onenote", "notes", "floor", "peer", "peer2", "small", "smallpeer")
 
 
 def timed(command: list[str], before: Callable[[], None] | None = None) -> float:
@@ -63,36 +71,78 @@ def extract_formulas(corpus: Path, target: Path) -> int:
     return sum(len(n) for n in notes)
 
 
+SMALL_RUNS = 3
+"""Runs of each 2-note row per round, alternating: a run is short, so its median needs more."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measurement: what bench/run.py prints, what it runs, and what it does first."""
+
+    label: str
+    """Its line in the table."""
+    command: list[str]
+    """The process timed, from the repository's folder."""
+    before: Callable[[], None] | None = None
+    """Untimed preparation before each run (emptying an output, editing a note)."""
+    small: bool = False
+    """A 2-note row: run SMALL_RUNS times per round, alternating with the other small rows."""
+
+
+def load_average() -> str:
+    """The machine's load over 1, 5 and 15 minutes, where the system tells it."""
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except (AttributeError, OSError):  # Windows has no load average
+        return "unknown"
+
+
+def emptied(*folders: Path) -> Callable[[], None]:
+    """What removes folders (an output, a cache) before a cold run."""
+
+    def empty() -> None:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return empty
+
+
+def make_corpus(target: Path, notes: int) -> None:
+    """The shared generator's corpus of `notes` notes in target."""
+    command = [PYTHON, str(REPO / "bench" / "make_corpus.py"), str(target), "--notes", str(notes)]
+    subprocess.run(command, check=True, capture_output=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notes", type=int, default=200, help="notes in the corpus (default: 200)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default: 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of measurements (default: 3)")
     parser.add_argument("--jobs", type=int, default=None, help="--jobs for the builds (default: theirs)")
+    parser.add_argument(
+        "--rows", default=None, help=f"rows to time, comma-separated (default: {','.join(KEYS)})"
+    )
     args = parser.parse_args()
+    chosen = KEYS if args.rows is None else tuple(args.rows.split(","))
+    unknown = [key for key in chosen if key not in KEYS]
+    if unknown:
+        parser.error(f"unknown row {unknown[0]!r}; rows are {', '.join(KEYS)}")
+    if {"nochange", "onenote"} & set(chosen) and "cold" not in chosen:
+        parser.error("rows nochange and onenote rebuild what row cold built: add cold")
 
     with tempfile.TemporaryDirectory(prefix="notes-render-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        corpus = tmp / "corpus"
-        subprocess.run(
-            [PYTHON, str(REPO / "bench" / "make_corpus.py"), str(corpus), "--notes", str(args.notes)],
-            check=True,
-            capture_output=True,
-        )
+        corpus, small = tmp / "corpus", tmp / "corpus2"
+        make_corpus(corpus, args.notes)
+        make_corpus(small, 2)
         formulas = tmp / "formulas.json"
         count = extract_formulas(corpus, formulas)
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
 
-        def build_command(src: Path, out: Path, cache: Path) -> tuple[list[str], Callable[[], None]]:
-            """The build of src into out with its own cache, and what empties both."""
-
-            def empty() -> None:
-                shutil.rmtree(out, ignore_errors=True)
-                shutil.rmtree(cache, ignore_errors=True)
-
+        def build(src: Path, name: str) -> list[str]:
+            """Our build of src into tmp/name with its own cache, tmp/name-cache."""
+            out, cache = tmp / name, tmp / f"{name}-cache"
             command = [PYTHON, "build.py", "--src", str(src), "--out", str(out), "--cache-dir", str(cache)]
-            return [*command, "-q", *jobs], empty
-
-        build, empty = build_command(corpus, tmp / "out", tmp / "cache")
+            return [*command, "-q", *jobs]
 
         edited = corpus / "note0007.md"
         original = edited.read_text(encoding="utf-8")
@@ -104,38 +154,66 @@ def main() -> int:
                 original + f"\nAn added sentence with $x_{{{n}}} + y$ in it.\n", encoding="utf-8"
             )
 
-        real, empty_site = build_command(Path("notes"), tmp / "site", tmp / "site-cache")
-        raw = ["node", "bench/raw_loop.js", str(formulas)]
-        floor = [PYTHON, "bench/engine_floor.py", str(formulas), *jobs]
+        def cold(name: str) -> Callable[[], None]:
+            """What empties the output and the cache of build(..., name)."""
+            return emptied(tmp / name, tmp / f"{name}-cache")
 
-        keys = ("raw", "cold", "nochange", "onenote", "notes", "floor")
-        times: dict[str, list[float]] = {key: [] for key in keys}
+        peer = ["node", "bench/peer_pipeline.js"]
+        rows = {
+            "raw": Row("(a) raw KaTeX loop in Node", ["node", "bench/raw_loop.js", str(formulas)]),
+            "cold": Row("(b) cold build, empty cache", build(corpus, "out"), cold("out")),
+            "nochange": Row("(c) rebuild, nothing changed", build(corpus, "out")),
+            "onenote": Row("(d) rebuild, one note edited", build(corpus, "out"), edit_one_note),
+            "notes": Row("(e) notes/ cold build", build(Path("notes"), "site"), cold("site")),
+            "floor": Row(
+                "(f) KaTeX alone, our engine", [PYTHON, "bench/engine_floor.py", str(formulas), *jobs]
+            ),
+            "peer": Row(
+                "(g) Node peer, 1 thread", [*peer, str(corpus), str(tmp / "peer")], emptied(tmp / "peer")
+            ),
+            "peer2": Row(
+                "(h) Node peer, 2 threads",
+                [*peer, str(corpus), str(tmp / "peer2"), "--workers", "2"],
+                emptied(tmp / "peer2"),
+            ),
+            "small": Row("(i) 2 notes, cold build", build(small, "small"), cold("small"), small=True),
+            "smallpeer": Row(
+                "(j) 2 notes, Node peer",
+                [*peer, str(small), str(tmp / "small-peer")],
+                emptied(tmp / "small-peer"),
+                small=True,
+            ),
+        }
+        load_before = load_average()
+        times: dict[str, list[float]] = {key: [] for key in chosen}
         for _ in range(args.repeat):
-            times["raw"].append(timed(raw))
-            times["cold"].append(timed(build, empty))
-            times["nochange"].append(timed(build))
-            times["onenote"].append(timed(build, edit_one_note))
-            times["notes"].append(timed(real, empty_site))
-            times["floor"].append(timed(floor))
+            for key in (key for key in chosen if not rows[key].small):
+                times[key].append(timed(rows[key].command, rows[key].before))
+            for _ in range(SMALL_RUNS):
+                for key in (key for key in chosen if rows[key].small):
+                    times[key].append(timed(rows[key].command, rows[key].before))
 
-    load = os.getloadavg()
     print(
         f"corpus: {args.notes} notes, {count} formulas; {os.cpu_count()} CPUs; "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {args.repeat} runs each"
+        f"load average {load_before} before, {load_average()} after; {args.repeat} rounds"
     )
-    labels = {
-        "raw": "(a) raw KaTeX loop in Node",
-        "cold": "(b) cold build, empty cache",
-        "nochange": "(c) rebuild, nothing changed",
-        "onenote": "(d) rebuild, one note edited",
-        "notes": "(e) notes/ cold build",
-        "floor": "(f) KaTeX alone, our engine",
-    }
-    base = statistics.median(times["raw"])
-    print(f"{'':32} {'median':>8} {'best':>8} {'/ (a)':>7}")
-    for key, label in labels.items():
-        median = statistics.median(times[key])
-        print(f"{label:32} {median:7.3f}s {min(times[key]):7.3f}s {median / base:7.2f}")
+    medians = {key: statistics.median(runs) for key, runs in times.items()}
+    base = medians.get("raw")
+    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7}")
+    for key, runs in times.items():
+        share = f"{medians[key] / base:7.2f}" if base else " " * 7
+        print(f"{rows[key].label:32} {medians[key]:7.3f}s {min(runs):7.3f}s {len(runs):5} {share}")
+    ratios = [
+        ("cold build / raw loop", "cold", "raw"),
+        ("cold build / Node peer, 1 thread", "cold", "peer"),
+        ("cold build / Node peer, 2 threads", "cold", "peer2"),
+        ("2-note cold build / Node peer", "small", "smallpeer"),
+    ]
+    printed = [(label, medians[a] / medians[b]) for label, a, b in ratios if a in medians and b in medians]
+    if printed:
+        print("ratios of medians")
+    for label, ratio in printed:
+        print(f"  {label:40} {ratio:5.2f}")
     return 0
 
 
