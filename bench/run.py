@@ -20,8 +20,9 @@ then times, --repeat rounds in alternation, each row a separate process:
   (i) small:     build.py on the 2-note corpus, empty cache (SMALL_RUNS runs per round)
   (j) smallpeer: node bench/peer_pipeline.js on the same two notes (as many, alternating)
 
-and prints each median, best and the ratio to (a) with the machine's load, then the ratios
-of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
+and prints each median, best, the ratio to (a) and the median CPU time (user + system, all
+threads and processes; steadier than wall time on a shared machine) with the machine's load,
+then the ratios of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
 figures are for people (see bench/README.md).
 """
 
@@ -45,16 +46,27 @@ PYTHON = sys.executable
 KEYS = ("raw", "cold", "nochange", "onenote", "notes", "floor", "peer", "peer2", "small", "smallpeer")
 
 
-def timed(command: list[str], before: Callable[[], None] | None = None) -> float:
-    """Wall-clock seconds of one process, from start to exit; it must succeed."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far; 0 where unknown."""
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], before: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one process, from start to exit; it must succeed."""
     if before is not None:
         before()
+    cpu = children_cpu()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return seconds
+    return seconds, children_cpu() - cpu
 
 
 def extract_formulas(corpus: Path, target: Path) -> int:
@@ -144,7 +156,8 @@ def main() -> int:
             command = [PYTHON, "build.py", "--src", str(src), "--out", str(out), "--cache-dir", str(cache)]
             return [*command, "-q", *jobs]
 
-        edited = corpus / "note0007.md"
+        notes = sorted(corpus.glob("*.md"))
+        edited = notes[min(7, len(notes) - 1)]  # note0007.md, in a corpus that has it
         original = edited.read_text(encoding="utf-8")
         edits = iter(range(1_000_000))
 
@@ -186,12 +199,19 @@ def main() -> int:
         }
         load_before = load_average()
         times: dict[str, list[float]] = {key: [] for key in chosen}
+        cpus: dict[str, list[float]] = {key: [] for key in chosen}
+
+        def measure(key: str) -> None:
+            seconds, cpu = timed(rows[key].command, rows[key].before)
+            times[key].append(seconds)
+            cpus[key].append(cpu)
+
         for _ in range(args.repeat):
             for key in (key for key in chosen if not rows[key].small):
-                times[key].append(timed(rows[key].command, rows[key].before))
+                measure(key)
             for _ in range(SMALL_RUNS):
                 for key in (key for key in chosen if rows[key].small):
-                    times[key].append(timed(rows[key].command, rows[key].before))
+                    measure(key)
 
     print(
         f"corpus: {args.notes} notes, {count} formulas; {os.cpu_count()} CPUs; "
@@ -199,21 +219,26 @@ def main() -> int:
     )
     medians = {key: statistics.median(runs) for key, runs in times.items()}
     base = medians.get("raw")
-    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7}")
+    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7} {'CPU':>8}")
     for key, runs in times.items():
         share = f"{medians[key] / base:7.2f}" if base else " " * 7
-        print(f"{rows[key].label:32} {medians[key]:7.3f}s {min(runs):7.3f}s {len(runs):5} {share}")
+        cpu = statistics.median(cpus[key])
+        print(
+            f"{rows[key].label:32} {medians[key]:7.3f}s {min(runs):7.3f}s {len(runs):5} {share} {cpu:7.3f}s"
+        )
     ratios = [
         ("cold build / raw loop", "cold", "raw"),
         ("cold build / Node peer, 1 thread", "cold", "peer"),
         ("cold build / Node peer, 2 threads", "cold", "peer2"),
         ("2-note cold build / Node peer", "small", "smallpeer"),
     ]
-    printed = [(label, medians[a] / medians[b]) for label, a, b in ratios if a in medians and b in medians]
+    cpu_medians = {key: statistics.median(runs) for key, runs in cpus.items()}
+    printed = [(label, a, b) for label, a, b in ratios if a in medians and b in medians]
     if printed:
-        print("ratios of medians")
-    for label, ratio in printed:
-        print(f"  {label:40} {ratio:5.2f}")
+        print(f"ratios of medians {'':23} {'wall':>5} {'CPU':>5}")
+    for label, a, b in printed:
+        cpu = cpu_medians[a] / cpu_medians[b] if cpu_medians[b] else float("nan")
+        print(f"  {label:40} {medians[a] / medians[b]:5.2f} {cpu:5.2f}")
     return 0
 
 
