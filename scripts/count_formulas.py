@@ -84,7 +84,9 @@ def scan(path: Path) -> NoteMath:
             tex = "\n".join(lines[start + 1 : i])
             note.formulas.append(Formula(start + 1, tex, display=True))
             for where in (start - 1, i + 1):
-                if 0 <= where < len(lines) and lines[where].strip():
+                # A fenced div's `:::` line is a block boundary as a blank line is.
+                neighbour = lines[where].strip() if 0 <= where < len(lines) else ""
+                if neighbour and not neighbour.startswith(":::"):
                     note.problems.append(f"{path}:{where + 1}: display block needs a blank line here")
         else:
             prose = INLINE.sub(" ", lines[i])
