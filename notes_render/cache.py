@@ -387,9 +387,9 @@ _JSON_TAG = b"J"
 
 def _encode(result: MathResult) -> bytes:
     if result.html is not None and result.error is None and not result.warnings:
-        return _HTML_TAG + result.html.encode("utf-8")
+        return _HTML_TAG + result.html
     data = {
-        "html": result.html,
+        "html": None if result.html is None else result.html.decode("utf-8"),
         "error": result.error,
         "position": result.position,
         "warnings": [list(w) for w in result.warnings],
@@ -400,10 +400,12 @@ def _encode(result: MathResult) -> bytes:
 def _decode(value: bytes) -> MathResult | None:
     """The result stored in value, or None when it is not one (then it is typeset again)."""
     if value.startswith(_HTML_TAG):
+        html = value[1:]
         try:
-            return MathResult(html=value[1:].decode("utf-8"))
+            html.decode("utf-8")  # only checked: it goes to the page as it is
         except UnicodeDecodeError:
             return None
+        return MathResult(html=html)
     try:
         if not value.startswith(_JSON_TAG):
             return None
@@ -416,4 +418,5 @@ def _decode(value: bytes) -> MathResult | None:
         return None
     if position is not None and not isinstance(position, int):
         return None
-    return MathResult(html=html, error=error, position=position, warnings=warnings)
+    encoded = None if html is None else html.encode("utf-8")
+    return MathResult(html=encoded, error=error, position=position, warnings=warnings)

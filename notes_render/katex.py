@@ -75,8 +75,10 @@ class MathRequest:
 class MathResult:
     """KaTeX's answer for one formula: HTML, or an error with its offset in the TeX."""
 
-    html: str | None
-    """The typeset formula (HTML + MathML), None when KaTeX refused it."""
+    html: bytes | None
+    """The typeset formula (HTML + MathML) as UTF-8, None when KaTeX refused it. Bytes, not
+    text, from the moment it leaves V8 to the page: KaTeX's zero-width spaces make a str two
+    bytes a character, and a big note's formulas are held until its body is rendered."""
     error: str | None = None
     """KaTeX's message without its position suffix."""
     position: int | None = None
@@ -379,8 +381,10 @@ class MiniRacerEngine:
         except JSTimeoutException as exc:
             self.timeouts += 1
             raise _Timeout from exc
-        special, _, rest = str(answer).partition("\0")
-        results = [MathResult(html=html) for html in rest.split("\0")]
+        # UTF-8 from here on (see MathResult.html); it has no NUL byte but NUL's own, so the
+        # answer splits the same once encoded.
+        special, _, rest = str(answer).encode("utf-8").partition(b"\0")
+        results = [MathResult(html=html) for html in rest.split(b"\0")]
         for index, item in json.loads(special).items():
             results[int(index)] = _result_from(item)
         return results
@@ -408,7 +412,7 @@ def _result_from(item: dict[str, object]) -> MathResult:
         for message, position in item.get("warnings", [])  # type: ignore[attr-defined]
     )
     if "html" in item:
-        return MathResult(html=str(item["html"]), warnings=warnings)
+        return MathResult(html=str(item["html"]).encode("utf-8"), warnings=warnings)
     position = item.get("position")
     return MathResult(
         html=None,

@@ -602,7 +602,7 @@ def _line_starts(state: StateBlock) -> list[int]:
 
 
 # --- rendering ----------------------------------------------------------------------
-# The pipeline stores KaTeX's HTML in token.meta["html"] before rendering; without it
+# The pipeline stores KaTeX's HTML (UTF-8) in token.meta["html"] before rendering; without it
 # the TeX is shown escaped, so a page is never missing text.
 
 
@@ -613,6 +613,8 @@ typeset formulas are not held twice, in the tokens and in the body being rendere
 
 def _formula_html(token: Token, env: Any) -> str:
     html = token.meta.pop("html", None) if env.get(CONSUME_HTML) else token.meta.get("html")
+    if isinstance(html, bytes):  # KaTeX's output is kept as UTF-8 (see katex.MathResult.html)
+        html = html.decode("utf-8")
     return str(html or f'<span class="math-source">{escapeHtml(token.content)}</span>')
 
 

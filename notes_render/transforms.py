@@ -233,12 +233,16 @@ def render_math(
     diagnostics = []
     for item, result in zip(items, results, strict=True):
         html = result.html
-        if html is not None and item.edits:
-            html = restore_annotation(html, item.tex)
-        if html is not None and item.display:
-            html = fit_display(html)
-            item.token.meta["may_scroll"] = may_scroll(html)
-        item.token.meta["html"] = html or _error_html(item, result)
+        if html is not None and (item.edits or item.display):  # text for a while, one formula
+            text = html.decode("utf-8")
+            if item.edits:
+                text = restore_annotation(text, item.tex)
+            if item.display:
+                text = fit_display(text)
+                item.token.meta["may_scroll"] = may_scroll(text)
+            html = text.encode("utf-8")
+        # UTF-8, as it came (see MathResult.html); the renderer decodes one formula at a time.
+        item.token.meta["html"] = html or _error_html(item, result).encode("utf-8")
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
         if result.html is None:
@@ -262,6 +266,13 @@ _TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}\u2019\u201d\u00bb\u2026]+")
 """Marks that must not start a line after the formula they follow."""
 
 
+def _html_text(formula: Token) -> str:
+    """A formula's typeset HTML as text, for a moment ("" before it is typeset): the token
+    keeps it as UTF-8 (see katex.MathResult.html)."""
+    html = formula.meta.get("html") or b""
+    return html.decode("utf-8") if isinstance(html, bytes) else str(html)
+
+
 def join_trailing_punctuation(note: ParsedNote) -> None:
     """Give each inline formula the punctuation right after it, as meta["trail"], so they
     are rendered together and a line never starts with the comma or full stop of a formula."""
@@ -273,7 +284,7 @@ def join_trailing_punctuation(note: ParsedNote) -> None:
             match = _TRAILING_PUNCTUATION.match(after.content)
             if match and formula.meta.get("html"):
                 formula.meta["trail"] = match.group()
-                formula.meta["html"] = hold_last_piece(formula.meta["html"])
+                formula.meta["html"] = hold_last_piece(_html_text(formula)).encode("utf-8")
                 after.content = after.content[match.end() :]
 
 
@@ -287,7 +298,7 @@ def reach_scroll_boxes(note: ParsedNote) -> None:
             token.attrSet("tabindex", "0")
         elif token.type == "paragraph_open" and index + 2 < len(tokens):
             children = tokens[index + 1].children or []
-            if any(c.type == "math_inline" and may_scroll(str(c.meta.get("html") or "")) for c in children):
+            if any(c.type == "math_inline" and may_scroll(_html_text(c)) for c in children):
                 token.attrSet("tabindex", "0")
                 if token.hidden:
                     # An item of a tight list shows its text without a paragraph, and an item

@@ -278,8 +278,8 @@ def test_a_batch_sent_in_parts_keeps_the_macros_its_formulas_define(
         MathRequest("\\w", False),
     ]
     results = katex_engine.render_batch(requests, {"\\R": "\\mathbb{R}"})
-    assert '<mi mathvariant="bold">v</mi>' in (results[2].html or "")
-    assert '<mi mathvariant="double-struck">R</mi>' in (results[3].html or "")
-    assert '<mi mathvariant="bold">w</mi>' in (results[5].html or "")
+    assert b'<mi mathvariant="bold">v</mi>' in (results[2].html or b"")
+    assert b'<mi mathvariant="double-struck">R</mi>' in (results[3].html or b"")
+    assert b'<mi mathvariant="bold">w</mi>' in (results[5].html or b"")
     again = katex_engine.render_batch([MathRequest("\\vecv", False)], {})  # a new batch starts afresh
     assert again[0].html is None and "\\vecv" in (again[0].error or "")

@@ -81,7 +81,7 @@ def test_a_slow_formula_costs_one_time_limit_and_spares_the_others(
         results[1].html is None and results[1].error == "formula took longer than 0.3 s to render; giving up"
     )
     assert all(r.html is not None for i, r in enumerate(results) if i != 1)
-    assert '<mi mathvariant="bold">v</mi>' in (results[2].html or "")  # the definition was replayed
+    assert b'<mi mathvariant="bold">v</mi>' in (results[2].html or b"")  # the definition was replayed
     # The batch, then the slow formula alone; never again for the twenty after it.
     assert engine.timeouts == 2
 
@@ -95,7 +95,7 @@ def test_the_parts_of_a_batch_share_one_deadline(engine_with: Callable[..., Mini
     results = engine.render_batch(requests, {})
     assert engine.timeouts == 1  # the second part, given the 0.001 s left for its 500 formulas
     assert [r.error for r in results] == [None] * len(requests)
-    assert f"<mi>x</mi><mn>{2 * katex.PART_SIZE - 1}</mn>" in (results[-1].html or "")
+    assert f"<mi>x</mi><mn>{2 * katex.PART_SIZE - 1}</mn>".encode() in (results[-1].html or b"")
 
 
 def test_repository_notes_build_strict_with_every_eqref_a_working_link(
@@ -124,7 +124,7 @@ def test_a_formula_that_typesets_a_nul_comes_back_whole_beside_the_others(
     # The engine hands formulas back separated by NULs; `\char0` typesets a NUL itself.
     tex = ["x", "a\\char0 b", "\\frac{", "y"]
     results = katex_engine.render_batch([MathRequest(t, False) for t in tex], {})
-    html = [r.html or "" for r in results]
+    html = [(r.html or b"").decode("utf-8") for r in results]
     assert "\0" in html[1] and html[1].count('class="katex"') == 1 and "<mi>b</mi>" in html[1]
     assert [message for message, _ in results[1].warnings] == [
         "No character metrics for '\x00' in style 'Main-Regular' and mode 'math'"
