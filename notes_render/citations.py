@@ -375,7 +375,7 @@ def _append_bibliography(
         assert bibliography is not None
         for (entry, tex), result in zip(formulas, results, strict=True):
             if result.html is not None:
-                typeset[(entry.key, tex)] = result.html
+                typeset[(entry.key, tex)] = result.html.decode("utf-8")  # a title's few formulas
                 continue
             at = bibliography.text.find(tex, entry.offset)
             offset = (at if at >= 0 else entry.offset) + (result.position or 0)

@@ -50,11 +50,13 @@ class Page:
     """Its headings with their ids, in order."""
     toc: list[TocEntry]
     """Its table of contents, formulas typeset."""
-    body: bytes | None
-    """The note's rendered HTML as UTF-8, without the template around it; None in the
-    build's own process when the worker that built the note keeps it (and writes the page).
-    Bytes, not text: a str holding one character past U+00FF (KaTeX's zero-width spaces)
-    takes two bytes a character, four past U+FFFF, which for a big note is gigabytes."""
+    body: list[bytes] | None
+    """The note's rendered HTML as UTF-8, in pieces to be written one after the other,
+    without the template around it; None in the build's own process when the worker that
+    built the note keeps it (and writes the page). Bytes, not text: a str holding one
+    character past U+00FF (KaTeX's zero-width spaces) takes two bytes a character, four past
+    U+FFFF, which for a big note is gigabytes. Pieces, never joined on the way to the page
+    (see _render_utf8)."""
     formulas: int
     """How many formulas it holds."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -177,8 +179,8 @@ def build_page(
     )
 
 
-def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> bytes:
-    """The note's HTML as UTF-8, followed by the hidden previews of what it refers to."""
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> list[bytes]:
+    """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it refers to."""
     from markdown_it.utils import OptionsDict, OptionsType
 
     from .crossrefs import render_previews
@@ -192,17 +194,33 @@ def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks
     # First: rendering the body takes each formula's HTML out of its token.
     previews = render_previews(md, parsed.tokens, options, parsed.env, blocks).encode("utf-8")
     parsed.env[CONSUME_HTML] = True
-    body = _render_utf8(md, parsed.tokens, options, parsed.env) + previews
+    body = _render_utf8(md, parsed.tokens, options, parsed.env)
+    if previews:
+        body.append(previews)
     if highlighter is not None:
         highlighter.save()
     return body
 
 
-def _render_utf8(md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]) -> bytes:
-    """What md.renderer.render gives, as UTF-8, each block encoded as it is rendered: the
-    body never exists as one string (see Page.body)."""
+BODY_PIECE = 1 << 16
+"""Bytes of a body gathered into one piece (see _render_utf8)."""
+
+
+def _render_utf8(
+    md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]
+) -> list[bytes]:
+    """What md.renderer.render gives, as UTF-8 in pieces of about BODY_PIECE bytes, each
+    block encoded as it is rendered: the body never exists as one string (see Page.body),
+    nor as one bytes object. Pieces this size fit in the memory that the formulas' HTML,
+    taken out of the tokens as they are rendered, leaves free: rendering a 2 MB note's body
+    added 3 MB to the build's peak this way, 52 MB into one growing buffer, and joining the
+    pieces at the end held the body twice (for a 20 MB note, half a gigabyte each). A piece
+    ends only where a top-level block's HTML ends, so no tag and no inline content (a link,
+    a formula) is split between two pieces: previews.py searches them one at a time."""
     renderer = cast("RendererHTML", md.renderer)
-    parts = []
+    pieces: list[bytes] = []
+    piece: list[bytes] = []
+    size = 0
     for index, token in enumerate(tokens):  # markdown-it's RendererHTML.render, piece by piece
         if token.type == "inline":
             html = renderer.renderInline(token.children or [], options, env)
@@ -210,8 +228,14 @@ def _render_utf8(md: MarkdownIt, tokens: list[Token], options: OptionsDict, env:
             html = renderer.rules[token.type](tokens, index, options, env)
         else:
             html = renderer.renderToken(tokens, index, options, env)
-        parts.append(html.encode("utf-8"))
-    return b"".join(parts)
+        piece.append(html.encode("utf-8"))
+        size += len(piece[-1])
+        if size >= BODY_PIECE:
+            pieces.append(b"".join(piece))
+            piece, size = [], 0
+    if piece or not pieces:
+        pieces.append(b"".join(piece))
+    return pieces
 
 
 def _note_macros(parsed: ParsedNote) -> dict[str, str]:
@@ -254,7 +278,7 @@ def page_from_state(result: NoteResult, body: bytes) -> Page:
         description=result.description,
         headings=[Heading(level, text, anchor) for level, text, anchor in result.outline["headings"]],
         toc=[_toc_entry(item) for item in result.outline["toc"]],
-        body=body,
+        body=[body],
         formulas=result.formulas,
     )
 

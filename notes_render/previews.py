@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
 PREVIEW_ATTRIBUTE = "data-preview"
@@ -58,9 +58,9 @@ def preview_block(label: str, fragment: str) -> str:
 def fill_note_references(
     body: bytes, page: PurePosixPath, notes: Mapping[PurePosixPath, tuple[str, Mapping[str, str]]]
 ) -> bytes:
-    """Give each `[](other.md#label)` of a rendered body its text, "Title, Lemma 2", from the
-    other note's labels (notes: each page's title and labels); an unknown one keeps its
-    `other.md#label` text (the link checker reports its anchor)."""
+    """Give each `[](other.md#label)` of a rendered body (or one of its pieces) its text,
+    "Title, Lemma 2", from the other note's labels (notes: each page's title and labels); an
+    unknown one keeps its `other.md#label` text (the link checker reports its anchor)."""
     if NOTE_REFERENCE_CLASS.encode() not in body:
         return body
 
@@ -77,11 +77,11 @@ def fill_note_references(
     return _NOTE_REFERENCE.sub(fill, body)
 
 
-def stylesheet(body: bytes) -> str:
-    """The rules that show each preview of a rendered body while a link to it is hovered or
-    focused; empty when the body has none."""
+def stylesheet(body: Sequence[bytes]) -> str:
+    """The rules that show each preview of a rendered body (its pieces, see page.Page.body)
+    while a link to it is hovered or focused; empty when the body has none."""
     rules = []
-    for escaped in dict.fromkeys(_PREVIEWS.findall(body)):
+    for escaped in dict.fromkeys(found for piece in body for found in _PREVIEWS.findall(piece)):
         label = _css_string(html.unescape(escaped.decode("utf-8")))
         rules.append(
             f'.note:has(a:is(.xref,.eqref)[href="#{label}"]:is(:hover,:focus-visible)) '

@@ -135,7 +135,7 @@ def write_home(config: Config, renderer: PageRenderer) -> None:
     writer.write_atomic(config.out / HOME, renderer.home())
 
 
-def write_page(config: Config, renderer: PageRenderer, page: Page, body: bytes) -> Stat | None:
+def write_page(config: Config, renderer: PageRenderer, page: Page, body: list[bytes]) -> Stat | None:
     """Render one note's page and write it; the stat of the file written."""
     path = config.out / page.source.output
     writer.write_atomic(path, renderer.note(page, body))
@@ -151,8 +151,9 @@ def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) ->
     with store.batch():
         built = build_page(note, config, get_engine, store)
         if isinstance(built, Page) and built.body is not None:
-            built.body_key = body_key(built.body)
-            store.put_many(BODIES, [(built.body_key, built.body)])
+            whole = b"".join(built.body)  # the cache keeps it as one value
+            built.body_key = body_key(whole)
+            store.put_many(BODIES, [(built.body_key, whole)])
     return built
 
 

@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -138,10 +138,12 @@ def _listdir(folder: Path) -> list[Path]:
 # --- atomic writes ----------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write data to path via a temporary file and rename; False if it already held data."""
+def write_atomic(path: Path, data: bytes | Sequence[bytes]) -> bool:
+    """Write data (bytes, or pieces of it to write one after the other) to path via a
+    temporary file and rename; False if it already held data."""
+    pieces = [data] if isinstance(data, bytes) else data
     try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
+        if path.stat().st_size == sum(len(piece) for piece in pieces) and _holds(path, pieces):
             return False
     except FileNotFoundError:
         pass
@@ -149,12 +151,30 @@ def write_atomic(path: Path, data: bytes) -> bool:
     fd, tmp = _temporary(path)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return True
+
+
+_COMPARED = 1 << 20
+"""Bytes of a file read at a time to compare it with what would be written."""
+
+
+def _holds(path: Path, pieces: Sequence[bytes]) -> bool:
+    """Whether the file at path holds exactly the pieces, one after the other (same size
+    known), read a megabyte at a time rather than whole beside them."""
+    with path.open("rb") as handle:
+        for piece in pieces:
+            view = memoryview(piece)
+            for start in range(0, len(view), _COMPARED):
+                chunk = view[start : start + _COMPARED]
+                if handle.read(len(chunk)) != chunk:
+                    return False
     return True
 
 
