@@ -86,6 +86,9 @@ def content_end(tex: str) -> int:
 
 
 _LINE_BREAK_WARNING = "In LaTeX, \\\\ or \\newline does nothing in display mode"
+_ENVIRONMENT_NAME = re.compile(r"\s*\{\s*([A-Za-z]+\*?)\s*\}")
+_SINGLE_ROW = ("equation", "equation*")
+"""KaTeX's environments of one row, where a `\\\\` is a line break it warns about."""
 _COMMAND_IN_MESSAGE = re.compile(r"\\(?:[A-Za-z]+|[^A-Za-z\s])")
 
 
@@ -93,7 +96,8 @@ def warning_offsets(tex: str, message: str) -> list[int]:
     """Where in tex, in order, KaTeX can raise a warning it gives no position for.
 
     For its line-break warning: every `\\newline`, and every `\\\\` that does not end a row
-    of an environment (in a group, in `\\left…\\right`, outside any environment); for any
+    of an environment (in a group, in `\\left…\\right`, in `equation`, which has one row,
+    outside any environment); for any
     other message naming a command: that command.
     """
     if message == _LINE_BREAK_WARNING:
@@ -101,12 +105,16 @@ def warning_offsets(tex: str, message: str) -> list[int]:
         openers: list[str] = []  # `{`, `\\left` and `\\begin` still open, innermost last
         for lexeme in lex(tex):
             name = lexeme.name
-            if name in ("{", "\\left", "\\begin"):
+            if name == "\\begin":
+                environment = _ENVIRONMENT_NAME.match(tex, lexeme.end)
+                single_row = environment is not None and environment.group(1) in _SINGLE_ROW
+                openers.append("\\begin*" if single_row else name)  # `*`: a `\\` there ends no row
+            elif name in ("{", "\\left"):
                 openers.append(name)
             elif name in ("}", "\\right") and openers:
                 openers.pop()
             elif name == "\\end":
-                while openers and openers.pop() != "\\begin":
+                while openers and not openers.pop().startswith("\\begin"):
                     pass
             elif name == "\\newline" or (name == "\\\\" and openers[-1:] != ["\\begin"]):
                 offsets.append(lexeme.start)
