@@ -150,6 +150,13 @@ _ASSIGNMENT = re.compile(
 _KEY_PART = re.compile(r"\s*([A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')\s*(?:\.|$)")
 
 
+_INLINE_KEY = re.compile(
+    r"\"(?:[^\"\\]|\\.)*\"|'[^']*'"  # a string value, skipped: a key's name in it is no key
+    r"|[{,]\s*(?P<key>[A-Za-z0-9_-]+|\"(?:[^\"\\]|\\.)*\"|'[^']*')\s*[=.]"
+)
+"""Strings, and the first part of each key written after `{` or `,` of an inline table."""
+
+
 def _key_parts(dotted: str) -> tuple[str, ...]:
     parts = []
     for match in _KEY_PART.finditer(dotted):
@@ -191,9 +198,11 @@ def _key_position(text: str, key: tuple[str, ...]) -> tuple[int, int]:
         if matched > best[0] and matched in (len(found), len(key)):
             best = (matched, number, column)
     matched, number, column = best
-    if number and matched < len(key):  # in an inline table: `katex = { trust-linkz = true }`
-        inner = lines[number - 1].find(key[matched], column)
-        column = inner + 1 if inner >= 0 else column
+    for part in key[matched:] if number else ():  # in an inline table: `katex = { trust-linkz = 1 }`
+        for inner in _INLINE_KEY.finditer(lines[number - 1], column):
+            if inner.group("key") and _key_parts(inner.group("key")) == (part,):
+                column = inner.start("key") + 1
+                break
     return number, column
 
 
