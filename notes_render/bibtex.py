@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from .errors import Diagnostic, SourcePosition
 from .sources import display_path
@@ -91,6 +92,8 @@ _ARXIV_URL = re.compile(r"^https?://(?:www\.)?arxiv\.org/(?:abs|pdf)/([^\s?#]+?)
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:)", re.I)
 _LEFTOVER_COMMAND = re.compile(r"\\[A-Za-z]+\s?")
 _ESCAPED = re.compile(r"\\([$&%#_{}])")
+_DOI_SAFE = "/:;()!$&'*+,=@"
+"""What a DOI keeps as written in its URL: the characters a URL's path may hold."""
 _VENUE_FIELDS = ("journal", "booktitle", "howpublished", "school", "institution", "publisher")
 
 
@@ -277,7 +280,9 @@ def _link(fields: dict[str, str]) -> tuple[str, str] | None:
     """The DOI's page, else arXiv's, else the url field."""
     doi = _DOI_PREFIX.sub("", fields.get("doi", "").strip())
     if doi:
-        return f"https://doi.org/{doi}", f"doi:{doi}"
+        # A DOI may hold any printable character (old Wiley ones hold `<`, `>`, `;`, `#`):
+        # in its URL those a path may not hold are percent-encoded, as the DOI Handbook says.
+        return f"https://doi.org/{quote(doi, safe=_DOI_SAFE)}", f"doi:{doi}"
     arxiv = _arxiv_id(fields)
     if arxiv:
         return f"https://arxiv.org/abs/{arxiv}", f"arXiv:{arxiv}"
