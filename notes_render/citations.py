@@ -234,7 +234,8 @@ def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str
                 entries.append(entry)
     if context.style == "author-year":
         entries.sort(key=_sort_key)
-    labels = _labels(entries, context.style)
+    taken = {str(token.attrs["id"]) for token, _ in walk(context.note.tokens) if "id" in token.attrs}
+    labels = _labels(entries, context.style, taken)
     for token, _ in walk(context.note.tokens):
         if token.type == "citation" and "entries" in token.meta:
             html = _citation_html(token, labels, context.style)
@@ -261,9 +262,12 @@ class _Label:
     """The year, with a letter when two entries would look alike (`2020a`)."""
     number: int
     """Its place in the bibliography (numbered style)."""
+    id: str
+    """The entry's id: pandoc's `ref-` + key, with `-1`, `-2`… when a heading of the note
+    already has that id (`## Ref Doe` and the key `doe`), so ids stay unique."""
 
 
-def _labels(entries: list[Entry], style: CitationStyle) -> dict[str, _Label]:
+def _labels(entries: list[Entry], style: CitationStyle, taken: set[str]) -> dict[str, _Label]:
     short = {entry.key: _short_authors(entry) for entry in entries}
     alike: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
@@ -272,7 +276,12 @@ def _labels(entries: list[Entry], style: CitationStyle) -> dict[str, _Label]:
     for number, entry in enumerate(entries, start=1):
         group = alike[(short[entry.key], entry.year)]
         letter = chr(ord("a") + group.index(entry)) if len(group) > 1 and style == "author-year" else ""
-        labels[entry.key] = _Label(short[entry.key], entry.year + letter, number)
+        anchor, count = ref_id(entry.key), 0
+        while anchor in taken:
+            count += 1
+            anchor = f"{ref_id(entry.key)}-{count}"
+        taken.add(anchor)
+        labels[entry.key] = _Label(short[entry.key], entry.year + letter, number, anchor)
     return labels
 
 
@@ -292,8 +301,8 @@ def ref_id(key: str) -> str:
     return "ref-" + key
 
 
-def _link(key: str, text: str) -> str:
-    return f'<a href="#{quote(ref_id(key), safe=_ID_SAFE)}">{text}</a>'
+def _link(label: _Label, text: str) -> str:
+    return f'<a href="#{quote(label.id, safe=_ID_SAFE)}">{text}</a>'
 
 
 def _inline(text: str) -> str:
@@ -332,7 +341,7 @@ def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle
             shown = str(label.number)
         else:
             shown = label.year if cite.suppress_author else f"{escape(label.authors)} {label.year}"
-        parts.append(prefix + _link(entry.key, shown) + _suffix(cite.suffix))
+        parts.append(prefix + _link(label, shown) + _suffix(cite.suffix))
     inner = (", " if style == "numbered" and plain else "; ").join(parts)
     opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
     return f'<span class="citation">{opening}{inner}{closing}</span>'
@@ -350,9 +359,7 @@ def _in_text_html(
         label = labels[entry.key]
         shown = str(label.number) if style == "numbered" else label.year
         opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
-        parts.append(
-            _link(entry.key, f"{escape(label.authors)} {opening}{shown}{_suffix(cite.suffix)}{closing}")
-        )
+        parts.append(_link(label, f"{escape(label.authors)} {opening}{shown}{_suffix(cite.suffix)}{closing}"))
     return f'<span class="citation">{", ".join(parts)}</span>'
 
 
@@ -385,7 +392,7 @@ def _append_bibliography(
     lines = [f'<div class="bibliography">\n<{tag} class="references">']
     for entry in entries:
         html = _entry_html(entry, labels[entry.key], context.style, typeset)
-        lines.append(f'<li id="{escape(ref_id(entry.key))}">{html}</li>')
+        lines.append(f'<li id="{escape(labels[entry.key].id)}">{html}</li>')
     lines.append(f"</{tag}>\n</div>\n")
     block = Token("html_block", "", 0)
     block.content = "\n".join(lines)
