@@ -31,7 +31,9 @@ class Author:
     last: str
     """Surname with its von part (`van den Oord`); `others` for BibTeX's `and others`."""
     first: str
-    """Given names (and Jr), as written."""
+    """Given names, as written."""
+    lineage: str = ""
+    """`Jr.`, `III`: BibTeX's `King, Jr., Martin Luther`, shown after the given names."""
 
     @property
     def others(self) -> bool:
@@ -233,7 +235,8 @@ def _entry(key: str, item: object, offset: int) -> Entry:
     authors = tuple(
         Author(
             latex_text(" ".join([*person.prelast_names, *person.last_names])),
-            latex_text(" ".join([*person.first_names, *person.middle_names, *person.lineage_names])),
+            latex_text(" ".join([*person.first_names, *person.middle_names])),
+            latex_text(" ".join(person.lineage_names)),
         )
         for person in people
     )

@@ -436,9 +436,9 @@ def _author_list(entry: Entry, *, inverted_first: bool) -> str:
         if author.others:
             names.append("et al.")
         elif index == 0 and inverted_first and author.first:
-            names.append(f"{author.last}, {author.first}")
+            names.append(", ".join(part for part in (author.last, author.first, author.lineage) if part))
         else:
-            names.append(f"{author.first} {author.last}".strip())
+            names.append(" ".join(part for part in (author.first, author.last, author.lineage) if part))
     if len(names) > 1 and names[-1] == "et al.":
         return ", ".join(names[:-1]) + " et al."
     if len(names) == 2:
