@@ -107,18 +107,45 @@ def _digest(path: Path) -> str:
 
 
 def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
-    """Every citation token with its parent; one inside a link's text is marked, since a
-    link cannot hold another."""
-    cites: list[tuple[Token, Token | None]] = []
+    """Every citation token with its parent, in reading order: a footnote's citations come
+    where the footnote is first referenced, as pandoc numbers them; one inside a link's text
+    is marked, since a link cannot hold another."""
+    # Each stream is what is read in order: a citation, or a reference to a footnote (its id).
+    streams: dict[int | None, list[tuple[Token, Token | None] | int]] = {None: []}
+    footnote: int | None = None
     depth = 0
     for token, parent in walk(note.tokens):
-        if token.type in ("link_open", "link_close"):
+        if token.type == "footnote_open":
+            footnote = token.meta["id"]
+            streams[footnote] = []
+        elif token.type == "footnote_close":
+            footnote = None
+        elif token.type in ("link_open", "link_close"):
             depth = max(depth + (1 if token.type == "link_open" else -1), 0)
         elif parent is None:
             depth = 0
+        elif token.type == "footnote_ref":
+            streams[footnote].append(token.meta["id"])
         elif token.type == "citation":
             token.meta["in_link"] = depth > 0
-            cites.append((token, token.meta.get("host", parent)))  # an inline footnote's paragraph
+            host = token.meta.get("host", parent)  # an inline footnote's paragraph
+            streams[footnote].append((token, host))
+    cites: list[tuple[Token, Token | None]] = []
+    read: set[int | None] = set()
+    for name in streams:  # the text first; then any footnote no reference reaches
+        if name in read:
+            continue
+        read.add(name)
+        pending = [iter(streams[name])]  # a stack, not recursion: footnotes may chain deeply
+        while pending:
+            event = next(pending[-1], None)
+            if event is None:
+                pending.pop()
+            elif not isinstance(event, int):
+                cites.append(event)
+            elif event not in read and event in streams:
+                read.add(event)
+                pending.append(iter(streams[event]))
     return cites
 
 
