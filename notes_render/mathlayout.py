@@ -94,6 +94,8 @@ def _split_at_quads(base: str) -> list[str]:
     """The base cut at each quad among its children: pieces (each a base, with the base's
     strut) and, between them, the gaps ("2em"). A piece that would hold nothing but the
     strut is left out."""
+    if not any(quad in base for quad in _QUADS):  # most bases: nothing to cut, no tag scan
+        return [base]
     content = len(_BASE_START)
     children = _children(base, content)
     strut = _STRUT.match(base, content)
