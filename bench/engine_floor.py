@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def typeset(notes: list[list[list[object]]], results: multiprocessing.SimpleQueue[int]) -> None:
     """Typeset notes with one engine; put the number of bytes of HTML it got back."""
     sys.path.insert(0, str(REPO))
-    from notes_render.katex import MathRequest, MiniRacerEngine, find_katex
+    from notes_render.typeset.katex import MathRequest, MiniRacerEngine, find_katex
 
     engine = MiniRacerEngine(find_katex(None, REPO))
     size = 0

@@ -72,7 +72,8 @@ def timed(command: list[str], before: Callable[[], None] | None = None) -> tuple
 def extract_formulas(corpus: Path, target: Path) -> int:
     """Write every note's formulas as [[tex, display], ...] per note, found by our parser."""
     sys.path.insert(0, str(REPO))
-    from notes_render import parsing, transforms
+    from notes_render.markdown import parsing
+    from notes_render.passes import transforms
     from notes_render.sources import discover_notes
 
     notes = []

@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from .dialects import DIALECTS
 from .errors import ConfigError, Diagnostic, NotesRenderError
+from .markdown.dialects import DIALECTS
 
 EXIT_OK = 0
 EXIT_CONTENT = 1
@@ -246,8 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from .build.pipeline import build_site
     from .config import make_config
-    from .pipeline import build_site
 
     started = time.perf_counter()
     config = make_config(
@@ -284,7 +284,7 @@ def _build(args: argparse.Namespace) -> int:
 def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagnostic]:
     """The checker's findings on the files a build just wrote, except where the build itself
     already reported a problem (a missing image is found by both: say it once)."""
-    from .check import check_site, note_sources, written_files
+    from .site.check import check_site, note_sources, written_files
 
     reported = {diagnostic.position for diagnostic in known}
     found = check_site(out, written_files(out), note_sources(src))
@@ -292,13 +292,13 @@ def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagno
 
 
 def _prune(args: argparse.Namespace) -> int:
-    from .cache import DB_NAME, Store
     from .config import default_cache_dir
+    from .typeset.cache import DB_NAME, Store
 
     folder: Path = args.cache_dir or default_cache_dir(Path.cwd())
     if not ((folder / DB_NAME).is_file() or (folder / "builds").is_dir()):
         raise ConfigError(f"no cache at {folder} (a build makes {DB_NAME} and builds/ there)")
-    from .state import prune
+    from .build.state import prune
 
     removed = Store(folder).prune(max(0, args.max_age))
     states = prune(folder)
@@ -310,7 +310,7 @@ def _prune(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import check_site, note_sources, site_files
+    from .site.check import check_site, note_sources, site_files
 
     out: Path = args.out
     if not out.is_dir():
@@ -351,8 +351,8 @@ def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None
     import tempfile
     import webbrowser
 
-    from . import preview
     from .config import make_config
+    from .preview import live as preview
 
     warning = preview.host_warning(args.host)
     if warning:

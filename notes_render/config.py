@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
 from .errors import ConfigError
+from .markdown.dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
 from .sources import display_path
 
 CACHE_DIR_NAME = ".notes-render-cache"
@@ -276,7 +276,7 @@ def make_config(
         raise ConfigError(f"{at}: katex.preamble: {preamble_path} does not exist or is not a file")
     if preamble_path is not None:
         from .sources import display_path
-        from .texdefs import read_preamble
+        from .typeset.texdefs import read_preamble
 
         macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
     bibliography = settings.get("bibliography")

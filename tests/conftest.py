@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from notes_render import cli
-from notes_render.katex import MiniRacerEngine, find_katex
+from notes_render.typeset.katex import MiniRacerEngine, find_katex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).parent.parent

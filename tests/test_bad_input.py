@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
-from notes_render import pipeline, writer
+from notes_render.build import pipeline
+from notes_render.site import writer
 
 BAD = FIXTURES / "bad-input"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pybtex.plugin
 import pytest
 
-from notes_render import bibtex
+from notes_render.passes import bibtex
 
 ENTRY = r"""@article{keyN,
   author = {M{\"u}ller, Ana and Dupont, Jean},

@@ -46,8 +46,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    from notes_render.build.pipeline import build_site
     from notes_render.config import make_config
-    from notes_render.pipeline import build_site
 
     out = tmp_path_factory.mktemp("browser") / "site"
     report = build_site(make_config(src=REPO / "notes", out=out, project_dir=REPO))
@@ -58,8 +58,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 @pytest.fixture(scope="module")
 def long_equations(site: Site) -> Path:
     """tests/fixtures/long-equations built next to the real notes, as a folder of the site."""
+    from notes_render.build.pipeline import build_site
     from notes_render.config import make_config
-    from notes_render.pipeline import build_site
 
     out = site.out.parent / "long"
     build_site(make_config(src=FIXTURES / "long-equations", out=out, project_dir=REPO))

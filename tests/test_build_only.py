@@ -8,10 +8,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import FIXTURES
 
+from notes_render.build.pipeline import build_site
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
-from notes_render.pipeline import build_site
-from notes_render.writer import read_manifest
+from notes_render.site.writer import read_manifest
 
 
 @pytest.fixture

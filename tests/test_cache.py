@@ -24,11 +24,13 @@ import pytest
 from conftest import FIXTURES, REPO
 from markupsafe import Markup
 
-from notes_render import highlight, templates, workers
+from notes_render.build import workers
+from notes_render.build.pipeline import BuildReport, build_site
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError, ConfigError, ContentError, SourcePosition
-from notes_render.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
-from notes_render.pipeline import BuildReport, build_site
+from notes_render.markdown import highlight
+from notes_render.site import templates
+from notes_render.typeset.katex import MathRequest, MathResult, MiniRacerEngine, find_katex
 
 MACROS = {"\\R": "\\mathbb{R}", "\\Rp": "\\R_{+}", "\\unused": "u"}
 
@@ -328,7 +330,8 @@ def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch:
     # A process that has not loaded V8 forks its workers (this one spawns them): the same site.
     forked = tmp_path / "forked"
     script = (
-        "from pathlib import Path; from notes_render import config, pipeline, workers\n"
+        "from pathlib import Path; from notes_render import config\n"
+        "from notes_render.build import pipeline, workers\n"
         "import sys; assert 'py_mini_racer' not in sys.modules  # so the pool forks\n"
         "workers.POOL_MIN_BYTES = 0\n"
         "pools, pool = [], workers._Pool\n"
@@ -353,7 +356,8 @@ def _alive(pid: int) -> bool:
 
 def test_workers_stop_when_the_build_that_started_them_is_killed(tmp_path: Path) -> None:
     script = (
-        "import os; from pathlib import Path; from notes_render import config, pipeline, workers\n"
+        "import os; from pathlib import Path; from notes_render import config\n"
+        "from notes_render.build import pipeline, workers\n"
         "workers.POOL_MIN_BYTES = 0\n"
         "pool = workers._Pool\n"
         "def started(*a):\n"

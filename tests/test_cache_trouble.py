@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 from conftest import BuildResult
 
-from notes_render import cli, state, workers, writer
+from notes_render import cli
+from notes_render.build import state, workers
+from notes_render.build.pipeline import build_site
 from notes_render.config import Config
-from notes_render.pipeline import build_site
+from notes_render.site import writer
 
 NOTES = {f"n{i}.md": f"# Note {i}\n\nSome $x_{i}$ and $y^{i}$.\n" for i in range(3)}
 CHANGED = {rel: text.replace("y^", "z^") for rel, text in NOTES.items()}

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, BuildResult
 
-from notes_render.citesyntax import is_cross_reference
+from notes_render.build.pipeline import BuildReport, build_site
 from notes_render.config import make_config
-from notes_render.parsing import markdown
-from notes_render.pipeline import BuildReport, build_site
+from notes_render.markdown.citesyntax import is_cross_reference
+from notes_render.markdown.parsing import markdown
 
 CASES = FIXTURES / "citations" / "cases.txt"
 EXPECTED_KINDS = ("style", "citation", "link", "entry", "entry-link", "text", "absent", "error")

@@ -11,10 +11,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import BuildResult
 
-from notes_render.check import check_site, note_sources, written_files
+from notes_render.build.pipeline import build_site
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
-from notes_render.pipeline import build_site
+from notes_render.site.check import check_site, note_sources, written_files
 
 FIXTURE = Path(__file__).parent / "fixtures" / "crossrefs.txt"
 KINDS = ("text", "absent", "count", "error")

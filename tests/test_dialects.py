@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import BuildResult, formulas
 
-from notes_render.dialects import DIALECTS
+from notes_render.markdown.dialects import DIALECTS
 
 KNOWN = "known dialects: pandoc, typora, kramdown, github, obsidian"
 NOTE = "Text $$a_1$$ more.\n"

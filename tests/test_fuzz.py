@@ -10,11 +10,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notes_render.check import check_site, note_sources, written_files
+from notes_render.build.pipeline import build_site
 from notes_render.config import Config
-from notes_render.dialects import DIALECTS
-from notes_render.katex import MiniRacerEngine
-from notes_render.pipeline import build_site
+from notes_render.markdown.dialects import DIALECTS
+from notes_render.site.check import check_site, note_sources, written_files
+from notes_render.typeset.katex import MiniRacerEngine
 
 TEX_PIECES = [
     "x",

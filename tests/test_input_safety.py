@@ -13,9 +13,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 from conftest import BuildResult, formulas
 
-from notes_render import katex, parsing, transforms
-from notes_render.katex import MathRequest, MiniRacerEngine
+from notes_render.markdown import parsing
+from notes_render.passes import transforms
 from notes_render.sources import NoteSource
+from notes_render.typeset import katex
+from notes_render.typeset.katex import MathRequest, MiniRacerEngine
 
 
 def _deep_list(depth: int) -> str:

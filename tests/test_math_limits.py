@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
-from notes_render import katex
-from notes_render.katex import MathRequest, MiniRacerEngine, TimeLimits, find_katex
+from notes_render.typeset import katex
+from notes_render.typeset.katex import MathRequest, MiniRacerEngine, TimeLimits, find_katex
 
 
 def test_five_bad_formulas_point_at_line_and_column_each_by_its_own_limit(
@@ -137,7 +137,7 @@ def test_processes_that_still_hold_an_engine_exit() -> None:
     # Left to interpreter shutdown, mini-racer's teardown could wait forever on a thread that
     # was gone: most runs hung when a few such processes ended at once.
     script = (
-        "from notes_render.katex import MiniRacerEngine, MathRequest, find_katex\n"
+        "from notes_render.typeset.katex import MiniRacerEngine, MathRequest, find_katex\n"
         "engine = MiniRacerEngine(find_katex(None))\n"
         "assert engine.render_batch([MathRequest('x', False)], {})[0].html\n"
     )

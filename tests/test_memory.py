@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import BuildResult
 
-from notes_render import writer
+from notes_render.site import writer
 
 PEAK_PER_PAGE_BYTE = 3.1
 """Bound on what the build's traced peak grows by, over what the page grows by, from one note

@@ -13,8 +13,8 @@ from conftest import FIXTURES, formulas
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from notes_render.build.pipeline import build_site
     from notes_render.config import make_config
-    from notes_render.pipeline import build_site
 
     out = tmp_path_factory.mktemp("navigation") / "out"
     report = build_site(make_config(src=FIXTURES / "navigation", out=out, strict=True, project_dir=FIXTURES))

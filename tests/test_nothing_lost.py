@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, BuildResult
 
-from notes_render import writer
+from notes_render.build.pipeline import build_site
 from notes_render.config import Config
-from notes_render.pipeline import build_site
+from notes_render.site import writer
 
 KILLS = 20
 """Builds the fault-injection test kills, each at a seeded random step of its writes."""

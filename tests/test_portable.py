@@ -208,7 +208,7 @@ def test_the_windows_check_is_not_blind(tmp_path: Path) -> None:
 )
 def test_workers_start_the_way_each_system_allows(platform: str, v8: bool, method: str) -> None:
     # In a fresh process, with V8 loaded or not (in this one it may be either).
-    script = f"{'import py_mini_racer; ' if v8 else ''}from notes_render import workers; "
+    script = f"{'import py_mini_racer; ' if v8 else ''}from notes_render.build import workers; "
     done = subprocess.run(
         [sys.executable, "-c", script + f"print(workers.start_method({platform!r}))"],
         cwd=REPO,

@@ -11,8 +11,8 @@ from test_cache import SpyEngine
 from test_math_config import build_project, problems
 
 from notes_render import cli
+from notes_render.build.pipeline import build_site
 from notes_render.config import make_config
-from notes_render.pipeline import build_site
 
 
 def test_preamble_definitions_hold_in_every_note(

@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import FIXTURES, REPO, formulas, launch_chromium
 
-from notes_render import cli, preview
+from notes_render import cli
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
+from notes_render.preview import live as preview
 
 WAIT_S = 20.0
 """Longest any test waits for one answer or event; a hang fails instead of blocking CI."""

@@ -15,8 +15,8 @@ from conftest import FIXTURES, BuildResult, formulas
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from notes_render.build.pipeline import build_site
     from notes_render.config import make_config
-    from notes_render.pipeline import build_site
 
     out = tmp_path_factory.mktemp("writing") / "out"
     report = build_site(make_config(src=FIXTURES / "writing", out=out, strict=True, project_dir=FIXTURES))

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
-from . import sources
-from .config import Config
-from .errors import ContentError, Diagnostic, SourcePosition
-from .katex import MathEngine
-from .sources import NoteSource, PathKind
+from .. import sources
+from ..config import Config
+from ..errors import ContentError, Diagnostic, SourcePosition
+from ..sources import NoteSource, PathKind
+from ..typeset.katex import MathEngine
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -26,12 +26,12 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
     from markdown_it.utils import OptionsDict
 
-    from .cache import Store
-    from .crossrefs import CrossRefs
-    from .navigation import TocEntry
-    from .parsing import ParsedNote
+    from ..markdown.parsing import ParsedNote
+    from ..passes.crossrefs import CrossRefs
+    from ..passes.transforms import Heading
+    from ..site.navigation import TocEntry
+    from ..typeset.cache import Store
     from .state import NoteResult
-    from .transforms import Heading
 
 
 @dataclass(slots=True)
@@ -116,7 +116,11 @@ def build_page(
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
     # Heavy (markdown-it, YAML): loaded only when a note is built.
-    from . import citations, crossrefs, mathjax, navigation, parsing, references, state, transforms
+    from ..markdown import parsing
+    from ..passes import citations, crossrefs, references, transforms
+    from ..site import navigation
+    from ..typeset import mathjax
+    from . import state
 
     refused = sources.containment_problem(config.src, note.rel)
     if refused is not None:
@@ -183,9 +187,9 @@ def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks
     """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it refers to."""
     from markdown_it.utils import OptionsDict, OptionsType
 
-    from .crossrefs import render_previews
-    from .highlight import CachedHighlighter
-    from .mathsyntax import CONSUME_HTML
+    from ..markdown.highlight import CachedHighlighter
+    from ..markdown.mathsyntax import CONSUME_HTML
+    from ..passes.crossrefs import render_previews
 
     options, highlighter = md.options, None
     if store is not None:
@@ -269,7 +273,7 @@ def _toc_data(entry: TocEntry) -> list[Any]:
 
 def page_from_state(result: NoteResult, body: bytes) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
-    from .transforms import Heading
+    from ..passes.transforms import Heading
 
     return Page(
         source=result.source,
@@ -286,7 +290,7 @@ def page_from_state(result: NoteResult, body: bytes) -> Page:
 def _toc_entry(item: list[Any]) -> TocEntry:
     from markupsafe import Markup
 
-    from .navigation import TocEntry
+    from ..site.navigation import TocEntry
 
     level, anchor, html, children = item
     return TocEntry(level, anchor, Markup(html), [_toc_entry(child) for child in children])

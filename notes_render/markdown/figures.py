@@ -90,7 +90,7 @@ def _caption(state: StateCore, inline: Token, image: Token) -> Token | None:
             child.meta["offset"] = int(child.meta.get("offset", 0)) + max(where, 0)
     alt = image.attrs.pop("fig-alt", None)
     if alt is not None or not title:
-        from .transforms import plain_text  # transforms imports parsing, which imports this
+        from ..passes.transforms import plain_text  # transforms imports parsing, which imports this
 
         text = str(alt) if alt is not None else plain_text(caption, readable=True)
         image.children = [Token("text", "", 0, content=text)]

@@ -31,11 +31,11 @@ from urllib.parse import unquote, urlsplit
 
 import watchfiles
 
-from . import pipeline
-from .config import Config
-from .errors import ConfigError, NotesRenderError
-from .katex import MathEngine
-from .sources import discover_notes
+from ..build import pipeline
+from ..config import Config
+from ..errors import ConfigError, NotesRenderError
+from ..sources import discover_notes
+from ..typeset.katex import MathEngine
 
 DEFAULT_PORT = 8000
 """Tried first when no --port is given; a free port is taken if it is busy."""

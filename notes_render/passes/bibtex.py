@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .errors import Diagnostic, SourcePosition
-from .sources import display_path
+from ..errors import Diagnostic, SourcePosition
+from ..sources import display_path
 
 if TYPE_CHECKING:
     from pybtex.backends import BaseBackend

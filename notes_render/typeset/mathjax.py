@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ..passes.transforms import MathItem
 from .texdefs import MATHJAX_NAME, brace_group, content_end, lex, macro_name
-from .transforms import MathItem
 
 Edit = tuple[int, int, str]
 

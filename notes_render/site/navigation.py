@@ -17,10 +17,10 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from .sources import HOME, relative_url
+from ..sources import HOME, relative_url
 
 if TYPE_CHECKING:
-    from .transforms import Heading
+    from ..passes.transforms import Heading
 
 TOC_DEPTH = 2
 """Heading levels shown in a table of contents, counted from its top level."""

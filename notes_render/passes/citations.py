@@ -18,13 +18,13 @@ from urllib.parse import quote
 
 from markdown_it.token import Token
 
+from ..build.state import Stat, file_digest, file_stat
+from ..config import Config
+from ..errors import Diagnostic
+from ..markdown.citesyntax import IN_TEXT, Cite, key_of
+from ..markdown.parsing import ParsedNote
+from ..typeset.katex import MathEngine, MathRequest
 from .bibtex import Bibliography, Entry
-from .citesyntax import IN_TEXT, Cite, key_of
-from .config import Config
-from .errors import Diagnostic
-from .katex import MathEngine, MathRequest
-from .parsing import ParsedNote
-from .state import Stat, file_digest, file_stat
 from .transforms import BlockPositions, walk
 
 DEFAULT_BIBLIOGRAPHY = "references.bib"
@@ -335,7 +335,7 @@ def _link(label: _Label, text: str) -> str:
 def _inline(text: str) -> str:
     """A prefix or locator as inline Markdown, as pandoc reads it (`*passim*`); a formula in
     it is shown as its TeX, not typeset."""
-    from .parsing import markdown
+    from ..markdown.parsing import markdown
 
     return str(markdown().renderInline(text)).strip()
 

@@ -21,9 +21,9 @@ from urllib.parse import unquote
 
 from markdown_it.token import Token
 
-from .errors import Diagnostic
-from .figures import IMAGE_ATTRIBUTES
-from .parsing import ParsedNote
+from ..errors import Diagnostic
+from ..markdown.figures import IMAGE_ATTRIBUTES
+from ..markdown.parsing import ParsedNote
 from .previews import NOTE_REFERENCE_CLASS, preview_block
 from .references import Mark, Numbering, Target, nearest
 from .transforms import BlockPositions, is_local, plain_text

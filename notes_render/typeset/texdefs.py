@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MATHJAX_NAME = re.compile(r"\s*(?:\\?([A-Za-z]+)|(\\?)([^\s{}\\]))\s*$")
 """A name MathJax's \\newcommand accepts: letters or one character, with or without `\\`."""

@@ -18,8 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from .errors import Diagnostic, SourcePosition
-from .sources import NoteSource, discover_notes
+from ..errors import Diagnostic, SourcePosition
+from ..sources import NoteSource, discover_notes
 from .writer import read_manifest
 
 Problem = Callable[[str], str]

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from . import sources, state, writer
-from .cache import BODIES, Store, cache_warning
-from .config import Config
-from .errors import ConfigError, ContentError, Diagnostic, SourcePosition
-from .katex import MathEngine, MiniRacerEngine, find_katex, katex_version
+from .. import sources
+from ..config import Config
+from ..errors import ConfigError, ContentError, Diagnostic, SourcePosition
+from ..site import writer
+from ..sources import HOME, NoteSource, discover_notes
+from ..typeset.cache import BODIES, Store, cache_warning
+from ..typeset.katex import MathEngine, MiniRacerEngine, find_katex, katex_version
+from . import state
 from .page import Page, Site, page_from_state
-from .sources import HOME, NoteSource, discover_notes
 from .state import BuildState, NoteResult
 
 if TYPE_CHECKING:
@@ -351,7 +353,7 @@ def _write_pages(build: _Build, results: list[NoteResult], version: str, *, home
 
 def _site(build: _Build, results: list[NoteResult], version: str) -> Site:
     """What every page shows of the others."""
-    from .fonts import font_map
+    from ..typeset.fonts import font_map
 
     notes = tuple(r.listing_entry for r in results)
     fonts = font_map((build.dist / "katex.min.css").read_text(encoding="utf-8"))
@@ -397,7 +399,7 @@ def _write_katex_css(build: _Build) -> None:
 def _write_highlight_css(build: _Build) -> None:
     """Pygments' colours for highlighted code, generated so they follow the installed Pygments."""
     if not _untouched(build, HIGHLIGHT_CSS):
-        from . import highlight  # heavy: Pygments
+        from ..markdown import highlight  # heavy: Pygments
 
         writer.write_atomic(build.config.out / HIGHLIGHT_CSS, highlight.stylesheet().encode("utf-8"))
     _remember(build, HIGHLIGHT_CSS)

@@ -33,8 +33,8 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.footnote.index import footnote_inline
 
+from ..typeset.texdefs import skip_braces
 from .dialects import DEFAULT_DIALECT, DIALECTS, MathDialect
-from .texdefs import skip_braces
 
 AMS_ENVIRONMENTS = (
     "equation", "equation*", "align", "align*", "alignat", "alignat*", "gather", "gather*",

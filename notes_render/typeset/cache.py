@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ConfigError, Diagnostic, SourcePosition
+from ..errors import ConfigError, Diagnostic, SourcePosition
+from ..sources import display_path
 from .katex import MathEngine, MathRequest, MathResult
-from .sources import display_path
 
 DB_NAME = "cache.sqlite3"
 """The SQLite file inside the cache folder."""

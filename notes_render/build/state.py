@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar, cast, get_args
 
-from . import __version__, writer
-from .config import Config
-from .errors import Diagnostic, SourcePosition
-from .katex import engine_id
+from .. import __version__
+from ..config import Config
+from ..errors import Diagnostic, SourcePosition
+from ..site import writer
+from ..sources import NoteSource, PathKind, containment_problem, target_kind
+from ..typeset.katex import engine_id
 from .page import Listed, Page, outline_data
-from .sources import NoteSource, PathKind, containment_problem, target_kind
 
 _T = TypeVar("_T")
 

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import filelock
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 MANIFEST_NAME = ".notes-render-manifest.json"
 """File in the output folder listing every file the last build wrote there."""

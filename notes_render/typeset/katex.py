@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from .config import PACKAGE_ROOT
-from .errors import ConfigError
+from ..config import PACKAGE_ROOT
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from py_mini_racer import MiniRacer

@@ -15,9 +15,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from .errors import Diagnostic
-from .parsing import ParsedNote
-from .texdefs import brace_group, content_end, lex
+from ..errors import Diagnostic
+from ..markdown.parsing import ParsedNote
+from ..typeset.texdefs import brace_group, content_end, lex
 from .transforms import BlockPositions, MathItem, walk
 
 NUMBERED_ENVIRONMENTS = {

@@ -22,21 +22,22 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from . import state, writer
-from .cache import BODIES, CachedEngine, Store, body_key
-from .config import Config
-from .errors import BuildError, Diagnostic
-from .katex import MathEngine, engine_id, katex_version
+from ..config import Config
+from ..errors import BuildError, Diagnostic
+from ..site import writer
+from ..sources import HOME, NoteSource
+from ..typeset.cache import BODIES, CachedEngine, Store, body_key
+from ..typeset.katex import MathEngine, engine_id, katex_version
+from . import state
 from .page import Page, Site, build_page, detach
-from .sources import HOME, NoteSource
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    from ..site.templates import PageRenderer
     from .pipeline import EngineFactory
     from .state import Stat
-    from .templates import PageRenderer
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
@@ -106,7 +107,7 @@ class NoteBuilder:
     def _renderer(self, site: Site) -> PageRenderer:
         """This process's renderer; Jinja is loaded when the first page is rendered here."""
         if self._own_renderer is None:
-            from .templates import PageRenderer
+            from ..site.templates import PageRenderer
 
             self._own_renderer = PageRenderer(site)
         return self._own_renderer
@@ -392,7 +393,7 @@ def _answer(
         page = kept[note.rel] = detach(built)
         return ("built", index, dataclasses.replace(page, body=None), engine.trouble())
     _, site, rels, home = message
-    from .templates import PageRenderer
+    from ..site.templates import PageRenderer
 
     renderer = PageRenderer(site)
     stats = {}

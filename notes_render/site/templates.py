@@ -14,17 +14,17 @@ import jinja2
 from jinja2 import meta, nodes
 from markupsafe import Markup
 
-from .errors import ConfigError
-from .fonts import page_fonts
+from ..errors import ConfigError
+from ..passes.previews import fill_note_references, stylesheet
+from ..sources import HOME, relative_url
+from ..typeset.fonts import page_fonts
 from .navigation import Navigation
-from .previews import fill_note_references, stylesheet
-from .sources import HOME, relative_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ..build.page import Page, Site
     from .navigation import TocEntry
-    from .page import Page, Site
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from pygments.formatters import HtmlFormatter
     from pygments.lexer import Lexer
 
-    from .cache import Store
+    from ..typeset.cache import Store
 
 LIGHT_STYLE = "default"
 """Pygments style for light pages."""
@@ -77,7 +77,7 @@ class CachedHighlighter:
     def __call__(self, code: str, language: str, attrs: str) -> str:
         if not language:
             return ""
-        from .cache import CODE
+        from ..typeset.cache import CODE
 
         key = code_key(code, language, attrs)
         stored = self._store.get_many(CODE, [key]).get(key)
@@ -92,7 +92,7 @@ class CachedHighlighter:
 
     def save(self) -> None:
         """Store the code coloured since the last save."""
-        from .cache import CODE
+        from ..typeset.cache import CODE
 
         self._store.put_many(CODE, self._fresh)
         self._fresh = []

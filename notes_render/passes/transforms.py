@@ -18,13 +18,13 @@ from urllib.parse import unquote, urlsplit
 
 from markdown_it.token import Token
 
-from .dialects import DIALECTS, dialects_with
-from .errors import Diagnostic, SourcePosition
-from .katex import MathEngine, MathRequest, MathResult, explain
-from .mathlayout import fit_display, hold_last_piece, may_scroll
-from .parsing import ParsedNote
-from .sources import PathKind, containment_problem, path_kind
-from .texdefs import warning_offsets
+from ..errors import Diagnostic, SourcePosition
+from ..markdown.dialects import DIALECTS, dialects_with
+from ..markdown.parsing import ParsedNote
+from ..sources import PathKind, containment_problem, path_kind
+from ..typeset.katex import MathEngine, MathRequest, MathResult, explain
+from ..typeset.mathlayout import fit_display, hold_last_piece, may_scroll
+from ..typeset.texdefs import warning_offsets
 
 # --- math -----------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class BlockPositions:
 def text_math_warnings(note: ParsedNote) -> list[Diagnostic]:
     """A warning for each delimiter pair left as text that a MathJax page would typeset:
     why it is text under the note's dialect, and what makes it math."""
-    from .mathsyntax import BLOCK_NOTICES
+    from ..markdown.mathsyntax import BLOCK_NOTICES
 
     warnings = []
     blocks = BlockPositions.cache(note.lines)

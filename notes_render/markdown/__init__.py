@@ -1,0 +1,1 @@
+"""Markdown to tokens: the parser, its plugins (math, figures, divs, citations) and highlighting."""

@@ -1,0 +1,1 @@
+"""The site around the notes: navigation, templates, the output folder and the checker."""
