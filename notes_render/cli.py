@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from .errors import ConfigError, Diagnostic, NotesRenderError
+from .errors import ConfigError, Diagnostic, NotesRenderError, file_error
 from .markdown.dialects import DIALECTS
 
 EXIT_OK = 0
@@ -23,10 +23,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a folder of math-heavy Markdown notes into a static site; "
         "formulas are typeset with KaTeX at build time, so pages need no JavaScript.",
         epilog="Exit status: 0 success; 1 content problems under --strict (a bad formula, link "
-        "or anchor, a note that cannot be read), or notes whose pages would collide; 2 usage or "
-        "configuration error, another build writing to the same folder, an output folder that "
-        "cannot be written or that holds files the build did not write where it would write its "
-        "own; 130 interrupted.",
+        "or anchor, a note that cannot be read), or notes whose pages would collide, or a file the "
+        "notes link to that cannot be read; 2 usage or configuration error, a template that fails, "
+        "another build writing to the same folder, an output folder that cannot be written or that "
+        "holds files the build did not write where it would write its own; 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser("build", help="build the site (the default command)")
@@ -234,9 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotesRenderError as exc:
         print(f"notes-render: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:  # the output folder cannot be written: full disk, no permission
-        print(f"notes-render: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except OSError as exc:  # the build's own folders or the system: full disk, no permission
+        error = file_error(exc)
+        print(f"notes-render: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print(
             "notes-render: interrupted; pages already written are complete, none is half-written",
@@ -261,7 +262,11 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
-    report = build_site(config)
+    try:
+        report = build_site(config)
+    except OSError as exc:  # what failed decides: a file of the notes, or the build's own folders
+        own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
+        raise file_error(exc, notes=config.src, own=own) from exc
     if config.strict:
         report.diagnostics += _check_written(config.out, config.src, report.diagnostics)
     for diagnostic in report.diagnostics:

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .errors import ConfigError
+from .errors import ConfigError, display_path
 from .markdown.dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
-from .sources import display_path
 
 CACHE_DIR_NAME = ".notes-render-cache"
 
@@ -275,7 +274,6 @@ def make_config(
         at = f"{where}:{line}:{column}" if line else where
         raise ConfigError(f"{at}: katex.preamble: {preamble_path} does not exist or is not a file")
     if preamble_path is not None:
-        from .sources import display_path
         from .typeset.texdefs import read_preamble
 
         macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
