@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TypeAlias
 
 from .errors import ConfigError, Diagnostic, NotesRenderError, file_error
 from .markdown.dialects import DIALECTS
@@ -29,8 +30,19 @@ def _parser() -> argparse.ArgumentParser:
         "holds files the build did not write where it would write its own; 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    build = commands.add_parser("build", help="build the site (the default command)")
-    _add_build_options(build)
+    _add_build_options(commands.add_parser("build", help="build the site (the default command)"))
+    _add_check_command(commands)
+    _add_preview_commands(commands)
+    _add_cache_command(commands)
+    return parser
+
+
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What add_subparsers gives: each command is a parser added to it."""
+
+
+def _add_check_command(commands: _Commands) -> None:
+    """`check [--out DIR] [--src DIR]`: lint a site that is already built."""
     check = commands.add_parser(
         "check",
         help="check an already built site like a linter: broken links and anchors, "
@@ -52,6 +64,10 @@ def _parser() -> argparse.ArgumentParser:
         "lines (default: notes; optional)",
     )
     check.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+
+def _add_preview_commands(commands: _Commands) -> None:
+    """`preview NOTE` and `serve`: build into a temporary folder, serve, rebuild on save."""
     preview = commands.add_parser(
         "preview",
         help="serve one note and rebuild it on every save",
@@ -83,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of Markdown notes, searched recursively (default: notes)",
     )
     _add_server_options(serve)
+
+
+def _add_cache_command(commands: _Commands) -> None:
+    """`cache prune [--max-age DAYS]`: forget what no build has used lately."""
     cache = commands.add_parser("cache", help="manage the cache of typeset formulas and pages")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     prune = cache_commands.add_parser("prune", help="remove entries no build has used lately")
@@ -100,7 +120,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="remove entries unused for this many days; 0 empties the cache (default: 30)",
     )
-    return parser
 
 
 def _port(text: str) -> int:
