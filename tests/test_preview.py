@@ -186,7 +186,7 @@ def test_the_note_is_served_with_the_reload_script_but_built_without_it(
     assert not (project.out / "sub" / "b.html").exists()
     built = (project.out / "a.html").read_text(encoding="utf-8")
     assert preview.EVENTS_PATH not in built
-    assert page == preview.inject(built, live_note.site.state.generation, ())
+    assert page == preview.inject(built, live_note.site.latest.generation, ())
 
 
 def test_assets_the_page_links_to_are_served(live_note: Live, project: Project) -> None:

@@ -2,7 +2,7 @@
 
 A `Watcher` thread (watchfiles) turns saves into change sets; a `Rebuilder` thread runs one
 build at a time through `LiveSite`, which calls `pipeline.build_site` and publishes the
-outcome on a `BuildState`; a `PreviewServer` (a thread per request) serves the output
+outcome on a `LatestBuild`; a `PreviewServer` (a thread per request) serves the output
 folder, streams "reload" events and adds the reload script and the error overlay to the
 HTML it sends. The files on disk stay exactly what `build` writes.
 """
@@ -105,7 +105,7 @@ _TYPES = {
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class PageError:
     """An error of the last build, shown in the overlay."""
 
     page: PurePosixPath | None
@@ -114,26 +114,26 @@ class Problem:
     """`file:line:col: message` with the excerpt, as the build prints it."""
 
 
-class BuildState:
+class LatestBuild:
     """The generation and problems of the latest build; event streams wait on it."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self.generation = 0
         """How many builds have finished; pages carry the number they were served with."""
-        self.problems: tuple[Problem, ...] = ()
+        self.problems: tuple[PageError, ...] = ()
         """Errors of the latest build."""
         self.closed = False
         """Set when the server stops, so waiting event streams end."""
 
-    def publish(self, problems: Collection[Problem]) -> None:
+    def publish(self, problems: Collection[PageError]) -> None:
         """Record a finished build and wake every event stream."""
         with self._changed:
             self.generation += 1
             self.problems = tuple(problems)
             self._changed.notify_all()
 
-    def snapshot(self) -> tuple[int, tuple[Problem, ...]]:
+    def snapshot(self) -> tuple[int, tuple[PageError, ...]]:
         """Generation and problems, read together."""
         with self._changed:
             return self.generation, self.problems
@@ -195,7 +195,7 @@ class LiveSite:
         """The folder the site is built into and served from."""
         self.pyproject = project_dir.resolve() / "pyproject.toml"
         """The configuration file; a change to it reloads the config."""
-        self.state = BuildState()
+        self.latest = LatestBuild()
         """The outcome of the latest build, read by the server."""
         self.inputs: frozenset[Path] = frozenset()
         """For a one-note preview: the note and every path it points at, there or not, as
@@ -247,7 +247,7 @@ class LiveSite:
     def build(self, changed: Collection[Path] = ()) -> None:
         """Rebuild and publish the outcome; bad content or settings never raise."""
         started = time.perf_counter()
-        problems: list[Problem]
+        problems: list[PageError]
         try:
             settings = {self.pyproject, self._preamble}  # the preamble's macros are in the config
             config = (
@@ -263,13 +263,13 @@ class LiveSite:
             if isinstance(exc, ConfigError):
                 self._config = None  # load it again next time: the problem may be in pyproject.toml
             self._log(f"notes-render: error: {exc}")
-            problems = [Problem(None, str(exc))]
+            problems = [PageError(None, str(exc))]
         except Exception as exc:  # a bug must not take the server down; say where it is
             traceback.print_exc()
-            problems = [Problem(None, f"internal error: {exc!r} (see the terminal)")]
-        self.state.publish(problems)
+            problems = [PageError(None, f"internal error: {exc!r} (see the terminal)")]
+        self.latest.publish(problems)
 
-    def _report(self, config: Config, report: pipeline.BuildReport, seconds: float) -> list[Problem]:
+    def _report(self, config: Config, report: pipeline.BuildReport, seconds: float) -> list[PageError]:
         """Print the build's diagnostics; return its errors, each tied to its page."""
         for diagnostic in report.diagnostics:
             self._log(diagnostic.format())
@@ -280,12 +280,12 @@ class LiveSite:
                 f"{len(errors)} errors, {len(report.diagnostics) - len(errors)} warnings"
             )
         if self._only is not None:
-            return [Problem(None, d.format()) for d in errors]  # all about the one page there is
+            return [PageError(None, d.format()) for d in errors]  # all about the one page there is
         if not errors:
             return []  # no need to walk the notes folder to find whose errors they are
         # In the whole site, each page shows its own errors.
         pages = {str(note.display_path): note.output for note in discover_notes(config.src)}
-        return [Problem(pages.get(str(d.position.path)), d.format()) for d in errors]
+        return [PageError(pages.get(str(d.position.path)), d.format()) for d in errors]
 
     def _log(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -448,7 +448,7 @@ def _inside(root: Path, candidate: Path) -> Path | None:
     return real if real.is_relative_to(root.resolve()) else None
 
 
-def inject(page: str, generation: int, problems: Collection[Problem]) -> str:
+def inject(page: str, generation: int, problems: Collection[PageError]) -> str:
     """The page with the reload script and, if the build found errors, the overlay."""
     extra = _RELOAD_SCRIPT.format(generation=generation, events=EVENTS_PATH)
     if problems:
@@ -559,7 +559,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Read the generation before the file: a page labelled older than its content only
         # reloads once more, while one labelled newer would miss the rebuild it lacks.
-        generation, problems = site.state.snapshot()
+        generation, problems = site.latest.snapshot()
         root = site.out
         target = resolve_request(root, path)
         folder = None if target is not None or path.endswith("/") else locate(root, path)
@@ -649,17 +649,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream_events(self) -> None:
         """`hello` with the current generation, then `reload` after every build."""
-        state = self.server.site.state
+        latest = self.server.site.latest
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        generation = state.generation
+        generation = latest.generation
         try:
             self._event(f"retry: 1000\nevent: hello\ndata: {generation}\n\n")
-            while not state.closed:
-                newer = state.wait_newer(generation, KEEPALIVE_S)
-                if state.closed:
+            while not latest.closed:
+                newer = latest.wait_newer(generation, KEEPALIVE_S)
+                if latest.closed:
                     return
                 if newer == generation:
                     self._event(": keep-alive\n\n")
@@ -736,11 +736,11 @@ def running(site: LiveSite, *, host: str = "127.0.0.1", port: int | None = None)
         rebuilder.start()
         watcher.start()
         rebuilder.request()
-        site.state.wait_newer(0, timeout=None)  # the first build, before anyone is told the URL
+        site.latest.wait_newer(0, timeout=None)  # the first build, before anyone is told the URL
         watcher.wait_ready(timeout=10)
         yield server
     finally:
-        site.state.close()
+        site.latest.close()
         watcher.stop(timeout=5)
         rebuilder.stop(timeout=30)
         server.server_close()
