@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from .errors import ConfigError, Diagnostic, NotesRenderError, file_error
 from .markdown.dialects import DIALECTS
+
+if TYPE_CHECKING:
+    from .config import Config
 
 EXIT_OK = 0
 EXIT_CONTENT = 1
@@ -370,66 +372,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None) -> int:
-    """Serve until Ctrl-C; the temporary output folder is removed on the way out."""
-    import functools
-    import tempfile
-    import webbrowser
-
+    """Serve until Ctrl-C (or SIGTERM); the temporary output folder is removed on the way out."""
+    from . import preview
     from .config import make_config
-    from .preview import live as preview
 
-    warning = preview.host_warning(args.host)
-    if warning:
-        print(f"notes-render: warning: {warning}", file=sys.stderr)
-    # Hidden, so that a notes folder holding the system's temporary folder (`preview
-    # /tmp/n.md`) never finds the preview's own output among its notes.
-    with tempfile.TemporaryDirectory(prefix=".notes-render-preview-", ignore_cleanup_errors=True) as tmp:
-        load = functools.partial(
-            make_config,
+    def load(out: Path) -> Config:
+        return make_config(
             src=src,
-            out=Path(tmp),
+            out=out,
             templates_dir=args.templates,
             katex_dir=args.katex_dir,
             temporary_out=True,
             dialect=args.dialect,
         )
-        site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
-        with preview.running(site, host=args.host, port=args.port) as server:
-            print(f"serving {src / only if only else src} at {server.url}", flush=True)
-            if args.open:
-                webbrowser.open(server.url)
-            if not args.quiet:
-                print(
-                    f"building into {tmp}; watching for changes, press Ctrl-C to stop",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            with contextlib.suppress(KeyboardInterrupt), _terminate_as_interrupt():
-                server.serve_forever()  # until Ctrl-C (or SIGTERM), the way a preview ends
-    if not args.quiet:
-        print("notes-render: preview stopped", file=sys.stderr)
+
+    preview.serve_until_stopped(
+        load,
+        shown=src / only if only else src,
+        only=only,
+        host=args.host,
+        port=args.port,
+        open_browser=args.open,
+        quiet=args.quiet,
+    )
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM (a process manager), SIGHUP (a closed terminal) and, on Windows, SIGBREAK
-    (Ctrl-Break) stop a preview as cleanly as Ctrl-C: temporary folder removed, port freed.
-    Each is caught where the system has it; Windows has no SIGHUP."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
-    previous = [signal.signal(number, interrupt) for number in signals]
-    try:
-        yield
-    finally:
-        for number, handler in zip(signals, previous, strict=True):
-            signal.signal(number, handler)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
+from notes_render.build.pipeline import build_site
 from notes_render.config import Config
 from notes_render.errors import ContentError, FatalContentError, NotesRenderError
-from notes_render.build.pipeline import build_site
 
 
 @pytest.fixture
