@@ -485,6 +485,26 @@ def test_broken_front_matter_shows_an_overlay_and_the_server_keeps_going(
         assert "notes-render-overlay" not in page and "<title>Mended Title" in page
 
 
+def test_a_file_of_the_notes_that_cannot_be_read_is_shown_as_build_says_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = shutil.copyfile
+
+    def copyfile(source: str | Path, target: str | Path) -> object:
+        # What a file without read permission gives (the tests may run as root, who reads all).
+        if Path(source).is_relative_to(project.notes):
+            raise PermissionError(13, "Permission denied", str(source))
+        return copy(source, target)
+
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    site = project.site(None)
+    site.build()
+    data = project.notes / "files" / "data.csv"
+    assert [problem.text for problem in site.latest.snapshot()[1]] == [
+        f"{data}: cannot be read: Permission denied"
+    ]
+
+
 def test_a_broken_config_or_template_is_shown_and_mended(live_note: Live, project: Project) -> None:
     with live_note.events() as events:
         events.next()

@@ -15,7 +15,7 @@ import watchfiles
 
 from ..build import pipeline
 from ..config import Config
-from ..errors import ConfigError, NotesRenderError
+from ..errors import ConfigError, NotesRenderError, file_error
 from ..sources import discover_notes
 from ..typeset.katex import MathEngine
 
@@ -172,15 +172,21 @@ class LiveSite:
             self.read = frozenset(path.resolve() for path in report.read)
             if self._only is not None:
                 self.inputs = frozenset({self.src / self._only, *(self.src / t for t in report.targets)})
-        except NotesRenderError as exc:
-            if isinstance(exc, ConfigError):
+        except (NotesRenderError, OSError) as exc:
+            error = exc if isinstance(exc, NotesRenderError) else self._file_error(exc)
+            if isinstance(error, ConfigError):
                 self._config = None  # load it again next time: the problem may be in pyproject.toml
-            self._log(f"notes-render: error: {exc}")
-            problems = [PageError(None, str(exc))]
+            self._log(f"notes-render: error: {error}")
+            problems = [PageError(None, str(error))]
         except Exception as exc:  # a bug must not take the server down; say where it is
             traceback.print_exc()
             problems = [PageError(None, f"internal error: {exc!r} (see the terminal)")]
         self.latest.publish(problems)
+
+    def _file_error(self, exc: OSError) -> NotesRenderError:
+        """A failed file operation as `build` reports it: a file of the notes that cannot be
+        read is the notes' problem, anything else (the output folder, the templates) is not."""
+        return file_error(exc, notes=self.src, own=(*self._own, self._templates))
 
     def _report(self, config: Config, report: pipeline.BuildReport, seconds: float) -> list[PageError]:
         """Print the build's diagnostics; return its errors, each tied to its page."""
