@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_CONTENT = 1
-EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
