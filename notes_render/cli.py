@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, TypeAlias
 
-from .errors import ConfigError, Diagnostic, NotesRenderError
+from .errors import ConfigError, Diagnostic, NotesRenderError, file_error
 from .markdown.dialects import DIALECTS
+
+if TYPE_CHECKING:
+    from .config import Config
 
 EXIT_OK = 0
 EXIT_CONTENT = 1
-EXIT_USAGE = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,14 +25,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a folder of math-heavy Markdown notes into a static site; "
         "formulas are typeset with KaTeX at build time, so pages need no JavaScript.",
         epilog="Exit status: 0 success; 1 content problems under --strict (a bad formula, link "
-        "or anchor, a note that cannot be read), or notes whose pages would collide; 2 usage or "
-        "configuration error, another build writing to the same folder, an output folder that "
-        "cannot be written or that holds files the build did not write where it would write its "
-        "own; 130 interrupted.",
+        "or anchor, a note that cannot be read), or notes whose pages would collide, or a file the "
+        "notes link to that cannot be read; 2 usage or configuration error, a template that fails, "
+        "another build writing to the same folder, an output folder that cannot be written or that "
+        "holds files the build did not write where it would write its own; 130 interrupted.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    build = commands.add_parser("build", help="build the site (the default command)")
-    _add_build_options(build)
+    _add_build_options(commands.add_parser("build", help="build the site (the default command)"))
+    _add_check_command(commands)
+    _add_preview_commands(commands)
+    _add_cache_command(commands)
+    return parser
+
+
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What add_subparsers gives: each command is a parser added to it."""
+
+
+def _add_check_command(commands: _Commands) -> None:
+    """`check [--out DIR] [--src DIR]`: lint a site that is already built."""
     check = commands.add_parser(
         "check",
         help="check an already built site like a linter: broken links and anchors, "
@@ -52,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         "lines (default: notes; optional)",
     )
     check.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+
+
+def _add_preview_commands(commands: _Commands) -> None:
+    """`preview NOTE` and `serve`: build into a temporary folder, serve, rebuild on save."""
     preview = commands.add_parser(
         "preview",
         help="serve one note and rebuild it on every save",
@@ -83,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         help="folder of Markdown notes, searched recursively (default: notes)",
     )
     _add_server_options(serve)
+
+
+def _add_cache_command(commands: _Commands) -> None:
+    """`cache prune [--max-age DAYS]`: forget what no build has used lately."""
     cache = commands.add_parser("cache", help="manage the cache of typeset formulas and pages")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     prune = cache_commands.add_parser("prune", help="remove entries no build has used lately")
@@ -100,7 +121,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="remove entries unused for this many days; 0 empties the cache (default: 30)",
     )
-    return parser
 
 
 def _port(text: str) -> int:
@@ -234,9 +254,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NotesRenderError as exc:
         print(f"notes-render: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:  # the output folder cannot be written: full disk, no permission
-        print(f"notes-render: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except OSError as exc:  # the build's own folders or the system: full disk, no permission
+        error = file_error(exc)
+        print(f"notes-render: error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print(
             "notes-render: interrupted; pages already written are complete, none is half-written",
@@ -261,7 +282,11 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
-    report = build_site(config)
+    try:
+        report = build_site(config)
+    except OSError as exc:  # what failed decides: a file of the notes, or the build's own folders
+        own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
+        raise file_error(exc, notes=config.src, own=own) from exc
     if config.strict:
         report.diagnostics += _check_written(config.out, config.src, report.diagnostics)
     for diagnostic in report.diagnostics:
@@ -346,66 +371,27 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_preview(args: argparse.Namespace, src: Path, only: PurePosixPath | None) -> int:
-    """Serve until Ctrl-C; the temporary output folder is removed on the way out."""
-    import functools
-    import tempfile
-    import webbrowser
-
+    """Serve until Ctrl-C (or SIGTERM); the temporary output folder is removed on the way out."""
+    from . import preview
     from .config import make_config
-    from .preview import live as preview
 
-    warning = preview.host_warning(args.host)
-    if warning:
-        print(f"notes-render: warning: {warning}", file=sys.stderr)
-    # Hidden, so that a notes folder holding the system's temporary folder (`preview
-    # /tmp/n.md`) never finds the preview's own output among its notes.
-    with tempfile.TemporaryDirectory(prefix=".notes-render-preview-", ignore_cleanup_errors=True) as tmp:
-        load = functools.partial(
-            make_config,
+    def load(out: Path) -> Config:
+        return make_config(
             src=src,
-            out=Path(tmp),
+            out=out,
             templates_dir=args.templates,
             katex_dir=args.katex_dir,
             temporary_out=True,
             dialect=args.dialect,
         )
-        site = preview.LiveSite(load, project_dir=Path.cwd(), only=only, quiet=args.quiet)
-        with preview.running(site, host=args.host, port=args.port) as server:
-            print(f"serving {src / only if only else src} at {server.url}", flush=True)
-            if args.open:
-                webbrowser.open(server.url)
-            if not args.quiet:
-                print(
-                    f"building into {tmp}; watching for changes, press Ctrl-C to stop",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            with contextlib.suppress(KeyboardInterrupt), _terminate_as_interrupt():
-                server.serve_forever()  # until Ctrl-C (or SIGTERM), the way a preview ends
-    if not args.quiet:
-        print("notes-render: preview stopped", file=sys.stderr)
+
+    preview.serve_until_stopped(
+        load,
+        shown=src / only if only else src,
+        only=only,
+        host=args.host,
+        port=args.port,
+        open_browser=args.open,
+        quiet=args.quiet,
+    )
     return EXIT_OK
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Let SIGTERM (a process manager), SIGHUP (a closed terminal) and, on Windows, SIGBREAK
-    (Ctrl-Break) stop a preview as cleanly as Ctrl-C: temporary folder removed, port freed.
-    Each is caught where the system has it; Windows has no SIGHUP."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signals = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGBREAK") if hasattr(signal, name)]
-    previous = [signal.signal(number, interrupt) for number in signals]
-    try:
-        yield
-    finally:
-        for number, handler in zip(signals, previous, strict=True):
-            signal.signal(number, handler)

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from .errors import ConfigError
+from .errors import ConfigError, display_path
 from .markdown.dialects import DEFAULT_DIALECT, find_dialect, unknown_dialect
-from .sources import display_path
 
 CACHE_DIR_NAME = ".notes-render-cache"
 
@@ -251,67 +250,83 @@ def make_config(
     """
     project_dir = (project_dir or Path.cwd()).resolve()
     settings = load_pyproject_settings(project_dir)
-    where = str(project_dir / "pyproject.toml")
-    katex_settings = settings.get("katex", {})
-    trust_links = katex_settings.get("trust-links", False) if isinstance(katex_settings, dict) else False
+    pyproject = project_dir / "pyproject.toml"
+    site = _site_settings(settings, pyproject)
+    config = Config(
+        dialect=_dialect_from(dialect, settings, pyproject),
+        src=src,
+        out=out,
+        strict=strict,
+        templates_dir=templates_dir or project_dir / site.pop("templates"),
+        katex_dir=katex_dir,
+        cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
+        jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
+        **_katex_settings(settings, pyproject),
+        **{key: value for key, value in site.items() if key != "templates"},
+    )
+    check_paths(config, project_dir, temporary_out=temporary_out)
+    return config
+
+
+def _katex_settings(settings: Mapping[str, Any], pyproject: Path) -> dict[str, Any]:
+    """trust_links, macros (the preamble's, then [katex.macros] over them) and preamble."""
+    where = str(pyproject)
+    katex = settings.get("katex", {})
+    katex = katex if isinstance(katex, dict) else {}
+    trust_links = katex.get("trust-links", False)
     if not isinstance(trust_links, bool):
         raise ConfigError(f"{where}: katex.trust-links must be true or false")
+    preamble = katex.get("preamble")
+    if preamble is not None and not isinstance(preamble, str):
+        raise ConfigError(f"{where}: katex.preamble must be a string (a TeX file)")
+    macros = _macros_from(settings, where)
+    preamble_path = _existing_file(pyproject, ("katex", "preamble"), preamble)
+    if preamble_path is not None:
+        from .typeset.texdefs import read_preamble
+
+        macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
+    return {"trust_links": trust_links, "macros": macros, "preamble": preamble_path}
+
+
+def _site_settings(settings: Mapping[str, Any], pyproject: Path) -> dict[str, Any]:
+    """site_title, templates (relative to the project), bibliography, citation_style and
+    theorem_numbering, each of the type and among the values it may have."""
+    where = str(pyproject)
     site_title = settings.get("site-title", "Notes")
     if not isinstance(site_title, str):
         raise ConfigError(f"{where}: site-title must be a string")
     templates = settings.get("templates", PACKAGE_ROOT / "templates")
     if not isinstance(templates, str | Path):
         raise ConfigError(f"{where}: templates must be a string (a folder)")
-    preamble = katex_settings.get("preamble") if isinstance(katex_settings, dict) else None
-    if preamble is not None and not isinstance(preamble, str):
-        raise ConfigError(f"{where}: katex.preamble must be a string (a TeX file)")
-    preamble_path = project_dir / preamble if preamble is not None else None
-    macros = _macros_from(settings, where)
-    if preamble_path is not None and not preamble_path.is_file():
-        path = project_dir / "pyproject.toml"
-        line, column = _key_position(
-            path.read_text(encoding="utf-8"), ("tool", "notes-render", "katex", "preamble")
-        )
-        at = f"{where}:{line}:{column}" if line else where
-        raise ConfigError(f"{at}: katex.preamble: {preamble_path} does not exist or is not a file")
-    if preamble_path is not None:
-        from .sources import display_path
-        from .typeset.texdefs import read_preamble
-
-        macros = {**read_preamble(preamble_path, display_path(preamble_path)), **macros}
     bibliography = settings.get("bibliography")
     if bibliography is not None and not isinstance(bibliography, str):
         raise ConfigError(f"{where}: bibliography must be a string (a .bib file)")
-    if bibliography is not None and not (project_dir / bibliography).is_file():
-        text = (project_dir / "pyproject.toml").read_text(encoding="utf-8")
-        line, column = _key_position(text, ("tool", "notes-render", "bibliography"))
-        at = f"{where}:{line}:{column}" if line else where
-        raise ConfigError(f"{at}: bibliography: {project_dir / bibliography} does not exist or is not a file")
     citation_style = settings.get("citation-style", "author-year")
     if citation_style not in ("author-year", "numbered"):
         raise ConfigError(f'{where}: citation-style must be "author-year" or "numbered"')
     theorem_numbering = settings.get("theorem-numbering", "per-kind")
     if theorem_numbering not in ("per-kind", "shared"):
         raise ConfigError(f'{where}: theorem-numbering must be "per-kind" or "shared"')
-    config = Config(
-        dialect=_dialect_from(dialect, settings, project_dir / "pyproject.toml"),
-        src=src,
-        out=out,
-        strict=strict,
-        templates_dir=templates_dir or project_dir / templates,
-        katex_dir=katex_dir,
-        macros=macros,
-        trust_links=trust_links,
-        site_title=site_title,
-        cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
-        jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
-        preamble=preamble_path,
-        bibliography=project_dir / bibliography if bibliography is not None else None,
-        citation_style=citation_style,
-        theorem_numbering=cast('Literal["per-kind", "shared"]', theorem_numbering),
-    )
-    check_paths(config, project_dir, temporary_out=temporary_out)
-    return config
+    return {
+        "site_title": site_title,
+        "templates": templates,
+        "bibliography": _existing_file(pyproject, ("bibliography",), bibliography),
+        "citation_style": citation_style,
+        "theorem_numbering": cast('Literal["per-kind", "shared"]', theorem_numbering),
+    }
+
+
+def _existing_file(pyproject: Path, key: tuple[str, ...], value: str | None) -> Path | None:
+    """The file a setting names, relative to the project folder; one that is not there is
+    an error at the setting's line."""
+    if value is None:
+        return None
+    path = pyproject.parent / value
+    if not path.is_file():
+        line, column = _key_position(pyproject.read_text(encoding="utf-8"), ("tool", "notes-render", *key))
+        at = f"{pyproject}:{line}:{column}" if line else str(pyproject)
+        raise ConfigError(f"{at}: {'.'.join(key)}: {path} does not exist or is not a file")
+    return path
 
 
 def check_paths(config: Config, project_dir: Path, *, temporary_out: bool = False) -> None:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+
+def display_path(path: Path) -> Path:
+    """A path as messages print it: relative to the working folder when possible. The file
+    itself is not resolved, so a symbolic link is named, not what it points at."""
+    try:
+        return (path.parent.resolve() / path.name).relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +62,27 @@ class Diagnostic:
 
 
 class NotesRenderError(Exception):
-    """Base of the errors that stop a build; the CLI turns them into exit codes."""
+    """Base of the errors that stop a build; the CLI turns them into exit codes.
+
+    What failed decides the kind: the notes (a content problem, exit 1, which stops a
+    build only where it cannot go on: `FatalContentError`) or what the build runs
+    in (a usage or environment problem, exit 2: `ConfigError`)."""
 
     exit_code = 1
 
 
 class ConfigError(NotesRenderError):
-    """A usage or configuration problem: bad option, missing folder, missing KaTeX."""
+    """A usage or environment problem: a bad option or setting, a missing folder, KaTeX not
+    installed, a template that fails, an output folder that cannot be written."""
 
     exit_code = 2
 
 
-class ContentError(NotesRenderError):
-    """A note cannot be read or parsed at all (not UTF-8, broken front matter)."""
+class ContentError(Exception):
+    """A note cannot be read or parsed at all (not UTF-8, broken front matter).
 
-    exit_code = 1
+    Never a reason to stop: the one place that builds a note turns it into the note's
+    `Diagnostic` and the build goes on, so it is no `NotesRenderError`."""
 
     def __init__(self, position: SourcePosition, message: str) -> None:
         super().__init__(f"{position}: {message}")
@@ -79,10 +95,46 @@ class ContentError(NotesRenderError):
 
     def __reduce__(self) -> tuple[type[ContentError], tuple[SourcePosition, str]]:
         # Pickled by its own arguments, so it reaches the build from a worker process intact.
-        return (ContentError, (self.position, self.message))
+        return (type(self), (self.position, self.message))
+
+
+class FatalContentError(NotesRenderError):
+    """A content problem the build cannot go past, with or without --strict: outputs that
+    would be one file (two notes one URL, a linked file over a page), which would lose a
+    page, or a file of the notes that cannot be read while it is copied."""
+
+    exit_code = 1
+
+    def __init__(self, position: SourcePosition, message: str) -> None:
+        super().__init__(f"{position}: {message}")
+        self.position = position
+        self.message = message
 
 
 class BuildError(NotesRenderError):
     """The build itself failed: a worker process died (killed, out of memory) or broke."""
 
     exit_code = 1
+
+
+def file_error(exc: OSError, *, notes: Path | None = None, own: Collection[Path] = ()) -> NotesRenderError:
+    """What a failed file operation is, decided by what failed. A file of the notes folder
+    that cannot be read (an image a note links to, copied into the site) is a content
+    problem: FatalContentError, exit 1, as for a note that cannot be read. Anything else is
+    the environment's: the output folder (full disk, no permission), the templates, KaTeX,
+    the system; ConfigError, exit 2. `own`: folders of the build's own files, which count
+    as its environment even inside the notes (a preview's output folder)."""
+    reason = exc.strerror or str(exc)
+    if not isinstance(exc.filename, str | Path):
+        return ConfigError(str(exc))  # the system named no file
+    path = Path(exc.filename)
+    if notes is not None and _within(path, notes) and not any(_within(path, folder) for folder in own):
+        return FatalContentError(SourcePosition(display_path(path), 0, 0), f"cannot be read: {reason}")
+    return ConfigError(f"{display_path(path)}: {reason}")
+
+
+def _within(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return False

@@ -8,7 +8,8 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 from urllib.parse import quote
 
-from .errors import ContentError, SourcePosition
+from .errors import FatalContentError, SourcePosition
+from .errors import display_path as display_path  # where messages get their paths
 
 RESERVED = "assets"
 """The output folder the build fills with the site's own files (stylesheets, KaTeX)."""
@@ -49,15 +50,6 @@ class NoteSource:
     def display_path(self) -> Path:
         """The path to print in messages: relative to the working folder when possible."""
         return display_path(self.path)
-
-
-def display_path(path: Path) -> Path:
-    """A path as messages print it: relative to the working folder when possible. The file
-    itself is not resolved, so a symbolic link is named, not what it points at."""
-    try:
-        return (path.parent.resolve() / path.name).relative_to(Path.cwd())
-    except ValueError:
-        return path
 
 
 def target_kind(src: Path, rel: PurePosixPath) -> PathKind:
@@ -144,21 +136,21 @@ def check_outputs(notes: list[NoteSource], *, home: bool = True) -> None:
     seen: dict[str, NoteSource] = {}
     for note in notes:
         if note.rel.parts[0].casefold() == RESERVED:
-            raise ContentError(
+            raise FatalContentError(
                 SourcePosition(note.display_path, 0, 0),
                 f"{RESERVED}/ holds the site's own stylesheets and fonts; move the note out of it",
             )
         key = url_key(note.output)
         other = seen.setdefault(key, note)
         if other is not note:
-            raise ContentError(
+            raise FatalContentError(
                 SourcePosition(note.display_path, 0, 0),
                 f"its page {note.output} and the page {other.output} of {other.display_path} "
                 f"{_clash(note.output, other.output)}; rename one of the notes",
             )
     at_home = seen.get(url_key(HOME))
     if home and at_home is not None and at_home.rel != PurePosixPath("index.md"):
-        raise ContentError(
+        raise FatalContentError(
             SourcePosition(at_home.display_path, 0, 0),
             f"its page {at_home.output} and the generated home page {HOME} "
             f"{_clash(at_home.output, HOME)}; rename the note",

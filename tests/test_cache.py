@@ -417,7 +417,8 @@ def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
         with pytest.raises(ConfigError) as raised:
             build_site(config)
         messages.append(str(raised.value))
-    assert messages[0] == messages[1] == "note.html: template error: 'nothing_like_this' is undefined"
+    expected = f"{templates_dir / 'note.html'}:1: template error: 'nothing_like_this' is undefined"
+    assert messages[0] == messages[1] == expected
     assert pools == [2]  # the second build's pages were rendered in workers
 
 

@@ -22,12 +22,12 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
+import watchfiles
 from conftest import FIXTURES, REPO, formulas, launch_chromium
 
-from notes_render import cli
+from notes_render import cli, preview
 from notes_render.config import make_config
 from notes_render.errors import ConfigError
-from notes_render.preview import live as preview
 
 WAIT_S = 20.0
 """Longest any test waits for one answer or event; a hang fails instead of blocking CI."""
@@ -186,7 +186,7 @@ def test_the_note_is_served_with_the_reload_script_but_built_without_it(
     assert not (project.out / "sub" / "b.html").exists()
     built = (project.out / "a.html").read_text(encoding="utf-8")
     assert preview.EVENTS_PATH not in built
-    assert page == preview.inject(built, live_note.site.state.generation, ())
+    assert page == preview.inject(built, live_note.site.latest.generation, ())
 
 
 def test_assets_the_page_links_to_are_served(live_note: Live, project: Project) -> None:
@@ -485,6 +485,26 @@ def test_broken_front_matter_shows_an_overlay_and_the_server_keeps_going(
         assert "notes-render-overlay" not in page and "<title>Mended Title" in page
 
 
+def test_a_file_of_the_notes_that_cannot_be_read_is_shown_as_build_says_it(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = shutil.copyfile
+
+    def copyfile(source: str | Path, target: str | Path) -> object:
+        # What a file without read permission gives (the tests may run as root, who reads all).
+        if Path(source).is_relative_to(project.notes):
+            raise PermissionError(13, "Permission denied", str(source))
+        return copy(source, target)
+
+    monkeypatch.setattr(shutil, "copyfile", copyfile)
+    site = project.site(None)
+    site.build()
+    data = project.notes / "files" / "data.csv"
+    assert [problem.text for problem in site.latest.snapshot()[1]] == [
+        f"{data}: cannot be read: Permission denied"
+    ]
+
+
 def test_a_broken_config_or_template_is_shown_and_mended(live_note: Live, project: Project) -> None:
     with live_note.events() as events:
         events.next()
@@ -519,7 +539,7 @@ def test_what_the_build_writes_never_starts_a_build(tmp_path: Path, monkeypatch:
     (project / "a.md").write_text("# A\n", encoding="utf-8")
     load = partial(make_config, src=project, out=tmp_path / "out", project_dir=project)
     site = preview.LiveSite(load, project_dir=project)
-    modified = preview.watchfiles.Change.modified
+    modified = watchfiles.Change.modified
     assert site.wants(modified, str(project / "a.md"))
     assert site.wants(modified, str(project / "pyproject.toml"))
     assert not site.wants(modified, str(project / ".notes-render-cache" / "formulas.sqlite-wal"))
@@ -711,7 +731,7 @@ def test_a_one_note_preview_rebuilds_only_for_what_the_note_names(tmp_path: Path
     load = partial(make_config, src=notes, out=tmp_path / "out", project_dir=tmp_path, use_cache=False)
     site = preview.LiveSite(load, project_dir=tmp_path, only=PurePosixPath("n.md"), quiet=True)
     site.build()
-    added, modified = preview.watchfiles.Change.added, preview.watchfiles.Change.modified
+    added, modified = watchfiles.Change.added, watchfiles.Change.modified
     assert site.wants(modified, str(notes.resolve() / "n.md"))
     assert site.wants(modified, str(notes.resolve() / "data.csv"))
     assert site.wants(added, str(notes.resolve() / "img" / "late.png"))  # named, missing so far
@@ -726,7 +746,7 @@ def test_a_preview_rebuilds_when_the_bib_the_notes_cite_changes(tmp_path: Path) 
     (notes / "n.md").write_text("As shown [@roe2001].\n", encoding="utf-8")
     (notes / "references.bib").write_text("@book{roe2001, author = {Roe, Ann}, title = {T}, year = 2001}\n")
     load = partial(make_config, src=notes, out=tmp_path / "out", project_dir=tmp_path, use_cache=False)
-    modified = preview.watchfiles.Change.modified
+    modified = watchfiles.Change.modified
     site = preview.LiveSite(load, project_dir=tmp_path, only=PurePosixPath("n.md"), quiet=True)
     assert not site.wants(modified, str(notes.resolve() / "references.bib"))  # not named by the note yet
     site.build()

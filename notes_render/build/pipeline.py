@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import sources
 from ..config import Config
-from ..errors import ConfigError, ContentError, Diagnostic, SourcePosition
+from ..errors import ConfigError, Diagnostic, FatalContentError, SourcePosition
 from ..site import writer
 from ..sources import HOME, NoteSource, discover_notes
 from ..typeset.cache import BODIES, Store, cache_warning
@@ -294,14 +294,14 @@ def _plan_outputs(
     taken = {sources.url_key(rel): rel for rel in planned}
     for rel in sorted(set().union(*(r.files for r in results))):
         if sources.url_key(rel) in taken:
-            raise ContentError(
+            raise FatalContentError(
                 SourcePosition(sources.display_path(config.src / rel), 0, 0),
                 f"the notes link to this file, but the site already has {taken[sources.url_key(rel)]}; "
                 "rename or move the file",
             )
         refused = sources.containment_problem(config.src, rel)
         if refused is not None:  # became a symbolic link since the note was built
-            raise ContentError(
+            raise FatalContentError(
                 SourcePosition(sources.display_path(config.src / rel), 0, 0), f"this file {refused}"
             )
         planned[rel] = config.src / rel

@@ -7,6 +7,7 @@ worker processes that built notes can render those notes' pages themselves.
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ import jinja2
 from jinja2 import meta, nodes
 from markupsafe import Markup
 
-from ..errors import ConfigError
+from ..errors import ConfigError, display_path
 from ..passes.previews import fill_note_references, stylesheet
 from ..sources import HOME, relative_url
 from ..typeset.fonts import page_fonts
@@ -49,9 +50,24 @@ def render_page(environment: jinja2.Environment, name: str, context: dict[str, A
     try:
         return b"".join([part.encode("utf-8") for part in environment.get_template(name).generate(context)])
     except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"{exc.filename or name}:{exc.lineno}: template error: {exc.message}") from exc
+        where = display_path(Path(exc.filename)) if exc.filename else name
+        raise ConfigError(f"{where}:{exc.lineno}: template error: {exc.message}") from exc
     except jinja2.TemplateError as exc:
-        raise ConfigError(f"{name}: template error: {exc}") from exc
+        raise ConfigError(f"{_failed_at(environment, exc, name)}: template error: {exc}") from exc
+    except OSError as exc:  # a template that cannot be read (no permission)
+        raise ConfigError(f"{name}: template cannot be read: {exc.strerror or exc}") from exc
+
+
+def _failed_at(environment: jinja2.Environment, exc: BaseException, name: str) -> str:
+    """`file:line` of the template line that raised exc at render time (an undefined name, a
+    failing filter): Jinja rewrites the traceback so that a template's frames carry its file
+    and line; the innermost one is where it failed (in an included or parent template too)."""
+    loader = environment.loader
+    folders = [Path(p) for p in loader.searchpath] if isinstance(loader, jinja2.FileSystemLoader) else []
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.lineno and any(Path(frame.filename).is_relative_to(folder) for folder in folders):
+            return f"{display_path(Path(frame.filename))}:{frame.lineno}"
+    return name
 
 
 _CONTENT_MARK = "\x00notes-render-content\x00"

@@ -386,7 +386,7 @@ class MiniRacerEngine:
         special, _, rest = str(answer).encode("utf-8").partition(b"\0")
         results = [MathResult(html=html) for html in rest.split(b"\0")]
         for index, item in json.loads(special).items():
-            results[int(index)] = _result_from(item)
+            results[int(index)] = _math_result(item)
         return results
 
 
@@ -406,7 +406,7 @@ def _timeout_result(seconds: float) -> MathResult:
     )
 
 
-def _result_from(item: dict[str, object]) -> MathResult:
+def _math_result(item: dict[str, object]) -> MathResult:
     warnings = tuple(
         (str(message), position if isinstance(position, int) else None)
         for message, position in item.get("warnings", [])  # type: ignore[attr-defined]
