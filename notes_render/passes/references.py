@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
-from ..typeset.texdefs import brace_group, content_end, lex
+from ..typeset.texdefs import Lexeme, brace_group, content_end, lex
 from .transforms import BlockPositions, MathItem, walk
 
 NUMBERED_ENVIRONMENTS = {
@@ -109,84 +109,123 @@ _NUMBERING_COMMANDS = re.compile(r"\\(?:begin|end|label|tag|eqref|ref|nonumber|n
 
 def analyse(item: MathItem) -> Formula:
     """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
-    tex = item.tex
-    formula = Formula(item)
-    whole = Line(end=len(tex), numbered=False)  # end set below, only if the whole is numbered
-    depth = 0
-    environments: list[str] = []
-    unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
-    line: Line | None = None
-    line_start = 0
-    row_tabs = 0  # `&` seen in the current row of an eqnarray
-    for lexeme in lex(tex):
+    reader = _Reader(item)
+    for lexeme in lex(item.tex):
+        reader.read(lexeme)
+    return reader.finish()
+
+
+class _Reader:
+    """Pass 1 over one formula's lexemes: the environment it is in, the line being read."""
+
+    def __init__(self, item: MathItem) -> None:
+        self.item = item
+        self.tex = item.tex
+        self.formula = Formula(item)
+        self.whole = Line(end=len(self.tex), numbered=False)  # end set only if the whole is numbered
+        self.depth = 0
+        self.environments: list[str] = []
+        self.unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
+        self.line: Line | None = None
+        self.line_start = 0
+        self.row_tabs = 0  # `&` seen in the current row of an eqnarray
+
+    def read(self, lexeme: Lexeme) -> None:
         name = lexeme.name
         if name == "{":
-            depth += 1
+            self.depth += 1
         elif name == "}":
-            depth -= 1
+            self.depth -= 1
         elif name in ("\\begin", "\\end"):
-            group = _group(tex, lexeme.end)
-            if group is None:
-                continue
-            env, start, end, _ = group
-            base = env.removesuffix("*")
-            if name == "\\begin":
-                if unit is None and item.display and not environments and base in NUMBERED_ENVIRONMENTS:
-                    unit = (NUMBERED_ENVIRONMENTS[base], depth)
-                    line = Line(end=len(tex), numbered=not env.endswith("*"))
-                    line_start = end + 1
-                    formula.renames.extend(_renames(env, start, end))
-                    if base == "eqnarray":
-                        formula.renames.append((end + 1, end + 1, EQNARRAY_COLUMNS))
-                        row_tabs = 0
-                environments.append(env)
-            else:
-                if environments:
-                    environments.pop()
-                if unit is not None and not environments and line is not None:
-                    formula.renames.extend(_renames(env, start, end))
-                    _close_line(formula, line, tex, line_start, lexeme.start)
-                    unit, line = None, None
-        elif name == "&" and environments[:1] in (["eqnarray"], ["eqnarray*"]) and len(environments) == 1:
-            if depth == (unit[1] if unit is not None else -1):
-                row_tabs += 1
-                if row_tabs == 2:  # `a &=& b`: the relation's column ends, the right side's begins
-                    formula.renames.append((lexeme.start, lexeme.end, "{}&&"))
-        elif name == "\\\\" and unit is not None and line is not None:
-            row_tabs = 0
-            if unit[0] == "rows" and len(environments) == 1 and depth == unit[1]:
-                _close_line(formula, line, tex, line_start, lexeme.start)
-                line = Line(end=len(tex), numbered=not environments[0].endswith("*"))
-                line_start = lexeme.end
+            self._environment(lexeme)
+        elif name == "&" and self.environments[:1] in (["eqnarray"], ["eqnarray*"]):
+            self._tab(lexeme)
+        elif name == "\\\\" and self.unit is not None and self.line is not None:
+            self._row(lexeme, self.unit)
         elif name in ("\\label", "\\tag", "\\eqref", "\\ref"):
-            group = _group(tex, lexeme.end, star=name == "\\tag")
-            if group is None:
-                continue
-            text, _, end, starred = group
-            mark = Mark(text.strip() if name != "\\tag" else text, lexeme.start, end + 1, starred)
-            target = line if line is not None else (whole if item.display else None)
-            if name == "\\label":
-                formula.labels.append(mark)
-                if target is None:
-                    formula.stray.append(mark)
-                else:
-                    target.labels.append(mark)
-            elif name == "\\tag":
-                if target is not None:
-                    target.tag = mark
-            else:
-                formula.refs.append((mark, name == "\\eqref"))
+            self._mark(lexeme)
         elif name in ("\\nonumber", "\\notag"):
-            (line if line is not None else whole).suppressed = True
-    if not formula.lines and item.display:
-        # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
-        whole.numbered = bool(whole.labels)
-        if whole.labels or whole.tag:
-            whole.end = content_end(tex)
-            formula.lines.append(whole)
-    elif whole.labels:
-        formula.stray.extend(whole.labels)
-    return formula
+            (self.line if self.line is not None else self.whole).suppressed = True
+
+    def _environment(self, lexeme: Lexeme) -> None:
+        group = _group(self.tex, lexeme.end)
+        if group is None:
+            return
+        env, start, end, _ = group
+        base = env.removesuffix("*")
+        formula = self.formula
+        if lexeme.name == "\\begin":
+            if (
+                self.unit is None
+                and self.item.display
+                and not self.environments
+                and base in NUMBERED_ENVIRONMENTS
+            ):
+                self.unit = (NUMBERED_ENVIRONMENTS[base], self.depth)
+                self.line = Line(end=len(self.tex), numbered=not env.endswith("*"))
+                self.line_start = end + 1
+                formula.renames.extend(_renames(env, start, end))
+                if base == "eqnarray":
+                    formula.renames.append((end + 1, end + 1, EQNARRAY_COLUMNS))
+                    self.row_tabs = 0
+            self.environments.append(env)
+            return
+        if self.environments:
+            self.environments.pop()
+        if self.unit is not None and not self.environments and self.line is not None:
+            formula.renames.extend(_renames(env, start, end))
+            _close_line(formula, self.line, self.tex, self.line_start, lexeme.start)
+            self.unit, self.line = None, None
+
+    def _tab(self, lexeme: Lexeme) -> None:
+        """An eqnarray's `&`: `a &=& b`, the relation's column ends at the second one."""
+        if len(self.environments) == 1 and self.depth == (self.unit[1] if self.unit is not None else -1):
+            self.row_tabs += 1
+            if self.row_tabs == 2:  # the right side's column begins
+                self.formula.renames.append((lexeme.start, lexeme.end, "{}&&"))
+
+    def _row(self, lexeme: Lexeme, unit: tuple[str, int]) -> None:
+        """A `\\\\`: in a multi-row environment, the end of a line and the start of the next."""
+        self.row_tabs = 0
+        if (
+            unit[0] == "rows"
+            and len(self.environments) == 1
+            and self.depth == unit[1]
+            and self.line is not None
+        ):
+            _close_line(self.formula, self.line, self.tex, self.line_start, lexeme.start)
+            self.line = Line(end=len(self.tex), numbered=not self.environments[0].endswith("*"))
+            self.line_start = lexeme.end
+
+    def _mark(self, lexeme: Lexeme) -> None:
+        """A `\\label`, `\\tag`, `\\eqref` or `\\ref`, given to the line it is on."""
+        name = lexeme.name
+        group = _group(self.tex, lexeme.end, star=name == "\\tag")
+        if group is None:
+            return
+        text, _, end, starred = group
+        mark = Mark(text.strip() if name != "\\tag" else text, lexeme.start, end + 1, starred)
+        target = self.line if self.line is not None else (self.whole if self.item.display else None)
+        if name == "\\label":
+            self.formula.labels.append(mark)
+            (self.formula.stray if target is None else target.labels).append(mark)
+        elif name == "\\tag":
+            if target is not None:
+                target.tag = mark
+        else:
+            self.formula.refs.append((mark, name == "\\eqref"))
+
+    def finish(self) -> Formula:
+        formula, whole = self.formula, self.whole
+        if not formula.lines and self.item.display:
+            # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
+            whole.numbered = bool(whole.labels)
+            if whole.labels or whole.tag:
+                whole.end = content_end(self.tex)
+                formula.lines.append(whole)
+        elif whole.labels:
+            formula.stray.extend(whole.labels)
+        return formula
 
 
 def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
