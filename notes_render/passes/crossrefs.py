@@ -93,15 +93,39 @@ def number_blocks(
     Theorem-like blocks share one counter with layout "shared" (amsthm's
     `\\newtheorem{lemma}[theorem]{Lemma}`), else each kind has its own; algorithms,
     figures and tables always count on their own."""
-    refs = CrossRefs()
+    refs = CrossRefs(diagnostics=_syntax_problems(note))
     counters: dict[str, int] = {}
     first_seen: dict[str, int] = {}
     pairs = _div_pairs(note.tokens)
-    for line in note.env.get("unclosed_divs", ()):
-        refs.diagnostics.append(note.diagnostic(line, 0, "fenced div (:::) is never closed"))
+    _empty_links(note)
+    tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
+    for position, token in enumerate(tokens):
+        if token.type == "div_open":
+            found = _div_item(note, md, token, pairs, counters, layout)
+        elif token.type in ("figure_open", "table_open"):
+            found = _float_item(tokens, position, counters)
+        elif token.type == "heading_open" and "id" in token.meta:
+            inline = tokens[position + 1]
+            section = Item(
+                "§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline)
+            )
+            found = section, str(token.meta["id"])
+        else:
+            found = None
+        if found is not None and found[1]:
+            _register(note, refs, first_seen, token, *found)
+    return refs
+
+
+def _syntax_problems(note: ParsedNote) -> list[Diagnostic]:
+    """What the div and figure syntax noted while parsing: unclosed divs, dropped attributes."""
+    problems = [
+        note.diagnostic(line, 0, "fenced div (:::) is never closed")
+        for line in note.env.get("unclosed_divs", ())
+    ]
     for line, names in note.env.get("dropped_attributes", ()):
         column = max(note.lines[line].find(names[0]), 0) if line < len(note.lines) else 0
-        refs.diagnostics.append(
+        problems.append(
             note.diagnostic(
                 line, column,
                 f"image attribute {', '.join(map(repr, names))} ignored "
@@ -109,60 +133,71 @@ def number_blocks(
                 "warning",
             )
         )  # fmt: skip
-    _empty_links(note)
-    tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
-    for position, token in enumerate(tokens):
-        item: Item | None = None
-        label = ""
-        if token.type == "div_open":
-            attrs = token.meta.get("attrs", {})
-            label = str(attrs.get("id", ""))
-            prefix = _block_prefix(label, str(attrs.get("class", "")).split())
-            if prefix == "proof":
-                _proof(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
-                continue
-            if prefix is None:
-                continue
-            counter = "thm" if layout == "shared" and prefix != "alg" else prefix
-            counters[counter] = number = counters.get(counter, 0) + 1
-            name = THEOREM_KINDS.get(prefix, "Algorithm")
-            item = Item(name, str(number), label, first=token, last=pairs[id(token)])
-            if prefix == "alg":
-                _algorithm(note, md, item, str(attrs.get("name", "")))
-            else:
-                _theorem(note, md, item, prefix, str(attrs.get("name", "")))
-            if not label.startswith(prefix + "-"):
-                label = ""  # `::: {.lemma}`, or an id that names another kind: numbered, not labelled
-        elif token.type in ("figure_open", "table_open"):
-            label = str(token.attrGet("id") or "")
-            kind = "fig" if token.type == "figure_open" else "tbl"
-            if not label.startswith(kind + "-"):
-                continue
-            counters[kind] = number = counters.get(kind, 0) + 1
-            close = "figure_close" if kind == "fig" else "table_close"
-            last = next(t for t in tokens[position:] if t.type == close)
-            item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
-            _caption_label(tokens, position, f"{item.kind} {number}.")
-        elif token.type == "heading_open" and "id" in token.meta:
-            label = str(token.meta["id"])
-            inline = tokens[position + 1]
-            item = Item("§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline))
-        if item is None or not label:
-            continue
-        item.line, item.column = _label_position(note, token, label)
-        if label in first_seen:
-            refs.diagnostics.append(
-                note.diagnostic(
-                    item.line, item.column,
-                    f"duplicate label '{label}' (first defined on line {first_seen[label]})",
-                )
-            )  # fmt: skip
-            if token.type != "heading_open":  # (a heading's id was made unique)
-                token.attrs.pop("id", None)  # a second element with the id would be invalid HTML
-            continue
-        first_seen[label] = item.line + 1
-        refs.items[label] = item
-    return refs
+    return problems
+
+
+def _div_item(
+    note: ParsedNote,
+    md: MarkdownIt,
+    token: Token,
+    pairs: dict[int, Token],
+    counters: dict[str, int],
+    layout: Literal["per-kind", "shared"],
+) -> tuple[Item, str] | None:
+    """A numbered div's item and label ("" if it has none), its head given; a proof's head."""
+    attrs = token.meta.get("attrs", {})
+    label = str(attrs.get("id", ""))
+    prefix = _block_prefix(label, str(attrs.get("class", "")).split())
+    if prefix == "proof":
+        _proof(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
+        return None
+    if prefix is None:
+        return None
+    counter = "thm" if layout == "shared" and prefix != "alg" else prefix
+    counters[counter] = number = counters.get(counter, 0) + 1
+    item = Item(
+        THEOREM_KINDS.get(prefix, "Algorithm"), str(number), label, first=token, last=pairs[id(token)]
+    )
+    if prefix == "alg":
+        _algorithm(note, md, item, str(attrs.get("name", "")))
+    else:
+        _theorem(note, md, item, prefix, str(attrs.get("name", "")))
+    # `::: {.lemma}`, or an id that names another kind: numbered, not labelled.
+    return item, label if label.startswith(prefix + "-") else ""
+
+
+def _float_item(tokens: list[Token], position: int, counters: dict[str, int]) -> tuple[Item, str] | None:
+    """A labelled figure's or table's item and label, "Figure 3." put in its caption."""
+    token = tokens[position]
+    label = str(token.attrGet("id") or "")
+    kind = "fig" if token.type == "figure_open" else "tbl"
+    if not label.startswith(kind + "-"):
+        return None
+    counters[kind] = number = counters.get(kind, 0) + 1
+    close = "figure_close" if kind == "fig" else "table_close"
+    last = next(t for t in tokens[position:] if t.type == close)
+    item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
+    _caption_label(tokens, position, f"{item.kind} {number}.")
+    return item, label
+
+
+def _register(
+    note: ParsedNote, refs: CrossRefs, first_seen: dict[str, int], token: Token, item: Item, label: str
+) -> None:
+    """Record a label's item, or report it as a duplicate of one seen before."""
+    item.line, item.column = _label_position(note, token, label)
+    if label in first_seen:
+        refs.diagnostics.append(
+            note.diagnostic(
+                item.line, item.column,
+                f"duplicate label '{label}' (first defined on line {first_seen[label]})",
+            )
+        )  # fmt: skip
+        if token.type != "heading_open":  # (a heading's id was made unique)
+            token.attrs.pop("id", None)  # a second element with the id would be invalid HTML
+        return
+    first_seen[label] = item.line + 1
+    refs.items[label] = item
 
 
 def _empty_links(note: ParsedNote) -> None:
