@@ -24,6 +24,8 @@ from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from mdit_py_plugins.attrs import attrs_plugin
 
+from .plaintext import plain_text
+
 IMAGE_ATTRIBUTES = ("id", "class", "width", "height", "fig-alt")
 """What `{…}` after an image may set; anything else is dropped, and said so (env["dropped_attributes"])."""
 
@@ -90,8 +92,6 @@ def _caption(state: StateCore, inline: Token, image: Token) -> Token | None:
             child.meta["offset"] = int(child.meta.get("offset", 0)) + max(where, 0)
     alt = image.attrs.pop("fig-alt", None)
     if alt is not None or not title:
-        from ..passes.transforms import plain_text  # transforms imports parsing, which imports this
-
         text = str(alt) if alt is not None else plain_text(caption, readable=True)
         image.children = [Token("text", "", 0, content=text)]
     return caption

@@ -16,7 +16,7 @@ and for kramdown `\\\\(…\\\\)` and `\\\\[…\\\\]`. Tokens produced:
 - `math_notice`, zero-width: a pair left as text that a MathJax page would typeset, with
   `meta["offset"]`, `meta["rule"]` (the MathDialect switch that would make it math) and
   `meta["written"]` (mathnotices.py); env[BLOCK_NOTICES] holds the same for display math a
-  blank line breaks. transforms.text_math_warnings turns both into warnings.
+  blank line breaks. passes/math.text_math_warnings turns both into warnings.
 
 Where a scan of the text finds math is mathscan.py; tables, whose cells may hold `|` inside
 formulas, are mathtables.py. This module wires the rules into markdown-it and renders the
@@ -88,7 +88,7 @@ def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: An
     if anchor:
         html = f'<span id="{escapeHtml(anchor)}">{html}</span>'
     trail = token.meta.get("trail")
-    # The punctuation after a formula stays on its line (see transforms.join_trailing_punctuation).
+    # The punctuation after a formula stays on its line (see typeset/formulas.join_trailing_punctuation).
     if not trail:
         return html
     return f'<span class="math-join">{html}{escapeHtml(trail)}</span>'

@@ -18,14 +18,14 @@ from urllib.parse import quote
 
 from markdown_it.token import Token
 
-from ..build.state import Stat, file_digest, file_stat
 from ..config import Config
 from ..errors import Diagnostic
 from ..markdown.citesyntax import IN_TEXT, Cite, key_of
 from ..markdown.parsing import ParsedNote
+from ..sources import Stat, file_digest, file_stat
 from ..typeset.katex import MathEngine, MathRequest
 from .bibtex import Bibliography, Entry
-from .transforms import BlockPositions, walk
+from .positions import BlockPositions, walk
 
 DEFAULT_BIBLIOGRAPHY = "references.bib"
 """The BibTeX file looked for in the source folder when none is configured."""

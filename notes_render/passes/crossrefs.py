@@ -24,9 +24,11 @@ from markdown_it.token import Token
 from ..errors import Diagnostic
 from ..markdown.figures import IMAGE_ATTRIBUTES
 from ..markdown.parsing import ParsedNote
+from ..markdown.plaintext import plain_text
+from .links import is_local
+from .positions import BlockPositions
 from .previews import NOTE_REFERENCE_CLASS, preview_block
 from .references import Mark, Numbering, Target, nearest
-from .transforms import BlockPositions, is_local, plain_text
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
 from ..typeset.texdefs import Lexeme, brace_group, content_end, lex
-from .transforms import BlockPositions, MathItem, walk
+from .math import MathItem
+from .positions import BlockPositions, walk
 
 NUMBERED_ENVIRONMENTS = {
     "equation": "single", "multline": "single",
