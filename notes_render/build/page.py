@@ -123,7 +123,7 @@ def build_page(
     from ..passes.math import collect_math, text_math_warnings
     from ..site import navigation
     from ..typeset import mathjax
-    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math
+    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
     from . import state
 
     refused = sources.containment_problem(config.src, note.rel)
@@ -155,10 +155,11 @@ def build_page(
     diagnostics += crossrefs.resolve_references(parsed, blocks, numbering)
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
-    cited = citations.resolve(parsed, config, get_engine, {**config.macros, **_note_macros(parsed)})
+    cited = citations.resolve(parsed, config)
+    macros = {**config.macros, **_note_macros(parsed)}
+    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
     diagnostics += cited.diagnostics
     if items:
-        macros = {**config.macros, **_note_macros(parsed)}
         diagnostics += typeset_math(parsed, items, get_engine(), macros)
         join_trailing_punctuation(parsed)
         reach_scroll_boxes(parsed)

@@ -10,13 +10,14 @@ passes/references.py); this is the one place a note's formulas meet the engine.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Literal
 
 from markdown_it.token import Token
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
+from ..passes.citations import Resolved
 from ..passes.math import MathItem
 from ..passes.positions import walk
 from .katex import MathEngine, MathRequest, MathResult, explain
@@ -48,6 +49,29 @@ def typeset_math(
             message = explain(result.error or "", item.tex)
             diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
+
+
+def typeset_titles(
+    resolved: Resolved, get_engine: Callable[[], MathEngine], macros: Mapping[str, str]
+) -> dict[tuple[str, str], str]:
+    """The formulas in the titles of the works a note lists, typeset in one batch: HTML by
+    (entry key, TeX); an invalid one is reported at its place in the .bib file."""
+    listing = resolved.listing
+    formulas = listing.title_formulas() if listing is not None else []
+    if listing is None or not formulas:
+        return {}
+    results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
+    typeset: dict[tuple[str, str], str] = {}
+    bibliography = listing.bibliography
+    for (entry, tex), result in zip(formulas, results, strict=True):
+        if result.html is not None:
+            typeset[(entry.key, tex)] = result.html.decode("utf-8")  # a title's few formulas
+            continue
+        at = bibliography.text.find(tex, entry.offset)
+        offset = (at if at >= 0 else entry.offset) + (result.position or 0)
+        message = f"invalid formula in the title of '{entry.key}': {result.error}"
+        resolved.diagnostics.append(bibliography.diagnostic(offset, message))
+    return typeset
 
 
 def _placed(tex: str, warnings: tuple[tuple[str, int | None], ...]) -> Iterator[tuple[str, int | None]]:
