@@ -194,14 +194,14 @@ def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks
 
     from ..markdown.highlight import CachedHighlighter
     from ..markdown.mathsyntax import CONSUME_HTML
-    from ..passes.crossrefs import render_previews
+    from ..passes.previews import render_previews
 
     options, highlighter = md.options, None
     if store is not None:
         highlighter = CachedHighlighter(store)
         options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
     # First: rendering the body takes each formula's HTML out of its token.
-    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks).encode("utf-8")
+    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks.previews).encode("utf-8")
     parsed.env[CONSUME_HTML] = True
     body = _render_utf8(md, parsed.tokens, options, parsed.env)
     if previews:
