@@ -27,7 +27,7 @@ from .page import Listed, Page, outline_data
 
 _T = TypeVar("_T")
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 """Bumped when the file's layout changes; a state of another version is ignored."""
 
 STATE_KIND = "notes-render build state"
@@ -394,11 +394,12 @@ def _diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
         diagnostic.message,
         diagnostic.severity,
         diagnostic.source_line,
+        diagnostic.link,
     ]
 
 
 def _diagnostic_from(data: Any) -> Diagnostic:
-    path, line, column, message, severity, source_line = _items(data, 6)
+    path, line, column, message, severity, source_line, link = _items(data, 7)
     if severity not in ("error", "warning"):
         raise ValueError(f"{severity!r} is no severity")
     return Diagnostic(
@@ -406,4 +407,5 @@ def _diagnostic_from(data: Any) -> Diagnostic:
         _check(message, str),
         severity,
         _optional_text(source_line),
+        _optional_text(link),
     )

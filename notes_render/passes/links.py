@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -103,6 +103,13 @@ def _visit_url(note: ParsedNote, src_root: Path, url: str, owner: Token | None, 
 
 
 def _link_diagnostic(
+    note: ParsedNote, owner: Token | None, url: str, problem: str, report: LinkReport
+) -> Diagnostic:
+    """The problem with a link, at its place, marked as the build's verdict on that URL."""
+    return replace(_find_link(note, owner, url, problem, report), link=url)
+
+
+def _find_link(
     note: ParsedNote, owner: Token | None, url: str, problem: str, report: LinkReport
 ) -> Diagnostic:
     """The problem at the URL as written in the owner's lines: the nth reference to one URL
