@@ -12,6 +12,7 @@ from urllib.parse import quote
 from markdown_it.token import Token
 
 from ..markdown.citesyntax import Cite
+from ..markdown.tokenmeta import CITE_IN_TEXT, CITES, ENTRIES
 from .bibtex import Entry
 
 CitationStyle = Literal["author-year", "numbered"]
@@ -87,9 +88,9 @@ def _suffix(text: str) -> str:
 
 
 def citation_html(token: Token, labels: dict[str, Label], style: CitationStyle) -> str:
-    items: list[Cite] = token.meta["items"]
-    entries: list[Entry | None] = token.meta["entries"]
-    if token.meta["in_text"]:
+    items: list[Cite] = CITES(token)
+    entries: list[Entry | None] = ENTRIES(token)
+    if CITE_IN_TEXT(token):
         return _in_text_html(items, entries, labels, style)
     plain = all(not c.prefix and not c.suffix for c in items)
     pairs = list(zip(items, entries, strict=True))

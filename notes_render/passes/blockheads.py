@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from markdown_it.token import Token
 
 from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import HOST, OFFSET, USED_IN
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -60,8 +61,8 @@ def _title(note: ParsedNote, md: MarkdownIt, opening: Token, title: str) -> list
     where = max(source.find(title), 0)
     for child in children:
         if child.type.startswith("math_"):
-            child.meta["host"] = host
-            child.meta["offset"] = int(child.meta.get("offset", 0)) + where
+            HOST.set(child, host)
+            OFFSET.set(child, OFFSET.get_or(child, 0) + where)
     return children
 
 
@@ -197,7 +198,7 @@ def used_in_block(tokens: list[Token], closing: Token, places: list[tuple[str, s
     """A line at the end of a block saying where the note refers to it: (text, href) of each place."""
     index = index_of(tokens, closing)
     note = Token("html_block", "", 0, content=f'<p class="used-in">{_used_in_html(places)}</p>\n')
-    note.meta["used_in"] = True
+    USED_IN.set(note, True)
     tokens.insert(index, note)
 
 
@@ -207,5 +208,5 @@ def used_in_equation(
     """A line under the equation (under its paragraph, for a display inside one)."""
     after = index_of(tokens, paragraph) + 1 if paragraph is not None else index_of(tokens, token)
     note = Token("html_block", "", 0, content=f'<p class="used-in">{_used_in_html(places)}</p>\n')
-    note.meta["used_in"] = True
+    USED_IN.set(note, True)
     tokens.insert(after + 1, note)

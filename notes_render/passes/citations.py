@@ -21,6 +21,16 @@ from ..config import Config
 from ..errors import Diagnostic
 from ..markdown.citesyntax import IN_TEXT, Cite, key_of
 from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import (
+    CITATION_HTML,
+    CITE_IN_TEXT,
+    CITES,
+    ENTRIES,
+    FOOTNOTE_ID,
+    HOST,
+    IN_LINK,
+    OFFSET,
+)
 from ..sources import Stat, file_digest, file_stat
 from .bibliography import CitationStyle, Label, bibliography_html, citation_html, make_labels
 from .bibtex import Bibliography, Entry
@@ -142,7 +152,7 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
     depth = 0
     for token, parent in walk(note.tokens):
         if token.type == "footnote_open":
-            footnote = token.meta["id"]
+            footnote = FOOTNOTE_ID(token)
             streams[footnote] = []
         elif token.type == "footnote_close":
             footnote = None
@@ -151,10 +161,10 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
         elif parent is None:
             depth = 0
         elif token.type == "footnote_ref":
-            streams[footnote].append(token.meta["id"])
+            streams[footnote].append(FOOTNOTE_ID(token))
         elif token.type == "citation":
-            token.meta["in_link"] = depth > 0
-            host = token.meta.get("host", parent)  # an inline footnote's paragraph
+            IN_LINK.set(token, depth > 0)
+            host = HOST.get_or(token, parent)  # an inline footnote's paragraph
             streams[footnote].append((token, host))
     cites: list[tuple[Token, Token | None]] = []
     read: set[int | None] = set()
@@ -214,13 +224,13 @@ def _no_bibliography(
         f"citation but no bibliography: add {DEFAULT_BIBLIOGRAPHY} to the source folder, or name one "
         'with bibliography = "…" in [tool.notes-render] or in the front matter'
     )
-    unmistakable = [(t, p) for t, p in cites if not t.meta["in_text"] or t.content.startswith("\\")]
+    unmistakable = [(t, p) for t, p in cites if not CITE_IN_TEXT(t) or t.content.startswith("\\")]
     for token, _ in unmistakable:
-        token.meta["html"] = f'<span class="citation citation-missing">{escape(token.content)}</span>'
+        CITATION_HTML.set(token, f'<span class="citation citation-missing">{escape(token.content)}</span>')
     if unmistakable:
         token, parent = unmistakable[0]
         positions = BlockPositions.cache(note.lines)
-        resolved.diagnostics.append(_at(note, positions, parent, token, token.meta["items"][0], message))
+        resolved.diagnostics.append(_at(note, positions, parent, token, CITES(token)[0], message))
     elif nocite:
         resolved.diagnostics.append(note.diagnostic(_front_matter_line(note, "nocite") - 1, 0, message))
 
@@ -236,7 +246,7 @@ def _at(
     """A problem at one work of a citation."""
     if parent is None:
         return note.diagnostic(0, 0, message)
-    line, column = positions(parent).position(int(token.meta["offset"]) + cite.offset)
+    line, column = positions(parent).position(OFFSET(token) + cite.offset)
     return note.diagnostic(line, column, message)
 
 
@@ -244,7 +254,7 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
     """Find each item's entry (reporting unknown keys); the text is made once all are known."""
     assert context.bibliography is not None
     entries: list[Entry | None] = []
-    for cite in token.meta["items"]:
+    for cite in CITES(token):
         entry = context.bibliography.find(cite.key)
         if entry is None:
             context.resolved.diagnostics.append(
@@ -260,7 +270,7 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
         elif entry not in context.order:
             context.order.append(entry)
         entries.append(entry)
-    token.meta["entries"] = entries
+    ENTRIES.set(token, entries)
 
 
 def _unknown_key(key: str, bibliography: Bibliography, where: str = "") -> str:
@@ -290,9 +300,9 @@ def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str
     taken = {str(token.attrs["id"]) for token, _ in walk(context.note.tokens) if "id" in token.attrs}
     labels = make_labels(entries, context.style, taken)
     for token, _ in walk(context.note.tokens):
-        if token.type == "citation" and "entries" in token.meta:
+        if token.type == "citation" and ENTRIES.has(token):
             html = citation_html(token, labels, context.style)
-            token.meta["html"] = re.sub(r"</?a\b[^>]*>", "", html) if token.meta["in_link"] else html
+            CITATION_HTML.set(token, re.sub(r"</?a\b[^>]*>", "", html) if IN_LINK(token) else html)
     return entries, labels
 
 

@@ -25,6 +25,18 @@ from ..errors import Diagnostic
 from ..markdown.figures import IMAGE_ATTRIBUTES
 from ..markdown.parsing import ParsedNote
 from ..markdown.plaintext import plain_text
+from ..markdown.tokenmeta import (
+    BARE,
+    DIV_ATTRS,
+    HEADING_ID,
+    HOST,
+    HREF,
+    LABEL,
+    OFFSET,
+    PARAGRAPH,
+    PARENT,
+    TEXT,
+)
 from .blockheads import (
     THEOREM_KINDS,
     algorithm_head,
@@ -108,12 +120,12 @@ def number_blocks(
             found = _div_item(note, md, token, pairs, counters, layout)
         elif token.type in ("figure_open", "table_open"):
             found = _float_item(tokens, position, counters)
-        elif token.type == "heading_open" and "id" in token.meta:
+        elif token.type == "heading_open" and HEADING_ID.has(token):
             inline = tokens[position + 1]
             section = Item(
                 "§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline)
             )
-            found = section, str(token.meta["id"])
+            found = section, HEADING_ID(token)
         else:
             found = None
         if found is not None and found[1]:
@@ -149,7 +161,7 @@ def _div_item(
     layout: Literal["per-kind", "shared"],
 ) -> tuple[Item, str] | None:
     """A numbered div's item and label ("" if it has none), its head given; a proof's head."""
-    attrs = token.meta.get("attrs", {})
+    attrs = DIV_ATTRS.get_or(token, {})
     label = str(attrs.get("id", ""))
     prefix = block_prefix(label, str(attrs.get("class", "")).split())
     if prefix == "proof":
@@ -223,7 +235,9 @@ def _empty_links(note: ParsedNote) -> None:
             if not path:
                 offset = max(token.content.find(f"[]({href}"), 0)
                 reference = Token("xref", "", 0, content=f"[]({href})")
-                reference.meta = {"label": unquote(fragment), "bare": False, "offset": offset}
+                LABEL.set(reference, unquote(fragment))
+                BARE.set(reference, False)
+                OFFSET.set(reference, offset)
                 children[index : index + 2] = [reference]
             elif path.endswith(".md") and is_local(path):
                 opening.attrSet("class", NOTE_REFERENCE_CLASS)
@@ -278,7 +292,7 @@ def resolve_references(note: ParsedNote, refs: CrossRefs, numbering: Numbering) 
     equations = _equations(numbering)
     targets = refs.items.keys() | equations.keys()
     for token, place in places:
-        label = str(token.meta["label"])
+        label = LABEL(token)
         if token.type == "xref":
             diagnostics += _resolve_xref(note, refs, numbering, token)
         if label in targets:
@@ -301,20 +315,20 @@ def resolve_references(note: ParsedNote, refs: CrossRefs, numbering: Numbering) 
 
 
 def _resolve_xref(note: ParsedNote, refs: CrossRefs, numbering: Numbering, token: Token) -> list[Diagnostic]:
-    label = str(token.meta["label"])
-    bare = bool(token.meta.get("bare"))
+    label = LABEL(token)
+    bare = BARE.get_or(token, False)
     item = refs.items.get(label)
     target = numbering.targets.get(label)
     if item is not None:
-        token.meta["text"] = item.reference(bare)
-        token.meta["href"] = "#" + item.anchor
+        TEXT.set(token, item.reference(bare))
+        HREF.set(token, "#" + item.anchor)
         return []
     if target is not None:
-        token.meta["text"] = target.tag if bare else f"({target.tag})"
-        token.meta["href"] = "#" + label
+        TEXT.set(token, target.tag if bare else f"({target.tag})")
+        HREF.set(token, "#" + label)
         return []
-    token.meta["text"] = "??"
-    parent = token.meta.get("parent")
+    TEXT.set(token, "??")
+    parent = PARENT.get(token)
     line, column = (
         BlockPositions(parent, note.lines).starts_of(token)[0] if isinstance(parent, Token) else (0, 0)
     )
@@ -334,7 +348,7 @@ def _equations(numbering: Numbering) -> dict[str, tuple[Token, Token | None]]:
             for mark in line.labels:
                 target = numbering.targets.get(mark.name)
                 if target is not None and target.label is mark:
-                    found[mark.name] = (formula.item.token, formula.item.token.meta.get("paragraph"))
+                    found[mark.name] = (formula.item.token, PARAGRAPH.get(formula.item.token))
     return found
 
 
@@ -364,9 +378,9 @@ def _places(
             children = [token]
         for child in children:
             if child.type == "math_inline_display":
-                child.meta["paragraph"] = token
+                PARAGRAPH.set(child, token)
             if child.type in ("xref", "math_ref"):
-                child.meta["parent"] = child.meta.get("host", token)
+                PARENT.set(child, HOST.get_or(child, token))
                 yield child, block_place
             elif child.type.startswith("math_") and id(child) in formulas:
                 formula = formulas[id(child)]
@@ -377,7 +391,8 @@ def _places(
                         place = (f"({line.number})", "#" + anchored[0].name)
                         break
                 for mark, _ in formula.refs:
-                    ref = Token("math_ref", "", 0, meta={"label": mark.name})
+                    ref = Token("math_ref", "", 0)
+                    LABEL.set(ref, mark.name)
                     yield ref, place
 
 

@@ -10,6 +10,7 @@ from markdown_it.token import Token
 
 from ..markdown.parsing import ParsedNote
 from ..markdown.plaintext import plain_text
+from ..markdown.tokenmeta import HEADING_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ def assign_heading_ids(tokens: list[Token]) -> list[Heading]:
         if token.type != "heading_open":
             continue
         inline = tokens[index + 1]
-        explicit = token.meta.get("id")  # `## Title {#sec-x}`
+        explicit = HEADING_ID.get(token)  # `## Title {#sec-x}`
         base = str(explicit) if explicit else slugify(plain_text(inline)) or "section"
         count = used.get(base, 0)
         anchor = base if count == 0 else f"{base}-{count}"

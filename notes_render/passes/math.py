@@ -14,6 +14,7 @@ from markdown_it.token import Token
 from ..errors import Diagnostic
 from ..markdown.dialects import DIALECTS, dialects_with
 from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import DROPPED, HOST, OFFSET, RAW, RULE, STARTS, WRITTEN
 from .positions import BlockPositions, walk
 
 
@@ -22,7 +23,7 @@ class MathItem:
     """One formula of a note, with what is needed to report errors at the right place."""
 
     token: Token
-    """The math token; its meta["html"] receives KaTeX's output."""
+    """The math token; its MATH_HTML receives KaTeX's output."""
     display: bool
     """Typeset in display style."""
     starts: list[tuple[int, int]]
@@ -57,10 +58,10 @@ class MathItem:
 
     def position_of(self, offset: int) -> tuple[int, int]:
         """(0-based line, 0-based column) in the source file of an offset in the TeX."""
-        dropped = self.token.meta.get("dropped")
+        dropped = DROPPED.get(self.token)
         if dropped:  # TeX written for a Markdown-first engine: back to its escaped source
             offset += bisect.bisect_left(dropped, offset)
-        tex = str(self.token.meta.get("raw", self.tex))[:offset]
+        tex = RAW.get_or(self.token, self.tex)[:offset]
         line_index = tex.count("\n")
         line_index = min(line_index, len(self.starts) - 1)
         line, column = self.starts[line_index]
@@ -76,9 +77,9 @@ def collect_math(note: ParsedNote) -> list[MathItem]:
         if token.type == "fence" and token.info.strip() == "math" and token.map:
             _fence_to_math(token, lines)
         if token.type == "math_block":
-            items.append(MathItem(token, True, list(token.meta["starts"])))
+            items.append(MathItem(token, True, list(STARTS(token))))
         elif token.type in ("math_inline", "math_inline_display") and parent is not None:
-            parent = token.meta.get("host", parent)  # an inline footnote's paragraph
+            parent = HOST.get_or(token, parent)  # an inline footnote's paragraph
             starts = blocks(parent).starts_of(token)
             items.append(MathItem(token, token.type == "math_inline_display", starts))
     return items
@@ -92,7 +93,7 @@ def _fence_to_math(token: Token, lines: list[str]) -> None:
     for index, tex_line in enumerate(token.content.split("\n")):
         raw = lines[first + index] if first + index < len(lines) else ""
         starts.append((first + index, max(raw.find(tex_line), 0) if tex_line else 0))
-    token.meta = {"starts": starts}
+    STARTS.set(token, starts)
 
 
 def text_math_warnings(note: ParsedNote) -> list[Diagnostic]:
@@ -104,8 +105,8 @@ def text_math_warnings(note: ParsedNote) -> list[Diagnostic]:
     blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
         if token.type == "math_notice" and parent is not None:
-            line, column = blocks(token.meta.get("host", parent)).position(token.meta["offset"])
-            message = _text_math_message(note.dialect, token.meta["rule"], token.meta["written"])
+            line, column = blocks(HOST.get_or(token, parent)).position(OFFSET(token))
+            message = _text_math_message(note.dialect, RULE(token), WRITTEN(token))
             warnings.append(note.diagnostic(line, column, message, "warning"))
     for line, column, closer in note.env.get(BLOCK_NOTICES, {}).values():
         written = f"display math up to the next `{closer}`"

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 
 from markdown_it.token import Token
 
+from ..markdown.tokenmeta import OFFSET, RAW
+
 
 def walk(tokens: list[Token]) -> Iterator[tuple[Token, Token | None]]:
     """Every token in document order, with its parent inline token (None for blocks)."""
@@ -57,10 +59,10 @@ class BlockPositions:
         return self._first_line + index, self._shift(index) + at - self._line_starts[index]
 
     def starts_of(self, token: Token) -> list[tuple[int, int]]:
-        """Source positions of each TeX line of an inline token (its meta["offset"] is where
+        """Source positions of each TeX line of an inline token (its OFFSET is where
         it starts in the content)."""
-        offset = int(token.meta.get("offset", 0))
-        written = str(token.meta.get("raw", token.content))  # TeX after Markdown's escapes: its source
+        offset = OFFSET.get_or(token, 0)
+        written = RAW.get_or(token, token.content)  # TeX after Markdown's escapes: its source
         starts = [self.position(offset)]
         newline = written.find("\n")
         while newline >= 0:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 from markdown_it.token import Token
 
+from ..markdown.tokenmeta import USED_IN
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.utils import OptionsDict
@@ -122,6 +124,6 @@ def render_previews(
             html = f'<div class="math-display">{md.renderer.render([inline], options, env)}</div>'
         else:
             span = tokens[index[id(first)] : index[id(last)] + 1]
-            html = md.renderer.render([t for t in span if not t.meta.get("used_in")], options, env)
+            html = md.renderer.render([t for t in span if not USED_IN.get(t)], options, env)
         parts.append(preview_block(label, html))
     return '<div class="xref-previews">\n' + "\n".join(parts) + "\n</div>\n"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import ANCHOR, HOST, HREF, LABEL, TEXT
 from ..typeset.texdefs import Lexeme, brace_group, content_end, lex
 from .math import MathItem
 from .positions import BlockPositions, walk
@@ -318,7 +319,7 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
         anchors = {id(line): _anchor(line, numbering) for line in formula.lines}
         in_tags = sum(anchor is not None for anchor in anchors.values()) > 1  # one per line, on its tag
         if not in_tags:
-            item.token.meta["anchor"] = next((a for a in anchors.values() if a is not None), None)
+            ANCHOR.set(item.token, next((a for a in anchors.values() if a is not None), None))
         edits = [(start, end, name) for start, end, name in formula.renames]
         edits += [(label.start, label.end, "") for label in formula.labels]
         for line in formula.lines:
@@ -367,14 +368,14 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
     diagnostics = []
     blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
-        if token.type != "math_ref" or "href" in token.meta:
+        if token.type != "math_ref" or HREF.has(token):
             continue
-        label = str(token.meta["label"])
+        label = LABEL(token)
         target = numbering.targets.get(label)
         parentheses = token.markup == "\\eqref"
         if target is None:
-            token.meta["text"] = "(??)" if parentheses else "??"
-            parent = token.meta.get("host", parent)  # an inline footnote's paragraph
+            TEXT.set(token, "(??)" if parentheses else "??")
+            parent = HOST.get_or(token, parent)  # an inline footnote's paragraph
             line, column = blocks(parent).starts_of(token)[0] if parent else (0, 0)
             diagnostics.append(
                 note.diagnostic(
@@ -384,8 +385,8 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
                 )
             )
         else:
-            token.meta["text"] = _shown(target, parentheses)
-            token.meta["href"] = "#" + label
+            TEXT.set(token, _shown(target, parentheses))
+            HREF.set(token, "#" + label)
     return diagnostics
 
 

@@ -17,6 +17,7 @@ from markdown_it.token import Token
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import MATH_HTML, MAY_SCROLL, TRAIL
 from ..passes.citations import Resolved
 from ..passes.math import MathItem
 from ..passes.positions import walk
@@ -39,10 +40,10 @@ def typeset_math(
                 text = restore_annotation(text, item.tex)
             if item.display:
                 text = fit_display(text)
-                item.token.meta["may_scroll"] = may_scroll(text)
+                MAY_SCROLL.set(item.token, may_scroll(text))
             html = text.encode("utf-8")
         # UTF-8, as it came (see MathResult.html); the renderer decodes one formula at a time.
-        item.token.meta["html"] = html or _error_html(item, result).encode("utf-8")
+        MATH_HTML.set(item.token, html or _error_html(item, result).encode("utf-8"))
         for message, offset in _placed(item.sent_tex, result.warnings):
             diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
         if result.html is None:
@@ -92,12 +93,11 @@ _TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}\u2019\u201d\u00bb\u2026]+")
 def _html_text(formula: Token) -> str:
     """A formula's typeset HTML as text, for a moment ("" before it is typeset): the token
     keeps it as UTF-8 (see katex.MathResult.html)."""
-    html = formula.meta.get("html") or b""
-    return html.decode("utf-8") if isinstance(html, bytes) else str(html)
+    return (MATH_HTML.get(formula) or b"").decode("utf-8")
 
 
 def join_trailing_punctuation(note: ParsedNote) -> None:
-    """Give each inline formula the punctuation right after it, as meta["trail"], so they
+    """Give each inline formula the punctuation right after it, as TRAIL, so they
     are rendered together and a line never starts with the comma or full stop of a formula."""
     for token, _parent in walk(note.tokens):
         children = token.children or []
@@ -105,9 +105,9 @@ def join_trailing_punctuation(note: ParsedNote) -> None:
             if formula.type != "math_inline" or after.type != "text":
                 continue
             match = _TRAILING_PUNCTUATION.match(after.content)
-            if match and formula.meta.get("html"):
-                formula.meta["trail"] = match.group()
-                formula.meta["html"] = hold_last_piece(_html_text(formula)).encode("utf-8")
+            if match and MATH_HTML.get(formula):
+                TRAIL.set(formula, match.group())
+                MATH_HTML.set(formula, hold_last_piece(_html_text(formula)).encode("utf-8"))
                 after.content = after.content[match.end() :]
 
 
