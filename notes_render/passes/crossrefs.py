@@ -37,22 +37,13 @@ from ..markdown.tokenmeta import (
     PARENT,
     TEXT,
 )
-from .blockheads import (
-    THEOREM_KINDS,
-    algorithm_head,
-    block_prefix,
-    caption_label,
-    div_pairs,
-    proof_head,
-    text_token,
-    theorem_head,
-    used_in_block,
-    used_in_equation,
-)
+from . import blockheads
+from .amsmath import Mark
+from .blockheads import THEOREM_KINDS
 from .links import is_local
 from .positions import BlockPositions
 from .previews import NOTE_REFERENCE_CLASS
-from .references import Mark, Numbering, Target, nearest
+from .references import Numbering, Target, nearest
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -112,7 +103,7 @@ def number_blocks(
     refs = CrossRefs(diagnostics=_syntax_problems(note))
     counters: dict[str, int] = {}
     first_seen: dict[str, int] = {}
-    pairs = div_pairs(note.tokens)
+    pairs = blockheads.div_pairs(note.tokens)
     _empty_links(note)
     tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
     for position, token in enumerate(tokens):
@@ -163,9 +154,9 @@ def _div_item(
     """A numbered div's item and label ("" if it has none), its head given; a proof's head."""
     attrs = DIV_ATTRS.get_or(token, {})
     label = str(attrs.get("id", ""))
-    prefix = block_prefix(label, str(attrs.get("class", "")).split())
+    prefix = blockheads.block_prefix(label, str(attrs.get("class", "")).split())
     if prefix == "proof":
-        proof_head(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
+        blockheads.proof_head(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
         return None
     if prefix is None:
         return None
@@ -175,9 +166,9 @@ def _div_item(
         THEOREM_KINDS.get(prefix, "Algorithm"), str(number), label, first=token, last=pairs[id(token)]
     )
     if prefix == "alg":
-        algorithm_head(note, md, token, pairs[id(token)], str(number), str(attrs.get("name", "")))
+        blockheads.algorithm_head(note, md, token, pairs[id(token)], str(number), str(attrs.get("name", "")))
     else:
-        theorem_head(note, md, token, prefix, str(number), str(attrs.get("name", "")))
+        blockheads.theorem_head(note, md, token, prefix, str(number), str(attrs.get("name", "")))
     # `::: {.lemma}`, or an id that names another kind: numbered, not labelled.
     return item, label if label.startswith(prefix + "-") else ""
 
@@ -193,7 +184,7 @@ def _float_item(tokens: list[Token], position: int, counters: dict[str, int]) ->
     close = "figure_close" if kind == "fig" else "table_close"
     last = next(t for t in tokens[position:] if t.type == close)
     item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
-    caption_label(tokens, position, f"{item.kind} {number}.")
+    blockheads.caption_label(tokens, position, f"{item.kind} {number}.")
     return item, label
 
 
@@ -241,7 +232,7 @@ def _empty_links(note: ParsedNote) -> None:
                 children[index : index + 2] = [reference]
             elif path.endswith(".md") and is_local(path):
                 opening.attrSet("class", NOTE_REFERENCE_CLASS)
-                children.insert(index + 1, text_token(f"{path}#{unquote(fragment)}"))
+                children.insert(index + 1, blockheads.text_token(f"{path}#{unquote(fragment)}"))
                 index += 3
             else:
                 index += 1
@@ -305,12 +296,12 @@ def resolve_references(note: ParsedNote, refs: CrossRefs, numbering: Numbering) 
             refs.previews.append((label, block.first, block.last))
             if block.first.type == "div_open" and where:
                 block.used_in = where
-                used_in_block(note.tokens, block.last, where)
+                blockheads.used_in_block(note.tokens, block.last, where)
         elif label in equations:
             token, paragraph = equations[label]
             refs.previews.append((label, token, token if paragraph is None else None))
             if where:
-                used_in_equation(note.tokens, token, paragraph, where)
+                blockheads.used_in_equation(note.tokens, token, paragraph, where)
     return diagnostics
 
 
