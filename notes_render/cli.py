@@ -307,13 +307,11 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagnostic]:
-    """The checker's findings on the files a build just wrote, except where the build itself
-    already reported a problem (a missing image is found by both: say it once)."""
+    """The checker's findings on the files a build just wrote; a link the build already
+    found broken (a missing image) is not checked again."""
     from .site.check import check_site, note_sources, written_files
 
-    reported = {diagnostic.position for diagnostic in known}
-    found = check_site(out, written_files(out), note_sources(src))
-    return [diagnostic for diagnostic in found if diagnostic.position not in reported]
+    return check_site(out, written_files(out), note_sources(src), judged=known)
 
 
 def _prune(args: argparse.Namespace) -> int:

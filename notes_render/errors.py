@@ -49,6 +49,9 @@ class Diagnostic:
     """Errors fail a --strict build; warnings are only reported."""
     source_line: str | None = None
     """The text of the offending line, for the excerpt under the message."""
+    link: str | None = None
+    """For a link of a note that the build found broken: its URL, so that the site checker,
+    which reads the built page, does not judge that link a second time."""
 
     def format(self) -> str:
         """`file:line:col: message`, then the line and a caret under the column."""

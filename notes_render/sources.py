@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -177,3 +178,21 @@ def relative_url(from_page: PurePosixPath, to_path: PurePosixPath) -> str:
     file named `q?.html`, `hash#.html` or `pct%25.html` is a path, not a query, a fragment
     or an escape."""
     return quote(posixpath.relpath(str(to_path), str(from_page.parent) or "."), safe="/")
+
+
+Stat = tuple[int, int]
+"""(modification time in ns, size) of a file."""
+
+
+def file_stat(path: Path) -> Stat | None:
+    """A file's (mtime_ns, size), or None when it does not exist."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -151,3 +151,18 @@ def test_check_needs_a_built_site(run_cli: Callable[..., BuildResult], tmp_path:
     (tmp_path / "empty").mkdir()
     empty = run_cli("check", "--out", tmp_path / "empty")
     assert empty.code == 2 and "no HTML pages" in empty.stderr
+
+
+def test_a_link_the_build_found_broken_is_not_checked_again(
+    build_notes: Callable[..., BuildResult], tmp_path: Path
+) -> None:
+    # The checker, placing a problem it found in the built page, would find the URL's first
+    # mention in the note (in code, on line 1): a second check reported the link twice.
+    note = "The file `missing.png` is named here first.\n\n![plot](missing.png)\n"
+    cache = tmp_path / "cache"
+    built = build_notes({"note.md": note}, "--strict", "--cache-dir", cache)
+    assert problems(built.stderr, tmp_path / "src") == ["note.md:3:9: 'missing.png' does not exist"]
+    # From the build state, the verdict comes back with the note's diagnostics.
+    again = build_notes({"note.md": note}, "--strict", "--cache-dir", cache)
+    assert "(0 notes built" in again.stderr
+    assert problems(again.stderr, tmp_path / "src") == ["note.md:3:9: 'missing.png' does not exist"]

@@ -14,7 +14,7 @@ import pytest
 from conftest import BuildResult, formulas
 
 from notes_render.markdown import parsing
-from notes_render.passes import transforms
+from notes_render.passes import math
 from notes_render.sources import NoteSource
 from notes_render.typeset import katex
 from notes_render.typeset.katex import MathRequest, MiniRacerEngine
@@ -215,7 +215,7 @@ def test_positions_of_formulas_on_one_long_line_take_linear_work() -> None:
     paragraph.content = _CountingStr(paragraph.content)
     note.lines = [_CountingStr(raw) for raw in note.lines]
     _CountingStr.scanned = 0
-    items = transforms.collect_math(note)
+    items = math.collect_math(note)
     assert len(items) == words + 1
     # Each formula's place, by the definition: its offset on its line of the source.
     assert items[12_345].starts == [(2, line.index("$x_{12345}$") + 1)]

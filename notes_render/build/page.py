@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from ..markdown.parsing import ParsedNote
     from ..passes.crossrefs import CrossRefs
-    from ..passes.transforms import Heading
+    from ..passes.headings import Heading
     from ..site.navigation import TocEntry
     from ..typeset.cache import Store
     from .state import NoteResult
@@ -117,9 +117,13 @@ def build_page(
     With a store, highlighted code comes from and goes to the cache."""
     # Heavy (markdown-it, YAML): loaded only when a note is built.
     from ..markdown import parsing
-    from ..passes import citations, crossrefs, references, transforms
+    from ..passes import citations, crossrefs, references
+    from ..passes.headings import assign_heading_ids, note_title
+    from ..passes.links import rewrite_links
+    from ..passes.math import collect_math, text_math_warnings
     from ..site import navigation
     from ..typeset import mathjax
+    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
     from . import state
 
     refused = sources.containment_problem(config.src, note.rel)
@@ -135,29 +139,30 @@ def build_page(
         return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
     except ContentError as exc:
         return exc.diagnostic()
-    headings = transforms.assign_heading_ids(parsed.tokens)
+    headings = assign_heading_ids(parsed.tokens)
     md = parsing.markdown(parsed.dialect)
     blocks = crossrefs.number_blocks(parsed, md, config.theorem_numbering)
-    links = transforms.rewrite_links(parsed, config.src)
-    items = transforms.collect_math(parsed)
+    links = rewrite_links(parsed, config.src)
+    items = collect_math(parsed)
     mathjax.translate_formulas(items)
     numbering = references.number_equations(parsed, items)
     diagnostics = [
         *parsing.nesting_problems(parsed),
         *links.diagnostics,
         *numbering.diagnostics,
-        *transforms.text_math_warnings(parsed),
+        *text_math_warnings(parsed),
     ]
     diagnostics += crossrefs.resolve_references(parsed, blocks, numbering)
     diagnostics += references.rewrite_formulas(parsed, numbering)
     diagnostics += references.resolve_text_references(parsed, numbering)
-    cited = citations.resolve(parsed, config, get_engine, {**config.macros, **_note_macros(parsed)})
+    cited = citations.resolve(parsed, config)
+    macros = {**config.macros, **_note_macros(parsed)}
+    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
     diagnostics += cited.diagnostics
     if items:
-        macros = {**config.macros, **_note_macros(parsed)}
-        diagnostics += transforms.render_math(parsed, items, get_engine(), macros)
-        transforms.join_trailing_punctuation(parsed)
-        transforms.reach_scroll_boxes(parsed)
+        diagnostics += typeset_math(parsed, items, get_engine(), macros)
+        join_trailing_punctuation(parsed)
+        reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(headings, md, parsed.env)
@@ -166,7 +171,7 @@ def build_page(
     description = parsed.front_matter.get("description")
     return Page(
         source=note,
-        title=transforms.note_title(parsed, headings),
+        title=note_title(parsed, headings),
         date=date.isoformat() if isinstance(date, datetime.date) else date,
         description=description,
         headings=headings,
@@ -189,14 +194,14 @@ def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks
 
     from ..markdown.highlight import CachedHighlighter
     from ..markdown.mathsyntax import CONSUME_HTML
-    from ..passes.crossrefs import render_previews
+    from ..passes.previews import render_previews
 
     options, highlighter = md.options, None
     if store is not None:
         highlighter = CachedHighlighter(store)
         options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
     # First: rendering the body takes each formula's HTML out of its token.
-    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks).encode("utf-8")
+    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks.previews).encode("utf-8")
     parsed.env[CONSUME_HTML] = True
     body = _render_utf8(md, parsed.tokens, options, parsed.env)
     if previews:
@@ -273,7 +278,7 @@ def _toc_data(entry: TocEntry) -> list[Any]:
 
 def page_from_state(result: NoteResult, body: bytes) -> Page:
     """A Page rebuilt from what the build state kept, to render its template again."""
-    from ..passes.transforms import Heading
+    from ..passes.headings import Heading
 
     return Page(
         source=result.source,

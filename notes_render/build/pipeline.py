@@ -227,7 +227,7 @@ def _load_pages_to_render_again(build: _Build, notes: list[NoteSource]) -> None:
         and (
             build.render_all
             or result.output_stat is None
-            or state.file_stat(build.config.out / result.source.output) != result.output_stat
+            or sources.file_stat(build.config.out / result.source.output) != result.output_stat
         )
     ]
     if not wanted:
@@ -309,7 +309,7 @@ def _plan_outputs(
     return planned
 
 
-def _left_by_last_build(build: _Build) -> dict[PurePosixPath, state.Stat]:
+def _left_by_last_build(build: _Build) -> dict[PurePosixPath, sources.Stat]:
     """The files the last build made, as it left them: one still so is the build's own."""
     left = {PurePosixPath(rel): stat for rel, stat in build.previous.generated.items()}
     for result in build.previous.notes.values():
@@ -366,12 +366,12 @@ def _untouched(build: _Build, output: PurePosixPath) -> bool:
     return (
         build.previous.inputs == build.current.inputs
         and recorded is not None
-        and state.file_stat(build.config.out / output) == recorded
+        and sources.file_stat(build.config.out / output) == recorded
     )
 
 
 def _remember(build: _Build, output: PurePosixPath) -> None:
-    stat = state.file_stat(build.config.out / output)
+    stat = sources.file_stat(build.config.out / output)
     if stat is not None:
         build.current.generated[str(output)] = stat
 

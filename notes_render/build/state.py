@@ -21,13 +21,13 @@ from .. import __version__
 from ..config import Config
 from ..errors import Diagnostic, SourcePosition
 from ..site import writer
-from ..sources import NoteSource, PathKind, containment_problem, target_kind
+from ..sources import NoteSource, PathKind, Stat, containment_problem, file_digest, file_stat, target_kind
 from ..typeset.katex import engine_id
 from .page import Listed, Page, outline_data
 
 _T = TypeVar("_T")
 
-STATE_VERSION = 3
+STATE_VERSION = 4
 """Bumped when the file's layout changes; a state of another version is ignored."""
 
 STATE_KIND = "notes-render build state"
@@ -36,9 +36,6 @@ STATE_KIND = "notes-render build state"
 _PACKAGE = Path(__file__).resolve().parent
 # Third-party code whose version changes the pages' HTML (code highlighting, Markdown).
 _LIBRARIES = ("markdown_it", "mdit_py_plugins", "pygments", "yaml")
-
-Stat = tuple[int, int]
-"""(modification time in ns, size) of a file."""
 
 
 @dataclass(slots=True)
@@ -121,26 +118,12 @@ def result_of(page: Page) -> NoteResult:
 # --- fingerprints -----------------------------------------------------------------------
 
 
-def file_stat(path: Path) -> Stat | None:
-    """A file's (mtime_ns, size), or None when it does not exist."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size)
-
-
 def read_fingerprinted(path: Path) -> tuple[bytes, Stat, str]:
     """A note's bytes, read once where it is built, with its stat taken just before and the
     digest of exactly those bytes: a note saved meanwhile looks changed to the next build."""
     stat = path.stat()
     data = path.read_bytes()
     return data, (stat.st_mtime_ns, stat.st_size), hashlib.sha256(data).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def inputs_fingerprint(config: Config, katex: str) -> str:
@@ -411,11 +394,12 @@ def _diagnostic_data(diagnostic: Diagnostic) -> list[Any]:
         diagnostic.message,
         diagnostic.severity,
         diagnostic.source_line,
+        diagnostic.link,
     ]
 
 
 def _diagnostic_from(data: Any) -> Diagnostic:
-    path, line, column, message, severity, source_line = _items(data, 6)
+    path, line, column, message, severity, source_line, link = _items(data, 7)
     if severity not in ("error", "warning"):
         raise ValueError(f"{severity!r} is no severity")
     return Diagnostic(
@@ -423,4 +407,5 @@ def _diagnostic_from(data: Any) -> Diagnostic:
         _check(message, str),
         severity,
         _optional_text(source_line),
+        _optional_text(link),
     )

@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Any
 from ..config import Config
 from ..errors import BuildError, Diagnostic
 from ..site import writer
-from ..sources import HOME, NoteSource
+from ..sources import HOME, NoteSource, file_stat
 from ..typeset.cache import BODIES, CachedEngine, Store, body_key
 from ..typeset.katex import MathEngine, engine_id, katex_version
-from . import state
 from .page import Page, Site, build_page, detach
 
 if TYPE_CHECKING:
@@ -36,8 +35,8 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from ..site.templates import PageRenderer
+    from ..sources import Stat
     from .pipeline import EngineFactory
-    from .state import Stat
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
@@ -140,7 +139,7 @@ def write_page(config: Config, renderer: PageRenderer, page: Page, body: list[by
     """Render one note's page and write it; the stat of the file written."""
     path = config.out / page.source.output
     writer.write_atomic(path, renderer.note(page, body))
-    return state.file_stat(path)
+    return file_stat(path)
 
 
 def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> Page | Diagnostic:

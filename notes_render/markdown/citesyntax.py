@@ -18,8 +18,8 @@ numbered thing, not a citation: those are left to the cross-reference pass. With
 bibliography, an in-text `@name` stays text (a site that does not cite may mention
 `@handles`), while a bracketed group or `\\cite` is reported.
 
-Tokens: `citation` with `meta["items"]` (a list of Cite), `meta["in_text"]`,
-`meta["offset"]` in the parent inline's content; citations.resolve() gives each its HTML.
+Tokens: `citation` with CITES (a list of Cite), CITE_IN_TEXT and OFFSET in the parent
+inline's content (tokenmeta.py); citations.resolve() gives each its HTML.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
+
+from .tokenmeta import CITATION_HTML, CITE_IN_TEXT, CITES, OFFSET
 
 CROSS_REFERENCE_PREFIXES = (
     "fig", "tbl", "eq", "sec", "thm", "lem", "cor", "prp", "cnj", "def", "exm", "exr", "rem", "alg",
@@ -94,7 +96,9 @@ def _citation(state: StateInline, silent: bool) -> bool:
         token.content = state.src[state.pos : end]
         for item in items:
             item.offset -= state.pos
-        token.meta = {"items": items, "in_text": in_text, "offset": state.pos}
+        CITES.set(token, items)
+        CITE_IN_TEXT.set(token, in_text)
+        OFFSET.set(token, state.pos)
     state.pos = end
     return True
 
@@ -171,5 +175,5 @@ def _latex(src: str, pos: int) -> tuple[list[Cite], int, bool] | None:
 def render_citation(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """A resolved citation's links, else the source text marked as unresolved."""
     token = tokens[idx]
-    html = token.meta.get("html")
-    return str(html) if html is not None else escape(token.content, quote=False)
+    html = CITATION_HTML.get(token)
+    return html if html is not None else escape(token.content, quote=False)

@@ -2,14 +2,14 @@
 
 - `::: {#lem-gauss .lemma name="Title"}` … `:::` (three or more colons; `::: proof` with a
   bare class also opens one) gives `div_open` / `div_close` tokens. The opening token's
-  `attrs` hold only `id` and `class` (what HTML may show); `meta["attrs"]` holds every
+  `attrs` hold only `id` and `class` (what HTML may show); DIV_ATTRS (tokenmeta.py) holds every
   attribute written, `name` included. Divs nest; the closing fence is a line of colons only.
   An opening fence never closed is recorded in `env["unclosed_divs"]` (its 0-based line),
   since a parser has no way to report it.
-- `## Title {#sec-x}`: a heading's own id, in `heading_open.meta["id"]`.
+- `## Title {#sec-x}`: a heading's own id, its HEADING_ID.
 - `@lem-gauss` (or cleveref's `\\cref{lem-gauss}`), and `-@lem-gauss` for the number
-  alone: an `xref` token with `meta["label"]`, `meta["bare"]` and `meta["offset"]` (in the
-  parent inline's content).
+  alone: an `xref` token with LABEL, BARE and OFFSET (in the parent inline's
+  content).
   Only labels with one of Quarto's cross-reference prefixes are references, so `@name`
   stays free for citations and for e-mail-like text.
 
@@ -30,6 +30,8 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from mdit_py_plugins.attrs.parse import ParseError
 from mdit_py_plugins.attrs.parse import parse as parse_attrs
+
+from .tokenmeta import BARE, DIV_ATTRS, HEADING_ID, HREF, LABEL, OFFSET, TEXT
 
 REFERENCE_PREFIXES = (
     "thm", "lem", "cor", "prp", "cnj", "def", "exm", "exr", "rem", "alg", "fig", "tbl", "sec", "eq",
@@ -102,7 +104,7 @@ def _fenced_div(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     opening = state.push("div_open", "div", 1)
     opening.block = True
     opening.map = [start, last + 1 if close is not None else last]
-    opening.meta = {"attrs": dict(attrs)}
+    DIV_ATTRS.set(opening, dict(attrs))
     if "id" in attrs:
         opening.attrSet("id", attrs["id"])
     if "class" in attrs:
@@ -137,7 +139,7 @@ def _heading_ids(state: StateCore) -> None:
         if tail is None:
             continue
         last.content = last.content[: tail.start()]
-        token.meta["id"] = tail.group(1)
+        HEADING_ID.set(token, tail.group(1))
 
 
 # --- references --------------------------------------------------------------------------
@@ -159,7 +161,9 @@ def _reference(state: StateInline, silent: bool) -> bool:
     if not silent:
         token = state.push("xref", "", 0)
         token.content = match.group(0)
-        token.meta = {"label": label, "bare": bare, "offset": pos}
+        LABEL.set(token, label)
+        BARE.set(token, bare)
+        OFFSET.set(token, pos)
     state.pos = match.end()
     return True
 
@@ -167,8 +171,8 @@ def _reference(state: StateInline, silent: bool) -> bool:
 def render_xref(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """A reference: a link showing the target's kind and number, or the label marked unknown."""
     token = tokens[idx]
-    href = token.meta.get("href")
-    text = escapeHtml(str(token.meta.get("text", token.content)))
+    href = HREF.get(token)
+    text = escapeHtml(TEXT.get_or(token, token.content))
     if href is None:
         return f'<span class="xref xref-missing">{text}</span>'
-    return f'<a class="xref" href="{escapeHtml(str(href))}">{text}</a>'
+    return f'<a class="xref" href="{escapeHtml(href)}">{text}</a>'

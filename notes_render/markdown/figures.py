@@ -9,7 +9,7 @@
 - `: Caption {#tbl-x}` (or `Table: Caption`), a paragraph just before or after a table,
   becomes the table's <caption> (pandoc's and Quarto's table caption).
 
-Captions are Markdown, math included. Their formulas keep `meta["host"]`, the paragraph
+Captions are Markdown, math included. Their formulas keep HOST (tokenmeta.py), the paragraph
 the caption was written in, and an offset into it, so errors point at the right column.
 The id goes on the <figure> or <table>; crossrefs.py numbers them. A figure's image links
 to its file, which a phone opens full size.
@@ -23,6 +23,9 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from mdit_py_plugins.attrs import attrs_plugin
+
+from .plaintext import plain_text
+from .tokenmeta import HOST, INSECURE_ATTRS, OFFSET
 
 IMAGE_ATTRIBUTES = ("id", "class", "width", "height", "fig-alt")
 """What `{…}` after an image may set; anything else is dropped, and said so (env["dropped_attributes"])."""
@@ -42,11 +45,9 @@ def _figures(state: StateCore) -> None:
     tokens = state.tokens
     for token in tokens:  # attributes the attrs plugin refused, to report them
         for child in token.children or ():
-            if child.type == "image" and child.meta.get("insecure_attrs"):
+            if child.type == "image" and INSECURE_ATTRS.get(child):
                 line = token.map[0] if token.map else 0
-                state.env.setdefault("dropped_attributes", []).append(
-                    (line, list(child.meta["insecure_attrs"]))
-                )
+                state.env.setdefault("dropped_attributes", []).append((line, list(INSECURE_ATTRS(child))))
     index = 0
     while index + 2 < len(tokens):
         opening, inline, closing = tokens[index : index + 3]
@@ -86,12 +87,10 @@ def _caption(state: StateCore, inline: Token, image: Token) -> Token | None:
         where = inline.content.find("![") + 2
     for child in caption.children:
         if child.type.startswith("math_"):  # positions within the paragraph as written
-            child.meta["host"] = inline
-            child.meta["offset"] = int(child.meta.get("offset", 0)) + max(where, 0)
+            HOST.set(child, inline)
+            OFFSET.set(child, OFFSET.get_or(child, 0) + max(where, 0))
     alt = image.attrs.pop("fig-alt", None)
     if alt is not None or not title:
-        from ..passes.transforms import plain_text  # transforms imports parsing, which imports this
-
         text = str(alt) if alt is not None else plain_text(caption, readable=True)
         image.children = [Token("text", "", 0, content=text)]
     return caption

@@ -1,7 +1,7 @@
 """The math plugin's block rule: display math on lines of its own.
 
 `$$…$$`, `\\[…\\]` (where the dialect has them) and top-level amsmath environments, across
-lines, inside lists, quotes and footnotes. A `math_block` token's `meta["starts"]` gives, for
+lines, inside lists, quotes and footnotes. A `math_block` token's STARTS gives, for
 each TeX line, its (0-based line, column) in the source file, so KaTeX's error offsets map
 back to the file. Display math a blank line breaks is remembered in env[BLOCK_NOTICES].
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from markdown_it.rules_block import StateBlock
 
 from .dialects import MathDialect
+from .tokenmeta import STARTS
 
 AMS_ENVIRONMENTS = (
     "equation", "equation*", "align", "align*", "alignat", "alignat*", "gather", "gather*",
@@ -103,7 +104,7 @@ def _math_block(
     token.content = tex
     token.markup = opener if strip else ""
     token.map = [start_line, line + 1]
-    token.meta = {"starts": [(n, pos - line_starts[n]) for n, pos, _ in lines]}
+    STARTS.set(token, [(n, pos - line_starts[n]) for n, pos, _ in lines])
     state.line = line + 1
     return True
 

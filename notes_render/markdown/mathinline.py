@@ -1,10 +1,10 @@
 """The math plugin's inline rules: formulas, `\\eqref`/`\\ref` in prose, inline footnotes.
 
-Each formula becomes a token whose `meta["offset"]` is where its TeX starts in the parent
+Each formula becomes a token whose OFFSET (tokenmeta.py) is where its TeX starts in the parent
 inline token's content. kramdown's `\\\\(x\\\\)` reaches MathJax as the text `\\(x\\)`: the
 TeX the author meant is the text between the delimiters after Markdown's backslash
-escapes, so that token's content is that TeX, `meta["raw"]` keeps the source and
-`meta["dropped"]` the offsets (in the TeX) of characters whose escaping backslash was
+escapes, so that token's content is that TeX, RAW keeps the source and
+DROPPED the offsets (in the TeX) of characters whose escaping backslash was
 dropped, for positions.
 """
 
@@ -20,6 +20,7 @@ from .dialects import MathDialect
 from .mathnotices import notice_text_math
 from .mathscan import ESCAPED_OPENERS, Match, match_inline, unescape
 from .mathtables import PIPE_PLACEHOLDER
+from .tokenmeta import DROPPED, FOOTNOTE_ID, HOST, LABEL, OFFSET, RAW
 
 InlineRule = Callable[[StateInline, bool], bool]
 
@@ -50,7 +51,7 @@ def _push_inline(state: StateInline, found: Match) -> None:
     token = state.push(kind, "math", 0)
     token.content = state.src[start:end].replace(PIPE_PLACEHOLDER, "|")
     token.markup = markup
-    token.meta = {"offset": start}
+    OFFSET.set(token, start)
 
 
 def _push_escaped(state: StateInline, found: Match, dialect: MathDialect) -> None:
@@ -60,7 +61,9 @@ def _push_escaped(state: StateInline, found: Match, dialect: MathDialect) -> Non
     token = state.push(kind, "math", 0)
     token.content = tex
     token.markup = markup
-    token.meta = {"offset": start, "raw": raw, "dropped": dropped}
+    OFFSET.set(token, start)
+    RAW.set(token, raw)
+    DROPPED.set(token, dropped)
 
 
 _REFERENCE = re.compile(r"\\(eqref|ref)\{([^{}\n]+)\}")
@@ -77,7 +80,8 @@ def reference_rule(state: StateInline, silent: bool) -> bool:
         token = state.push("math_ref", "", 0)
         token.content = match.group(0)
         token.markup = "\\" + match.group(1)
-        token.meta = {"label": match.group(2).strip(), "offset": state.pos}
+        LABEL.set(token, match.group(2).strip())
+        OFFSET.set(token, state.pos)
     state.pos = match.end()
     return True
 
@@ -95,7 +99,7 @@ def footnote_inline_keeping_offset(rule: InlineRule) -> InlineRule:
         if not rule(state, silent):
             return False
         if not silent and len(state.tokens) > count and state.tokens[-1].type == "footnote_ref":
-            state.tokens[-1].meta["offset"] = start + 2  # after `^[`
+            OFFSET.set(state.tokens[-1], start + 2)  # after `^[`
         return True
 
     return wrapped
@@ -106,15 +110,15 @@ _PLACED_IN_FOOTNOTES = ("math_inline", "math_inline_display", "math_ref", "math_
 
 
 def place_inline_footnotes(state: StateCore) -> None:
-    """Give formulas of inline footnotes their paragraph (meta["host"]) and offset in it."""
+    """Give formulas of inline footnotes their paragraph (HOST) and offset in it."""
     footnotes = state.env.get("footnotes", {}).get("list", {})
     if not footnotes:
         return  # most notes: no need to look at every token
     for token in state.tokens:
         for child in token.children or ():
-            if child.type != "footnote_ref" or "offset" not in child.meta:
+            if child.type != "footnote_ref" or not OFFSET.has(child):
                 continue
-            for inner in footnotes.get(child.meta["id"], {}).get("tokens", ()):
+            for inner in footnotes.get(FOOTNOTE_ID(child), {}).get("tokens", ()):
                 if inner.type in _PLACED_IN_FOOTNOTES:
-                    inner.meta["offset"] += child.meta["offset"]
-                    inner.meta["host"] = token
+                    OFFSET.set(inner, OFFSET(inner) + OFFSET(child))
+                    HOST.set(inner, token)

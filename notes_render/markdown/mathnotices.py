@@ -14,6 +14,7 @@ from markdown_it.rules_inline import StateInline
 
 from .dialects import DEFAULT_DIALECT, DIALECTS, MathDialect
 from .mathscan import ESCAPED_OPENERS, dollar_inline, scan_tex
+from .tokenmeta import OFFSET, RULE, WRITTEN
 
 _TEX_LIKE = re.compile(r"\\[A-Za-z]|[_^][{A-Za-z0-9\\]")
 """A TeX command, or a subscript or superscript."""
@@ -82,7 +83,9 @@ def notice_text_math(state: StateInline, dialect: MathDialect) -> None:
         return
     rule, written, end = found
     token = state.push("math_notice", "", 0)
-    token.meta = {"offset": state.pos, "rule": rule, "written": written}
+    OFFSET.set(token, state.pos)
+    RULE.set(token, rule)
+    WRITTEN.set(token, written)
     state.env[_LAST_NOTICE] = (state.src, end)
 
 

@@ -8,15 +8,15 @@ and for kramdown `\\\\(…\\\\)` and `\\\\[…\\\\]`. Tokens produced:
 
 - `math_inline` (inline kind) and `math_inline_display` (`$$…$$` or `\\[…\\]` inside a
   paragraph);
-  `meta["offset"]` is where the TeX starts in the parent inline token's content; for
-  `\\\\(…\\\\)`, `meta["raw"]` and `meta["dropped"]` too (see mathinline.py).
-- `math_block` with `meta["starts"]`: for each TeX line, its (0-based line, column)
+  OFFSET is where the TeX starts in the parent inline token's content; for
+  `\\\\(…\\\\)`, RAW and DROPPED too (see mathinline.py; the keys are tokenmeta.py's).
+- `math_block` with STARTS: for each TeX line, its (0-based line, column)
   in the source file, so KaTeX's error offsets map back to the file (mathblock.py).
-- `math_ref`: `\\eqref{…}` or `\\ref{…}` in prose, with `meta["label"]` and `meta["offset"]`.
+- `math_ref`: `\\eqref{…}` or `\\ref{…}` in prose, with LABEL and OFFSET.
 - `math_notice`, zero-width: a pair left as text that a MathJax page would typeset, with
-  `meta["offset"]`, `meta["rule"]` (the MathDialect switch that would make it math) and
-  `meta["written"]` (mathnotices.py); env[BLOCK_NOTICES] holds the same for display math a
-  blank line breaks. transforms.text_math_warnings turns both into warnings.
+  OFFSET, RULE (the MathDialect switch that would make it math) and WRITTEN
+  (mathnotices.py); env[BLOCK_NOTICES] holds the same for display math a
+  blank line breaks. passes/math.text_math_warnings turns both into warnings.
 
 Where a scan of the text finds math is mathscan.py; tables, whose cells may hold `|` inside
 formulas, are mathtables.py. This module wires the rules into markdown-it and renders the
@@ -38,6 +38,7 @@ from .dialects import DEFAULT_DIALECT, DIALECTS, MathDialect
 from .mathblock import AMS_ENVIRONMENTS, BLOCK_NOTICES, block_rule
 from .mathinline import footnote_inline_keeping_offset, inline_rule, place_inline_footnotes, reference_rule
 from .mathtables import table_keeping_math, unmask_pipes
+from .tokenmeta import ANCHOR, HREF, MATH_HTML, MAY_SCROLL, TEXT, TRAIL
 
 __all__ = ["AMS_ENVIRONMENTS", "BLOCK_NOTICES", "CONSUME_HTML", "math_plugin"]
 
@@ -65,7 +66,7 @@ def math_plugin(md: MarkdownIt, *, dialect: MathDialect = DIALECTS[DEFAULT_DIALE
     md.add_render_rule("math_notice", lambda *args: "")
 
 
-# The pipeline stores KaTeX's HTML (UTF-8) in token.meta["html"] before rendering; without it
+# The pipeline stores KaTeX's HTML (UTF-8) in the token's MATH_HTML before rendering; without it
 # the TeX is shown escaped, so a page is never missing text.
 
 CONSUME_HTML = "notes_render.consume_math_html"
@@ -74,7 +75,7 @@ typeset formulas are not held twice, in the tokens and in the body being rendere
 
 
 def _formula_html(token: Token, env: Any) -> str:
-    html = token.meta.pop("html", None) if env.get(CONSUME_HTML) else token.meta.get("html")
+    html: bytes | str | None = MATH_HTML.pop(token) if env.get(CONSUME_HTML) else MATH_HTML.get(token)
     if isinstance(html, bytes):  # KaTeX's output is kept as UTF-8 (see katex.MathResult.html)
         html = html.decode("utf-8")
     return str(html or f'<span class="math-source">{escapeHtml(token.content)}</span>')
@@ -84,11 +85,11 @@ def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: An
     """An inline formula (or `$$…$$` inside a paragraph, typeset in display style)."""
     token = tokens[idx]
     html = _formula_html(token, env)
-    anchor = token.meta.get("anchor")
+    anchor = ANCHOR.get(token)
     if anchor:
         html = f'<span id="{escapeHtml(anchor)}">{html}</span>'
-    trail = token.meta.get("trail")
-    # The punctuation after a formula stays on its line (see transforms.join_trailing_punctuation).
+    trail = TRAIL.get(token)
+    # The punctuation after a formula stays on its line (see typeset/formulas.join_trailing_punctuation).
     if not trail:
         return html
     return f'<span class="math-join">{html}{escapeHtml(trail)}</span>'
@@ -97,8 +98,8 @@ def render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: An
 def render_math_ref(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
     """A reference to a labelled equation: a link showing its number, or `(??)` if unknown."""
     token = tokens[idx]
-    text = escapeHtml(str(token.meta.get("text", token.content)))
-    href = token.meta.get("href")
+    text = escapeHtml(TEXT.get_or(token, token.content))
+    href = HREF.get(token)
     if href is None:
         return f'<span class="eqref eqref-missing">{text}</span>'
     return f'<a class="eqref" href="{escapeHtml(href)}">{text}</a>'
@@ -108,9 +109,9 @@ def render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any
     """A display formula in its own scrollable box, with the anchor a \\label gives it."""
     token = tokens[idx]
     html = _formula_html(token, env)
-    anchor = token.meta.get("anchor")
+    anchor = ANCHOR.get(token)
     id_attr = f' id="{escapeHtml(anchor)}"' if anchor else ""
-    if token.meta.get("may_scroll"):
+    if MAY_SCROLL.get(token):
         # A box that may scroll on a phone is a Tab stop, so a keyboard can scroll it.
         id_attr += ' tabindex="0" role="group" aria-label="Formula"'
     return f'<div class="math-display"{id_attr}>{html}</div>\n'

@@ -18,7 +18,6 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
 from ..errors import ContentError, Diagnostic, SourcePosition
-from ..site.navigation import permalink_plugin
 from ..sources import NoteSource
 from .citesyntax import citations_plugin
 from .dialects import DEFAULT_DIALECT, DIALECTS, find_dialect, unknown_dialect
@@ -26,6 +25,7 @@ from .divs import divs_plugin
 from .figures import figure_plugin
 from .highlight import highlight_code
 from .mathsyntax import math_plugin
+from .permalinks import permalink_plugin
 
 FRONT_MATTER_TYPES: dict[str, tuple[type, ...]] = {
     "title": (str,),

@@ -13,26 +13,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any
 
 from markdown_it.token import Token
 
-from ..build.state import Stat, file_digest, file_stat
 from ..config import Config
 from ..errors import Diagnostic
 from ..markdown.citesyntax import IN_TEXT, Cite, key_of
 from ..markdown.parsing import ParsedNote
-from ..typeset.katex import MathEngine, MathRequest
+from ..markdown.tokenmeta import (
+    CITATION_HTML,
+    CITE_IN_TEXT,
+    CITES,
+    ENTRIES,
+    FOOTNOTE_ID,
+    HOST,
+    IN_LINK,
+    OFFSET,
+)
+from ..sources import Stat, file_digest, file_stat
+from .bibliography import CitationStyle, Label, bibliography_html, citation_html, make_labels
 from .bibtex import Bibliography, Entry
-from .transforms import BlockPositions, walk
+from .positions import BlockPositions, walk
 
 DEFAULT_BIBLIOGRAPHY = "references.bib"
 """The BibTeX file looked for in the source folder when none is configured."""
-
-CitationStyle = Literal["author-year", "numbered"]
-
-_ID_SAFE = "-._~:/!$&'()*+,;=@"
 
 
 # --- resolving ---------------------------------------------------------------------------
@@ -46,6 +51,26 @@ class Resolved:
     depends: dict[str, tuple[Stat | None, str]] = field(default_factory=dict)
     """The bibliography file the body was made from: path -> (stat, SHA-256), or (None, "")
     when it was looked for and not there; a change rebuilds the note."""
+    listing: Listing | None = None
+    """The works the note's bibliography lists, once any is cited (or named in `nocite`)."""
+
+
+@dataclass(slots=True)
+class Listing:
+    """The list of works a note ends with, to be appended once its titles' formulas are
+    typeset (see append_bibliography)."""
+
+    bibliography: Bibliography
+    """The .bib file the entries come from."""
+    entries: list[Entry]
+    """The works listed, in the style's order."""
+    labels: dict[str, Label]
+    """How citations show each entry, by key."""
+    style: CitationStyle
+
+    def title_formulas(self) -> list[tuple[Entry, str]]:
+        """Every formula written in a listed title: (entry, TeX), in order."""
+        return [(entry, tex) for entry in self.entries for tex, math in entry.title if math]
 
 
 @dataclass(slots=True)
@@ -60,11 +85,9 @@ class _Context:
     """Entries cited, in order of first citation."""
 
 
-def resolve(
-    note: ParsedNote, config: Config, get_engine: Callable[[], MathEngine], macros: dict[str, str]
-) -> Resolved:
-    """Link every citation of the note to its entry and append the bibliography (before the
-    footnotes); report unknown keys, a missing bibliography and the .bib file's problems."""
+def resolve(note: ParsedNote, config: Config) -> Resolved:
+    """Link every citation of the note to its entry and choose the works its bibliography
+    lists; report unknown keys, a missing bibliography and the .bib file's problems."""
     cites = _citations(note)
     nocite = _nocite(note)
     resolved = Resolved()
@@ -94,8 +117,21 @@ def resolve(
         _resolve_token(context, token, parent)
     entries, labels = _listed(context, nocite)
     if entries:
-        _append_bibliography(context, entries, labels, get_engine, macros)
+        resolved.listing = Listing(bibliography, entries, labels, config.citation_style)
     return resolved
+
+
+def append_bibliography(note: ParsedNote, resolved: Resolved, typeset: dict[tuple[str, str], str]) -> None:
+    """The list of works at the end of the note, before its footnotes; `typeset` holds the
+    HTML of its titles' formulas by (entry key, TeX), the others are shown as TeX."""
+    listing = resolved.listing
+    if listing is None:
+        return
+    html = bibliography_html(listing.entries, listing.labels, listing.style, typeset)
+    block = Token("html_block", "", 0, content=html)
+    tokens = note.tokens
+    at = next((i for i, t in enumerate(tokens) if t.type == "footnote_block_open"), len(tokens))
+    tokens.insert(at, block)
 
 
 def _digest(path: Path) -> str:
@@ -116,7 +152,7 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
     depth = 0
     for token, parent in walk(note.tokens):
         if token.type == "footnote_open":
-            footnote = token.meta["id"]
+            footnote = FOOTNOTE_ID(token)
             streams[footnote] = []
         elif token.type == "footnote_close":
             footnote = None
@@ -125,10 +161,10 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
         elif parent is None:
             depth = 0
         elif token.type == "footnote_ref":
-            streams[footnote].append(token.meta["id"])
+            streams[footnote].append(FOOTNOTE_ID(token))
         elif token.type == "citation":
-            token.meta["in_link"] = depth > 0
-            host = token.meta.get("host", parent)  # an inline footnote's paragraph
+            IN_LINK.set(token, depth > 0)
+            host = HOST.get_or(token, parent)  # an inline footnote's paragraph
             streams[footnote].append((token, host))
     cites: list[tuple[Token, Token | None]] = []
     read: set[int | None] = set()
@@ -188,13 +224,13 @@ def _no_bibliography(
         f"citation but no bibliography: add {DEFAULT_BIBLIOGRAPHY} to the source folder, or name one "
         'with bibliography = "…" in [tool.notes-render] or in the front matter'
     )
-    unmistakable = [(t, p) for t, p in cites if not t.meta["in_text"] or t.content.startswith("\\")]
+    unmistakable = [(t, p) for t, p in cites if not CITE_IN_TEXT(t) or t.content.startswith("\\")]
     for token, _ in unmistakable:
-        token.meta["html"] = f'<span class="citation citation-missing">{escape(token.content)}</span>'
+        CITATION_HTML.set(token, f'<span class="citation citation-missing">{escape(token.content)}</span>')
     if unmistakable:
         token, parent = unmistakable[0]
         positions = BlockPositions.cache(note.lines)
-        resolved.diagnostics.append(_at(note, positions, parent, token, token.meta["items"][0], message))
+        resolved.diagnostics.append(_at(note, positions, parent, token, CITES(token)[0], message))
     elif nocite:
         resolved.diagnostics.append(note.diagnostic(_front_matter_line(note, "nocite") - 1, 0, message))
 
@@ -210,7 +246,7 @@ def _at(
     """A problem at one work of a citation."""
     if parent is None:
         return note.diagnostic(0, 0, message)
-    line, column = positions(parent).position(int(token.meta["offset"]) + cite.offset)
+    line, column = positions(parent).position(OFFSET(token) + cite.offset)
     return note.diagnostic(line, column, message)
 
 
@@ -218,7 +254,7 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
     """Find each item's entry (reporting unknown keys); the text is made once all are known."""
     assert context.bibliography is not None
     entries: list[Entry | None] = []
-    for cite in token.meta["items"]:
+    for cite in CITES(token):
         entry = context.bibliography.find(cite.key)
         if entry is None:
             context.resolved.diagnostics.append(
@@ -234,7 +270,7 @@ def _resolve_token(context: _Context, token: Token, parent: Token | None) -> Non
         elif entry not in context.order:
             context.order.append(entry)
         entries.append(entry)
-    token.meta["entries"] = entries
+    ENTRIES.set(token, entries)
 
 
 def _unknown_key(key: str, bibliography: Bibliography, where: str = "") -> str:
@@ -243,7 +279,7 @@ def _unknown_key(key: str, bibliography: Bibliography, where: str = "") -> str:
     return message + (f"; did you mean '{close[0]}'?" if close else "")
 
 
-def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str, _Label]]:
+def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str, Label]]:
     """The entries of the bibliography, in the style's order (cited ones, then `nocite`), and
     how citations show each; every citation gets its HTML."""
     assert context.bibliography is not None
@@ -262,11 +298,11 @@ def _listed(context: _Context, nocite: list[str]) -> tuple[list[Entry], dict[str
     if context.style == "author-year":
         entries.sort(key=_sort_key)
     taken = {str(token.attrs["id"]) for token, _ in walk(context.note.tokens) if "id" in token.attrs}
-    labels = _labels(entries, context.style, taken)
+    labels = make_labels(entries, context.style, taken)
     for token, _ in walk(context.note.tokens):
-        if token.type == "citation" and "entries" in token.meta:
-            html = _citation_html(token, labels, context.style)
-            token.meta["html"] = re.sub(r"</?a\b[^>]*>", "", html) if token.meta["in_link"] else html
+        if token.type == "citation" and ENTRIES.has(token):
+            html = citation_html(token, labels, context.style)
+            CITATION_HTML.set(token, re.sub(r"</?a\b[^>]*>", "", html) if IN_LINK(token) else html)
     return entries, labels
 
 
@@ -274,202 +310,3 @@ def _sort_key(entry: Entry) -> tuple[Any, ...]:
     names = [(a.last.casefold(), a.first.casefold()) for a in entry.authors]
     title = "".join(text for text, math in entry.title if not math).casefold()
     return (names or [(title, "")], entry.year, title)
-
-
-# --- text --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Label:
-    """How citations show one entry."""
-
-    authors: str
-    """`Ho`, `Ho and Jain`, `Ho et al.`"""
-    year: str
-    """The year, with a letter when two entries would look alike (`2020a`)."""
-    number: int
-    """Its place in the bibliography (numbered style)."""
-    id: str
-    """The entry's id: pandoc's `ref-` + key, with `-1`, `-2`… when a heading of the note
-    already has that id (`## Ref Doe` and the key `doe`), so ids stay unique."""
-
-
-def _labels(entries: list[Entry], style: CitationStyle, taken: set[str]) -> dict[str, _Label]:
-    short = {entry.key: _short_authors(entry) for entry in entries}
-    alike: dict[tuple[str, str], list[Entry]] = {}
-    for entry in entries:
-        alike.setdefault((short[entry.key], entry.year), []).append(entry)
-    labels = {}
-    for number, entry in enumerate(entries, start=1):
-        group = alike[(short[entry.key], entry.year)]
-        letter = chr(ord("a") + group.index(entry)) if len(group) > 1 and style == "author-year" else ""
-        anchor, count = ref_id(entry.key), 0
-        while anchor in taken:
-            count += 1
-            anchor = f"{ref_id(entry.key)}-{count}"
-        taken.add(anchor)
-        labels[entry.key] = _Label(short[entry.key], entry.year + letter, number, anchor)
-    return labels
-
-
-def _short_authors(entry: Entry) -> str:
-    authors = entry.authors
-    if not authors:
-        return " ".join("".join(text for text, math in entry.title if not math).split()) or entry.key
-    if len(authors) == 1:
-        return authors[0].last
-    if len(authors) == 2 and not authors[1].others:
-        return f"{authors[0].last} and {authors[1].last}"
-    return f"{authors[0].last} et al."
-
-
-def ref_id(key: str) -> str:
-    """The id of an entry in the bibliography (pandoc's `ref-` + key)."""
-    return "ref-" + key
-
-
-def _link(label: _Label, text: str) -> str:
-    return f'<a href="#{quote(label.id, safe=_ID_SAFE)}">{text}</a>'
-
-
-def _inline(text: str) -> str:
-    """A prefix or locator as inline Markdown, as pandoc reads it (`*passim*`); a formula in
-    it is shown as its TeX, not typeset."""
-    from ..markdown.parsing import markdown
-
-    return str(markdown().renderInline(text)).strip()
-
-
-def _suffix(text: str) -> str:
-    if not text:
-        return ""
-    return _inline(text) if text[0] in ",;:." else ", " + _inline(text)
-
-
-def _citation_html(token: Token, labels: dict[str, _Label], style: CitationStyle) -> str:
-    items: list[Cite] = token.meta["items"]
-    entries: list[Entry | None] = token.meta["entries"]
-    if token.meta["in_text"]:
-        return _in_text_html(items, entries, labels, style)
-    plain = all(not c.prefix and not c.suffix for c in items)
-    pairs = list(zip(items, entries, strict=True))
-    if style == "numbered" and plain:  # [1, 2, 5] in order, whatever order they were written in
-        pairs.sort(key=lambda pair: labels[pair[1].key].number if pair[1] is not None else len(labels) + 1)
-    parts = []
-    for cite, entry in pairs:
-        prefix = _inline(cite.prefix) + " " if cite.prefix else ""
-        if entry is None:
-            parts.append(
-                f'{prefix}<span class="citation-missing">{escape(cite.key)}?</span>{_suffix(cite.suffix)}'
-            )
-            continue
-        label = labels[entry.key]
-        if style == "numbered":
-            shown = str(label.number)
-        else:
-            shown = label.year if cite.suppress_author else f"{escape(label.authors)} {label.year}"
-        parts.append(prefix + _link(label, shown) + _suffix(cite.suffix))
-    inner = (", " if style == "numbered" and plain else "; ").join(parts)
-    opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
-    return f'<span class="citation">{opening}{inner}{closing}</span>'
-
-
-def _in_text_html(
-    items: list[Cite], entries: list[Entry | None], labels: dict[str, _Label], style: CitationStyle
-) -> str:
-    """`Ho et al. (2020, p. 4)` or `Ho et al. [1, p. 4]`; several (`\\citet{a,b}`) joined by commas."""
-    parts = []
-    for cite, entry in zip(items, entries, strict=True):
-        if entry is None:
-            parts.append(f'<span class="citation-missing">{escape(cite.key)}?</span>')
-            continue
-        label = labels[entry.key]
-        shown = str(label.number) if style == "numbered" else label.year
-        opening, closing = ("[", "]") if style == "numbered" else ("(", ")")
-        parts.append(_link(label, f"{escape(label.authors)} {opening}{shown}{_suffix(cite.suffix)}{closing}"))
-    return f'<span class="citation">{", ".join(parts)}</span>'
-
-
-# --- the bibliography --------------------------------------------------------------------
-
-
-def _append_bibliography(
-    context: _Context,
-    entries: list[Entry],
-    labels: dict[str, _Label],
-    get_engine: Callable[[], MathEngine],
-    macros: dict[str, str],
-) -> None:
-    """The list of works at the end of the note, before its footnotes."""
-    formulas = [(entry, tex) for entry in entries for tex, math in entry.title if math]
-    typeset: dict[tuple[str, str], str] = {}
-    if formulas:
-        results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
-        bibliography = context.bibliography
-        assert bibliography is not None
-        for (entry, tex), result in zip(formulas, results, strict=True):
-            if result.html is not None:
-                typeset[(entry.key, tex)] = result.html.decode("utf-8")  # a title's few formulas
-                continue
-            at = bibliography.text.find(tex, entry.offset)
-            offset = (at if at >= 0 else entry.offset) + (result.position or 0)
-            message = f"invalid formula in the title of '{entry.key}': {result.error}"
-            context.resolved.diagnostics.append(bibliography.diagnostic(offset, message))
-    tag = "ol" if context.style == "numbered" else "ul"
-    lines = [f'<div class="bibliography">\n<{tag} class="references">']
-    for entry in entries:
-        html = _entry_html(entry, labels[entry.key], context.style, typeset)
-        lines.append(f'<li id="{escape(labels[entry.key].id)}">{html}</li>')
-    lines.append(f"</{tag}>\n</div>\n")
-    block = Token("html_block", "", 0)
-    block.content = "\n".join(lines)
-    tokens = context.note.tokens
-    at = next((i for i, t in enumerate(tokens) if t.type == "footnote_block_open"), len(tokens))
-    tokens.insert(at, block)
-
-
-def _entry_html(
-    entry: Entry, label: _Label, style: CitationStyle, typeset: dict[tuple[str, str], str]
-) -> str:
-    """`Ho, Jonathan, Ajay Jain, and Pieter Abbeel. 2020. “Title.” <i>Venue</i>. doi:…` or
-    `[1] Jonathan Ho, Ajay Jain, and Pieter Abbeel. “Title.” <i>Venue</i>, 2020. doi:…`"""
-    title = "".join(
-        typeset.get((entry.key, text), escape(f"${text}$")) if math else escape(text, quote=False)
-        for text, math in entry.title
-    ).strip()
-    title_part = f"“{title}.”" if title and not title.endswith((".", "?", "!")) else f"“{title}”"
-    venue = f"<i>{escape(entry.venue, quote=False)}</i>" if entry.venue else ""
-    if entry.details:
-        venue += (" " if venue else "") + escape(entry.details, quote=False)
-    authors = escape(_author_list(entry, inverted_first=style == "author-year"), quote=False)
-    if style == "numbered":
-        parts = [f'<span class="ref-label">[{label.number}]</span>', _end(authors), title_part]
-        parts.append(f"{venue}, {label.year}." if venue else f"{label.year}.")
-    else:
-        parts = [_end(authors), f"{label.year}.", title_part, _end(venue)]
-    if entry.link is not None:
-        url, shown = entry.link
-        parts.append(f'<a href="{escape(url)}">{escape(shown, quote=False)}</a>')
-    return " ".join(part for part in parts if part)
-
-
-def _end(text: str) -> str:
-    return text + "." if text and not text.endswith(".") else text
-
-
-def _author_list(entry: Entry, *, inverted_first: bool) -> str:
-    names = []
-    for index, author in enumerate(entry.authors):
-        if author.others:
-            names.append("et al.")
-        elif index == 0 and inverted_first and author.first:
-            names.append(", ".join(part for part in (author.last, author.first, author.lineage) if part))
-        else:
-            names.append(" ".join(part for part in (author.first, author.last, author.lineage) if part))
-    if len(names) > 1 and names[-1] == "et al.":
-        return ", ".join(names[:-1]) + " et al."
-    if len(names) == 2:
-        return f"{names[0]}{',' if inverted_first else ''} and {names[1]}"
-    if len(names) > 2:
-        return ", ".join(names[:-1]) + ", and " + names[-1]
-    return names[0] if names else ""

@@ -1,5 +1,6 @@
 """Numbered blocks and references to them: theorems, proofs, algorithms, figures, tables and
-sections, as passes over a parsed note's tokens (the syntax is in divs.py and figures.py).
+sections, as passes over a parsed note's tokens (the syntax is in divs.py and figures.py, the
+heads and "Used in" lines are made by blockheads.py).
 
 Pass 1, `number_blocks`, before the math is collected: give every theorem-like block,
 algorithm, labelled figure and table its number and visible head ("Lemma 2 (Title).",
@@ -15,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from html import escape
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote
 
@@ -24,22 +24,29 @@ from markdown_it.token import Token
 from ..errors import Diagnostic
 from ..markdown.figures import IMAGE_ATTRIBUTES
 from ..markdown.parsing import ParsedNote
-from .previews import NOTE_REFERENCE_CLASS, preview_block
-from .references import Mark, Numbering, Target, nearest
-from .transforms import BlockPositions, is_local, plain_text
+from ..markdown.plaintext import plain_text
+from ..markdown.tokenmeta import (
+    BARE,
+    DIV_ATTRS,
+    HEADING_ID,
+    HOST,
+    HREF,
+    LABEL,
+    OFFSET,
+    PARAGRAPH,
+    PARENT,
+    TEXT,
+)
+from . import blockheads
+from .amsmath import Mark
+from .blockheads import THEOREM_KINDS
+from .links import is_local
+from .positions import BlockPositions
+from .previews import NOTE_REFERENCE_CLASS
+from .references import Numbering, Target, nearest
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
-    from markdown_it.utils import OptionsDict
-
-THEOREM_KINDS = {
-    "thm": "Theorem", "lem": "Lemma", "cor": "Corollary", "prp": "Proposition",
-    "cnj": "Conjecture", "def": "Definition", "exm": "Example", "exr": "Exercise", "rem": "Remark",
-}  # fmt: skip
-"""Quarto's theorem prefixes and the names shown before the number."""
-
-CLASS_PREFIXES = {name.lower(): prefix for prefix, name in THEOREM_KINDS.items()} | {"algorithm": "alg"}
-"""`::: {.lemma}` (a numbered block with no label) means what `::: {#lem-…}` means."""
 
 
 @dataclass(slots=True)
@@ -93,15 +100,39 @@ def number_blocks(
     Theorem-like blocks share one counter with layout "shared" (amsthm's
     `\\newtheorem{lemma}[theorem]{Lemma}`), else each kind has its own; algorithms,
     figures and tables always count on their own."""
-    refs = CrossRefs()
+    refs = CrossRefs(diagnostics=_syntax_problems(note))
     counters: dict[str, int] = {}
     first_seen: dict[str, int] = {}
-    pairs = _div_pairs(note.tokens)
-    for line in note.env.get("unclosed_divs", ()):
-        refs.diagnostics.append(note.diagnostic(line, 0, "fenced div (:::) is never closed"))
+    pairs = blockheads.div_pairs(note.tokens)
+    _empty_links(note)
+    tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
+    for position, token in enumerate(tokens):
+        if token.type == "div_open":
+            found = _div_item(note, md, token, pairs, counters, layout)
+        elif token.type in ("figure_open", "table_open"):
+            found = _float_item(tokens, position, counters)
+        elif token.type == "heading_open" and HEADING_ID.has(token):
+            inline = tokens[position + 1]
+            section = Item(
+                "§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline)
+            )
+            found = section, HEADING_ID(token)
+        else:
+            found = None
+        if found is not None and found[1]:
+            _register(note, refs, first_seen, token, *found)
+    return refs
+
+
+def _syntax_problems(note: ParsedNote) -> list[Diagnostic]:
+    """What the div and figure syntax noted while parsing: unclosed divs, dropped attributes."""
+    problems = [
+        note.diagnostic(line, 0, "fenced div (:::) is never closed")
+        for line in note.env.get("unclosed_divs", ())
+    ]
     for line, names in note.env.get("dropped_attributes", ()):
         column = max(note.lines[line].find(names[0]), 0) if line < len(note.lines) else 0
-        refs.diagnostics.append(
+        problems.append(
             note.diagnostic(
                 line, column,
                 f"image attribute {', '.join(map(repr, names))} ignored "
@@ -109,60 +140,71 @@ def number_blocks(
                 "warning",
             )
         )  # fmt: skip
-    _empty_links(note)
-    tokens = list(note.tokens)  # as parsed: what the heads and captions insert is not visited
-    for position, token in enumerate(tokens):
-        item: Item | None = None
-        label = ""
-        if token.type == "div_open":
-            attrs = token.meta.get("attrs", {})
-            label = str(attrs.get("id", ""))
-            prefix = _block_prefix(label, str(attrs.get("class", "")).split())
-            if prefix == "proof":
-                _proof(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
-                continue
-            if prefix is None:
-                continue
-            counter = "thm" if layout == "shared" and prefix != "alg" else prefix
-            counters[counter] = number = counters.get(counter, 0) + 1
-            name = THEOREM_KINDS.get(prefix, "Algorithm")
-            item = Item(name, str(number), label, first=token, last=pairs[id(token)])
-            if prefix == "alg":
-                _algorithm(note, md, item, str(attrs.get("name", "")))
-            else:
-                _theorem(note, md, item, prefix, str(attrs.get("name", "")))
-            if not label.startswith(prefix + "-"):
-                label = ""  # `::: {.lemma}`, or an id that names another kind: numbered, not labelled
-        elif token.type in ("figure_open", "table_open"):
-            label = str(token.attrGet("id") or "")
-            kind = "fig" if token.type == "figure_open" else "tbl"
-            if not label.startswith(kind + "-"):
-                continue
-            counters[kind] = number = counters.get(kind, 0) + 1
-            close = "figure_close" if kind == "fig" else "table_close"
-            last = next(t for t in tokens[position:] if t.type == close)
-            item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
-            _caption_label(tokens, position, f"{item.kind} {number}.")
-        elif token.type == "heading_open" and "id" in token.meta:
-            label = str(token.meta["id"])
-            inline = tokens[position + 1]
-            item = Item("§", section_number(inline.content), str(token.attrGet("id")), _heading_text(inline))
-        if item is None or not label:
-            continue
-        item.line, item.column = _label_position(note, token, label)
-        if label in first_seen:
-            refs.diagnostics.append(
-                note.diagnostic(
-                    item.line, item.column,
-                    f"duplicate label '{label}' (first defined on line {first_seen[label]})",
-                )
-            )  # fmt: skip
-            if token.type != "heading_open":  # (a heading's id was made unique)
-                token.attrs.pop("id", None)  # a second element with the id would be invalid HTML
-            continue
-        first_seen[label] = item.line + 1
-        refs.items[label] = item
-    return refs
+    return problems
+
+
+def _div_item(
+    note: ParsedNote,
+    md: MarkdownIt,
+    token: Token,
+    pairs: dict[int, Token],
+    counters: dict[str, int],
+    layout: Literal["per-kind", "shared"],
+) -> tuple[Item, str] | None:
+    """A numbered div's item and label ("" if it has none), its head given; a proof's head."""
+    attrs = DIV_ATTRS.get_or(token, {})
+    label = str(attrs.get("id", ""))
+    prefix = blockheads.block_prefix(label, str(attrs.get("class", "")).split())
+    if prefix == "proof":
+        blockheads.proof_head(note, md, token, pairs[id(token)], str(attrs.get("name", "")))
+        return None
+    if prefix is None:
+        return None
+    counter = "thm" if layout == "shared" and prefix != "alg" else prefix
+    counters[counter] = number = counters.get(counter, 0) + 1
+    item = Item(
+        THEOREM_KINDS.get(prefix, "Algorithm"), str(number), label, first=token, last=pairs[id(token)]
+    )
+    if prefix == "alg":
+        blockheads.algorithm_head(note, md, token, pairs[id(token)], str(number), str(attrs.get("name", "")))
+    else:
+        blockheads.theorem_head(note, md, token, prefix, str(number), str(attrs.get("name", "")))
+    # `::: {.lemma}`, or an id that names another kind: numbered, not labelled.
+    return item, label if label.startswith(prefix + "-") else ""
+
+
+def _float_item(tokens: list[Token], position: int, counters: dict[str, int]) -> tuple[Item, str] | None:
+    """A labelled figure's or table's item and label, "Figure 3." put in its caption."""
+    token = tokens[position]
+    label = str(token.attrGet("id") or "")
+    kind = "fig" if token.type == "figure_open" else "tbl"
+    if not label.startswith(kind + "-"):
+        return None
+    counters[kind] = number = counters.get(kind, 0) + 1
+    close = "figure_close" if kind == "fig" else "table_close"
+    last = next(t for t in tokens[position:] if t.type == close)
+    item = Item("Figure" if kind == "fig" else "Table", str(number), label, first=token, last=last)
+    blockheads.caption_label(tokens, position, f"{item.kind} {number}.")
+    return item, label
+
+
+def _register(
+    note: ParsedNote, refs: CrossRefs, first_seen: dict[str, int], token: Token, item: Item, label: str
+) -> None:
+    """Record a label's item, or report it as a duplicate of one seen before."""
+    item.line, item.column = _label_position(note, token, label)
+    if label in first_seen:
+        refs.diagnostics.append(
+            note.diagnostic(
+                item.line, item.column,
+                f"duplicate label '{label}' (first defined on line {first_seen[label]})",
+            )
+        )  # fmt: skip
+        if token.type != "heading_open":  # (a heading's id was made unique)
+            token.attrs.pop("id", None)  # a second element with the id would be invalid HTML
+        return
+    first_seen[label] = item.line + 1
+    refs.items[label] = item
 
 
 def _empty_links(note: ParsedNote) -> None:
@@ -184,170 +226,16 @@ def _empty_links(note: ParsedNote) -> None:
             if not path:
                 offset = max(token.content.find(f"[]({href}"), 0)
                 reference = Token("xref", "", 0, content=f"[]({href})")
-                reference.meta = {"label": unquote(fragment), "bare": False, "offset": offset}
+                LABEL.set(reference, unquote(fragment))
+                BARE.set(reference, False)
+                OFFSET.set(reference, offset)
                 children[index : index + 2] = [reference]
             elif path.endswith(".md") and is_local(path):
                 opening.attrSet("class", NOTE_REFERENCE_CLASS)
-                children.insert(index + 1, _text(f"{path}#{unquote(fragment)}"))
+                children.insert(index + 1, blockheads.text_token(f"{path}#{unquote(fragment)}"))
                 index += 3
             else:
                 index += 1
-
-
-def _div_pairs(tokens: list[Token]) -> dict[int, Token]:
-    """Each div_open's matching div_close, by the opening token's id()."""
-    pairs, stack = {}, []
-    for token in tokens:
-        if token.type == "div_open":
-            stack.append(token)
-        elif token.type == "div_close" and stack:
-            pairs[id(stack.pop())] = token
-    return pairs
-
-
-def _block_prefix(label: str, classes: list[str]) -> str | None:
-    """The kind of a div: `lem`, `alg`, `proof`, or None for a plain div."""
-    prefix = label.split("-", 1)[0] if "-" in label else ""
-    if prefix in THEOREM_KINDS or prefix == "alg":
-        return prefix
-    if "proof" in classes:
-        return "proof"
-    return next((CLASS_PREFIXES[c] for c in classes if c in CLASS_PREFIXES), None)
-
-
-def _title(note: ParsedNote, md: MarkdownIt, opening: Token, title: str) -> list[Token]:
-    """A `name="…"` title parsed as Markdown; its formulas point at the fence line."""
-    if not title:
-        return []
-    children: list[Token] = []
-    md.inline.parse(title, md, note.env, children)
-    line = opening.map[0] if opening.map else 0
-    source = note.lines[line] if line < len(note.lines) else ""
-    host = Token("inline", "", 0, content=source, map=[line, line + 1])
-    where = max(source.find(title), 0)
-    for child in children:
-        if child.type.startswith("math_"):
-            child.meta["host"] = host
-            child.meta["offset"] = int(child.meta.get("offset", 0)) + where
-    return children
-
-
-def _index(tokens: list[Token], token: Token) -> int:
-    """Where token is in tokens, by identity: Tokens compare equal by value, and two
-    closing tokens are always equal."""
-    return next(index for index, candidate in enumerate(tokens) if candidate is token)
-
-
-def _html(content: str) -> Token:
-    return Token("html_inline", "", 0, content=content)
-
-
-def _text(content: str) -> Token:
-    return Token("text", "", 0, content=content)
-
-
-def _theorem(note: ParsedNote, md: MarkdownIt, item: Item, prefix: str, title: str) -> None:
-    """`<div class="theorem lemma">` whose first paragraph opens with "**Lemma 2** (Title)."."""
-    assert item.first is not None
-    kind = THEOREM_KINDS[prefix].lower()
-    classes = " ".join(dict.fromkeys(["theorem", kind, *str(item.first.attrGet("class") or "").split()]))
-    item.first.attrSet("class", classes)
-    head = [
-        _html('<span class="theorem-head"><strong>'),
-        _text(f"{item.kind} {item.number}"),
-        _html("</strong>"),
-    ]
-    titled = _title(note, md, item.first, title)
-    if titled:
-        head += [_text(" ("), *titled, _text(")")]
-    head += [_text("."), _html("</span>"), _text(" ")]
-    _run_in(note.tokens, item.first, head)
-
-
-def _proof(note: ParsedNote, md: MarkdownIt, opening: Token, closing: Token, title: str) -> None:
-    """A proof: "*Proof.*" (or its title, as amsthm's optional argument) and a closing ∎."""
-    classes = " ".join(dict.fromkeys(["proof", *str(opening.attrGet("class") or "").split()]))
-    opening.attrSet("class", classes)
-    words = _title(note, md, opening, title) or [_text("Proof")]
-    _run_in(
-        note.tokens,
-        opening,
-        [_html('<span class="proof-head"><em>'), *words, _text("."), _html("</em></span> ")],
-    )
-    qed = _html('<span class="qed" role="img" aria-label="End of proof">∎</span>')
-    index = _index(note.tokens, closing)
-    before = note.tokens[index - 1]
-    if before.type == "paragraph_close" and note.tokens[index - 2].type == "inline":
-        children = note.tokens[index - 2].children
-        if children is not None:
-            children.append(_html(" "))
-            children.append(qed)
-            return
-    note.tokens[index:index] = _paragraph([qed], closing.level + 1, "qed-line")
-
-
-def _algorithm(note: ParsedNote, md: MarkdownIt, item: Item, title: str) -> None:
-    """`<figure class="algorithm">` captioned "**Algorithm 1** Title", its steps numbered
-    1, 2, … in reading order through nested lists, as an algorithm's lines are."""
-    assert item.first is not None and item.last is not None
-    item.first.tag = item.last.tag = "figure"
-    classes = " ".join(dict.fromkeys(["algorithm", *str(item.first.attrGet("class") or "").split()]))
-    item.first.attrSet("class", classes)
-    caption = Token("inline", "", 0, children=[], map=item.first.map)
-    caption.children = [_html("<strong>"), _text(f"Algorithm {item.number}"), _html("</strong>")]
-    titled = _title(note, md, item.first, title)
-    if titled:
-        caption.children += [_text(" "), *titled]
-    start = _index(note.tokens, item.first)
-    note.tokens[start + 1 : start + 1] = [
-        Token("figcaption_open", "figcaption", 1, block=True),
-        caption,
-        Token("figcaption_close", "figcaption", -1, block=True),
-    ]
-    end = _index(note.tokens, item.last)
-    step, lists = 0, []
-    for token in note.tokens[start:end]:
-        if token.type in ("ordered_list_open", "bullet_list_open"):
-            lists.append(token.type)
-        elif token.type in ("ordered_list_close", "bullet_list_close") and lists:
-            lists.pop()
-        elif token.type == "list_item_open" and lists and lists[-1] == "ordered_list_open":
-            step += 1
-            token.attrSet("value", str(step))
-
-
-def _run_in(tokens: list[Token], opening: Token, head: list[Token]) -> None:
-    """Put a head at the start of a block's first paragraph, or in a paragraph of its own."""
-    index = _index(tokens, opening)
-    if index + 2 < len(tokens) and tokens[index + 1].type == "paragraph_open":
-        inline = tokens[index + 2]
-        inline.children = head + list(inline.children or [])
-        return
-    tokens[index + 1 : index + 1] = _paragraph(head, opening.level + 1)
-
-
-def _paragraph(children: list[Token], level: int, css_class: str = "") -> list[Token]:
-    opening = Token("paragraph_open", "p", 1, block=True, level=level)
-    if css_class:
-        opening.attrSet("class", css_class)
-    return [
-        opening,
-        Token("inline", "", 0, children=children, level=level + 1),
-        Token("paragraph_close", "p", -1, block=True, level=level),
-    ]
-
-
-def _caption_label(tokens: list[Token], index: int, text: str) -> None:
-    """Start the caption of the figure or table at index with "Figure 2." / "Table 1."."""
-    for offset, token in enumerate(tokens[index + 1 :], start=index + 2):
-        if token.type in ("figcaption_open", "caption_open"):
-            inline = tokens[offset]
-            label = [_html('<span class="caption-label">'), _text(text), _html("</span>")]
-            rest = list(inline.children or [])
-            inline.children = label + ([_text(" "), *rest] if rest else [])
-            return
-        if token.type in ("figure_close", "table_close"):
-            return
 
 
 _SECTION_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)*)\.?(?=\s)")
@@ -395,7 +283,7 @@ def resolve_references(note: ParsedNote, refs: CrossRefs, numbering: Numbering) 
     equations = _equations(numbering)
     targets = refs.items.keys() | equations.keys()
     for token, place in places:
-        label = str(token.meta["label"])
+        label = LABEL(token)
         if token.type == "xref":
             diagnostics += _resolve_xref(note, refs, numbering, token)
         if label in targets:
@@ -408,30 +296,30 @@ def resolve_references(note: ParsedNote, refs: CrossRefs, numbering: Numbering) 
             refs.previews.append((label, block.first, block.last))
             if block.first.type == "div_open" and where:
                 block.used_in = where
-                _used_in_block(note.tokens, block)
+                blockheads.used_in_block(note.tokens, block.last, where)
         elif label in equations:
             token, paragraph = equations[label]
             refs.previews.append((label, token, token if paragraph is None else None))
             if where:
-                _used_in_equation(note.tokens, token, paragraph, where)
+                blockheads.used_in_equation(note.tokens, token, paragraph, where)
     return diagnostics
 
 
 def _resolve_xref(note: ParsedNote, refs: CrossRefs, numbering: Numbering, token: Token) -> list[Diagnostic]:
-    label = str(token.meta["label"])
-    bare = bool(token.meta.get("bare"))
+    label = LABEL(token)
+    bare = BARE.get_or(token, False)
     item = refs.items.get(label)
     target = numbering.targets.get(label)
     if item is not None:
-        token.meta["text"] = item.reference(bare)
-        token.meta["href"] = "#" + item.anchor
+        TEXT.set(token, item.reference(bare))
+        HREF.set(token, "#" + item.anchor)
         return []
     if target is not None:
-        token.meta["text"] = target.tag if bare else f"({target.tag})"
-        token.meta["href"] = "#" + label
+        TEXT.set(token, target.tag if bare else f"({target.tag})")
+        HREF.set(token, "#" + label)
         return []
-    token.meta["text"] = "??"
-    parent = token.meta.get("parent")
+    TEXT.set(token, "??")
+    parent = PARENT.get(token)
     line, column = (
         BlockPositions(parent, note.lines).starts_of(token)[0] if isinstance(parent, Token) else (0, 0)
     )
@@ -451,7 +339,7 @@ def _equations(numbering: Numbering) -> dict[str, tuple[Token, Token | None]]:
             for mark in line.labels:
                 target = numbering.targets.get(mark.name)
                 if target is not None and target.label is mark:
-                    found[mark.name] = (formula.item.token, formula.item.token.meta.get("paragraph"))
+                    found[mark.name] = (formula.item.token, PARAGRAPH.get(formula.item.token))
     return found
 
 
@@ -481,9 +369,9 @@ def _places(
             children = [token]
         for child in children:
             if child.type == "math_inline_display":
-                child.meta["paragraph"] = token
+                PARAGRAPH.set(child, token)
             if child.type in ("xref", "math_ref"):
-                child.meta["parent"] = child.meta.get("host", token)
+                PARENT.set(child, HOST.get_or(child, token))
                 yield child, block_place
             elif child.type.startswith("math_") and id(child) in formulas:
                 formula = formulas[id(child)]
@@ -494,34 +382,9 @@ def _places(
                         place = (f"({line.number})", "#" + anchored[0].name)
                         break
                 for mark, _ in formula.refs:
-                    ref = Token("math_ref", "", 0, meta={"label": mark.name})
+                    ref = Token("math_ref", "", 0)
+                    LABEL.set(ref, mark.name)
                     yield ref, place
-
-
-def _used_in_html(places: list[tuple[str, str | None]]) -> str:
-    links = [
-        f'<a href="{escape(href, quote=True)}">{escape(text)}</a>' if href else escape(text)
-        for text, href in places
-    ]
-    return "Used in " + ", ".join(links) + "."
-
-
-def _used_in_block(tokens: list[Token], item: Item) -> None:
-    assert item.last is not None
-    index = _index(tokens, item.last)
-    note = Token("html_block", "", 0, content=f'<p class="used-in">{_used_in_html(item.used_in)}</p>\n')
-    note.meta["used_in"] = True
-    tokens.insert(index, note)
-
-
-def _used_in_equation(
-    tokens: list[Token], token: Token, paragraph: Token | None, places: list[tuple[str, str | None]]
-) -> None:
-    """A line under the equation (under its paragraph, for a display inside one)."""
-    after = _index(tokens, paragraph) + 1 if paragraph is not None else _index(tokens, token)
-    note = Token("html_block", "", 0, content=f'<p class="used-in">{_used_in_html(places)}</p>\n')
-    note.meta["used_in"] = True
-    tokens.insert(after + 1, note)
 
 
 def labels(refs: CrossRefs, numbering: Numbering) -> dict[str, str]:
@@ -530,25 +393,3 @@ def labels(refs: CrossRefs, numbering: Numbering) -> dict[str, str]:
     for label, target in numbering.targets.items():
         found.setdefault(label, f"({target.tag})")
     return found
-
-
-# --- previews --------------------------------------------------------------------------
-
-
-def render_previews(
-    md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, object], refs: CrossRefs
-) -> str:
-    """The hidden copy of every target the note refers to, once each, to follow the body."""
-    if not refs.previews:
-        return ""
-    index = {id(token): number for number, token in enumerate(tokens)}
-    parts = []
-    for label, first, last in refs.previews:
-        if last is None:  # a display formula inside a paragraph
-            inline = Token("inline", "", 0, children=[first])
-            html = f'<div class="math-display">{md.renderer.render([inline], options, env)}</div>'
-        else:
-            span = tokens[index[id(first)] : index[id(last)] + 1]
-            html = md.renderer.render([t for t in span if not t.meta.get("used_in")], options, env)
-        parts.append(preview_block(label, html))
-    return '<div class="xref-previews">\n' + "\n".join(parts) + "\n</div>\n"

@@ -20,6 +20,15 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from markdown_it.token import Token
+
+from ..markdown.tokenmeta import USED_IN
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.utils import OptionsDict
 
 PREVIEW_ATTRIBUTE = "data-preview"
 """The attribute naming the label a preview copy shows."""
@@ -93,3 +102,28 @@ def stylesheet(body: Sequence[bytes]) -> str:
 def _css_string(text: str) -> str:
     """text inside a double-quoted CSS string, safe inside <style> as well."""
     return re.sub(r'["\\<>\n&]', lambda m: f"\\{ord(m.group(0)):x} ", text)
+
+
+def render_previews(
+    md: MarkdownIt,
+    tokens: list[Token],
+    options: OptionsDict,
+    env: dict[str, object],
+    targets: Sequence[tuple[str, Token, Token | None]],
+) -> str:
+    """The hidden copy of every target the note refers to, once each, to follow the body:
+    (label, first token, last token, or None for a display formula inside a paragraph),
+    as crossrefs.CrossRefs.previews lists them."""
+    if not targets:
+        return ""
+    index = {id(token): number for number, token in enumerate(tokens)}
+    parts = []
+    for label, first, last in targets:
+        if last is None:  # a display formula inside a paragraph
+            inline = Token("inline", "", 0, children=[first])
+            html = f'<div class="math-display">{md.renderer.render([inline], options, env)}</div>'
+        else:
+            span = tokens[index[id(first)] : index[id(last)] + 1]
+            html = md.renderer.render([t for t in span if not USED_IN.get(t)], options, env)
+        parts.append(preview_block(label, html))
+    return '<div class="xref-previews">\n' + "\n".join(parts) + "\n</div>\n"

@@ -1,8 +1,8 @@
-"""Equation numbers, labels and cross-references, as pure passes around the KaTeX engine.
+"""Equation numbers, labels and cross-references, as pure passes before the KaTeX engine.
 
 KaTeX has no \\label, \\ref or \\eqref, and numbers bare `equation`/`align` with a CSS
 counter shared by the whole page. So, per note and in two passes: first every display
-formula is analysed as amsmath would number it and every label gets its tag; then each
+formula is analysed as amsmath would number it (amsmath.py) and every label gets its tag; then each
 formula's TeX is rewritten for KaTeX (explicit `\\tag{n}`, starred environments, labels
 removed, references turned into `\\href{#label}{…}` links) with an edit list that maps
 KaTeX's error offsets back to the TeX as written.
@@ -11,196 +11,15 @@ KaTeX's error offsets back to the TeX as written.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
-from ..typeset.texdefs import brace_group, content_end, lex
-from .transforms import BlockPositions, MathItem, walk
-
-NUMBERED_ENVIRONMENTS = {
-    "equation": "single", "multline": "single",
-    "align": "rows", "gather": "rows", "alignat": "rows", "flalign": "rows", "eqnarray": "rows",
-}  # fmt: skip
-"""amsmath's numbered environments: one number for the whole, or one per line (`\\\\`)."""
-
-KATEX_EQUIVALENT = {"multline": "gather*", "flalign": "align*", "eqnarray": "alignat*"}
-"""Environments KaTeX lacks, typeset with the closest one it has (lines centred / aligned).
-`eqnarray`'s three columns `a &=& b` (right, centre, left) become alignat's `a &={}&& b`:
-the relation in a column of its own, what follows it aligned after the widest one."""
-
-EQNARRAY_COLUMNS = "{2}"
-"""alignat's count of column pairs, given to the alignat that an eqnarray becomes."""
-
-
-# --- reading TeX --------------------------------------------------------------------
-
-
-def _group(tex: str, pos: int, *, star: bool = False) -> tuple[str, int, int, bool] | None:
-    """The brace group after pos (spaces allowed before it): (text, start, end, starred).
-
-    start/end delimit the text inside the braces; with star, a `*` may precede the group.
-    """
-    while pos < len(tex) and tex[pos] in " \t\n":
-        pos += 1
-    starred = star and tex.startswith("*", pos)
-    group = brace_group(tex, pos + starred)
-    return None if group is None else (tex[group[0] + 1 : group[1]], group[0] + 1, group[1], starred)
-
-
-# --- pass 1: what amsmath would number -----------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A `\\label{…}`, `\\tag{…}` or reference in a formula."""
-
-    name: str
-    """The label, or the tag's TeX."""
-    start: int
-    """Offset of the backslash in the TeX."""
-    end: int
-    """Offset just after the closing brace."""
-    starred: bool = False
-    """`\\tag*{…}`: shown without parentheses."""
-
-
-@dataclass(slots=True)
-class Line:
-    """One line of a display formula that LaTeX could give an equation number."""
-
-    end: int
-    """Where KaTeX's `\\tag{…}` goes: before the `\\\\` or `\\end{…}` closing the line."""
-    numbered: bool
-    """The environment numbers it (an unstarred environment, or a labelled formula)."""
-    suppressed: bool = False
-    """`\\nonumber` or `\\notag` on the line."""
-    labels: list[Mark] = field(default_factory=list)
-    tag: Mark | None = None
-    """A `\\tag{…}` written by the author; it replaces the number."""
-    number: str | None = None
-    """The tag shown at the right, `3` or a custom tag; None for an unnumbered line."""
-    empty: bool = False
-    """Only blanks: the line after a final `\\\\`, which neither LaTeX nor KaTeX shows."""
-
-
-@dataclass(slots=True)
-class Formula:
-    """What pass 1 learned about one formula."""
-
-    item: MathItem
-    lines: list[Line] = field(default_factory=list)
-    """Its numberable lines in order (none for inline math)."""
-    labels: list[Mark] = field(default_factory=list)
-    """Every `\\label{…}`, all removed from the TeX sent to KaTeX."""
-    refs: list[tuple[Mark, bool]] = field(default_factory=list)
-    """Every `\\eqref{…}` (True) and `\\ref{…}` (False) inside the formula."""
-    renames: list[tuple[int, int, str]] = field(default_factory=list)
-    """Edits that make its environment one KaTeX has: names replaced, eqnarray's columns."""
-    stray: list[Mark] = field(default_factory=list)
-    """Labels that belong to no numberable line (inline math, outside the environment)."""
-
-
-# Only these commands make pass 1 find anything; most formulas have none and skip both passes.
-_NUMBERING_COMMANDS = re.compile(r"\\(?:begin|end|label|tag|eqref|ref|nonumber|notag)")
-
-
-def analyse(item: MathItem) -> Formula:
-    """Find the lines, labels, tags and references of one formula, as amsmath sees them."""
-    tex = item.tex
-    formula = Formula(item)
-    whole = Line(end=len(tex), numbered=False)  # end set below, only if the whole is numbered
-    depth = 0
-    environments: list[str] = []
-    unit: tuple[str, int] | None = None  # (environment kind, depth of its \begin)
-    line: Line | None = None
-    line_start = 0
-    row_tabs = 0  # `&` seen in the current row of an eqnarray
-    for lexeme in lex(tex):
-        name = lexeme.name
-        if name == "{":
-            depth += 1
-        elif name == "}":
-            depth -= 1
-        elif name in ("\\begin", "\\end"):
-            group = _group(tex, lexeme.end)
-            if group is None:
-                continue
-            env, start, end, _ = group
-            base = env.removesuffix("*")
-            if name == "\\begin":
-                if unit is None and item.display and not environments and base in NUMBERED_ENVIRONMENTS:
-                    unit = (NUMBERED_ENVIRONMENTS[base], depth)
-                    line = Line(end=len(tex), numbered=not env.endswith("*"))
-                    line_start = end + 1
-                    formula.renames.extend(_renames(env, start, end))
-                    if base == "eqnarray":
-                        formula.renames.append((end + 1, end + 1, EQNARRAY_COLUMNS))
-                        row_tabs = 0
-                environments.append(env)
-            else:
-                if environments:
-                    environments.pop()
-                if unit is not None and not environments and line is not None:
-                    formula.renames.extend(_renames(env, start, end))
-                    _close_line(formula, line, tex, line_start, lexeme.start)
-                    unit, line = None, None
-        elif name == "&" and environments[:1] in (["eqnarray"], ["eqnarray*"]) and len(environments) == 1:
-            if depth == (unit[1] if unit is not None else -1):
-                row_tabs += 1
-                if row_tabs == 2:  # `a &=& b`: the relation's column ends, the right side's begins
-                    formula.renames.append((lexeme.start, lexeme.end, "{}&&"))
-        elif name == "\\\\" and unit is not None and line is not None:
-            row_tabs = 0
-            if unit[0] == "rows" and len(environments) == 1 and depth == unit[1]:
-                _close_line(formula, line, tex, line_start, lexeme.start)
-                line = Line(end=len(tex), numbered=not environments[0].endswith("*"))
-                line_start = lexeme.end
-        elif name in ("\\label", "\\tag", "\\eqref", "\\ref"):
-            group = _group(tex, lexeme.end, star=name == "\\tag")
-            if group is None:
-                continue
-            text, _, end, starred = group
-            mark = Mark(text.strip() if name != "\\tag" else text, lexeme.start, end + 1, starred)
-            target = line if line is not None else (whole if item.display else None)
-            if name == "\\label":
-                formula.labels.append(mark)
-                if target is None:
-                    formula.stray.append(mark)
-                else:
-                    target.labels.append(mark)
-            elif name == "\\tag":
-                if target is not None:
-                    target.tag = mark
-            else:
-                formula.refs.append((mark, name == "\\eqref"))
-        elif name in ("\\nonumber", "\\notag"):
-            (line if line is not None else whole).suppressed = True
-    if not formula.lines and item.display:
-        # Outside numbered environments, LaTeX numbers no display; we number labelled ones.
-        whole.numbered = bool(whole.labels)
-        if whole.labels or whole.tag:
-            whole.end = content_end(tex)
-            formula.lines.append(whole)
-    elif whole.labels:
-        formula.stray.extend(whole.labels)
-    return formula
-
-
-def _renames(env: str, start: int, end: int) -> list[tuple[int, int, str]]:
-    """Make KaTeX typeset env unnumbered (we tag it) and supported."""
-    base = env.removesuffix("*")
-    replacement = KATEX_EQUIVALENT.get(base, base + "*")
-    return [] if replacement == env else [(start, end, replacement)]
-
-
-def _close_line(formula: Formula, line: Line, tex: str, start: int, end: int) -> None:
-    line.end = end
-    line.empty = not tex[start:end].strip()
-    formula.lines.append(line)
-
+from ..markdown.tokenmeta import ANCHOR, HOST, HREF, LABEL, TEXT
+from .amsmath import NUMBERING_COMMANDS, Formula, Line, Mark, analyse
+from .math import MathItem
+from .positions import BlockPositions, walk
 
 # --- numbering ------------------------------------------------------------------------
 
@@ -227,7 +46,7 @@ class Numbering:
 
 def number_equations(note: ParsedNote, items: list[MathItem]) -> Numbering:
     """Pass 1: give numbered lines 1, 2, … in document order and register every label."""
-    numbering = Numbering([analyse(item) for item in items if _NUMBERING_COMMANDS.search(item.tex)])
+    numbering = Numbering([analyse(item) for item in items if NUMBERING_COMMANDS.search(item.tex)])
     counter = 0
     first_seen: dict[str, int] = {}
     for formula in numbering.formulas:
@@ -278,7 +97,7 @@ def rewrite_formulas(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]
         anchors = {id(line): _anchor(line, numbering) for line in formula.lines}
         in_tags = sum(anchor is not None for anchor in anchors.values()) > 1  # one per line, on its tag
         if not in_tags:
-            item.token.meta["anchor"] = next((a for a in anchors.values() if a is not None), None)
+            ANCHOR.set(item.token, next((a for a in anchors.values() if a is not None), None))
         edits = [(start, end, name) for start, end, name in formula.renames]
         edits += [(label.start, label.end, "") for label in formula.labels]
         for line in formula.lines:
@@ -327,14 +146,14 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
     diagnostics = []
     blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
-        if token.type != "math_ref" or "href" in token.meta:
+        if token.type != "math_ref" or HREF.has(token):
             continue
-        label = str(token.meta["label"])
+        label = LABEL(token)
         target = numbering.targets.get(label)
         parentheses = token.markup == "\\eqref"
         if target is None:
-            token.meta["text"] = "(??)" if parentheses else "??"
-            parent = token.meta.get("host", parent)  # an inline footnote's paragraph
+            TEXT.set(token, "(??)" if parentheses else "??")
+            parent = HOST.get_or(token, parent)  # an inline footnote's paragraph
             line, column = blocks(parent).starts_of(token)[0] if parent else (0, 0)
             diagnostics.append(
                 note.diagnostic(
@@ -344,8 +163,8 @@ def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diag
                 )
             )
         else:
-            token.meta["text"] = _shown(target, parentheses)
-            token.meta["href"] = "#" + label
+            TEXT.set(token, _shown(target, parentheses))
+            HREF.set(token, "#" + label)
     return diagnostics
 
 

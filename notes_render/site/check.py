@@ -196,15 +196,24 @@ def check_site(
     out: Path,
     files: Collection[PurePosixPath],
     sources: Mapping[PurePosixPath, NoteSource],
+    judged: Collection[Diagnostic] = (),
 ) -> list[Diagnostic]:
     """Check the given built files (HTML and CSS, relative to out); one diagnostic per problem.
 
     `sources` maps a page to its note so problems are reported at the Markdown line.
+    `judged` are the build's own diagnostics: a link it reported broken in a note (its
+    Diagnostic.link) is not checked again in that note's page.
     """
     checker = _Checker(out)
+    broken: dict[Path, set[str]] = {}
+    for diagnostic in judged:
+        if diagnostic.link is not None:
+            broken.setdefault(diagnostic.position.path, set()).add(diagnostic.link)
     diagnostics: list[Diagnostic] = []
     for rel in files:
-        diagnostics += checker.check_file(rel, sources.get(rel))
+        note = sources.get(rel)
+        skip = broken.get(note.display_path, set()) if note is not None else set()
+        diagnostics += checker.check_file(rel, note, skip)
     return diagnostics
 
 
@@ -220,10 +229,15 @@ class _Checker:
             self._scans[rel] = _scan(self.out, rel)
         return self._scans[rel]
 
-    def check_file(self, rel: PurePosixPath, note: NoteSource | None) -> list[Diagnostic]:
+    def check_file(
+        self, rel: PurePosixPath, note: NoteSource | None, judged: Collection[str] = ()
+    ) -> list[Diagnostic]:
+        """The problems of one built file, except with the references whose URL is in judged."""
         diagnostics = []
         locator: _Locator | None = None  # made at the first problem: a clean page reads nothing more
         for reference in self._scan_of(rel).references:
+            if reference.url in judged:
+                continue
             problem = self._problem(rel, reference)
             if problem is not None:
                 locator = locator or _Locator(self.out / rel, note)

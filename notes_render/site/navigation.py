@@ -1,4 +1,4 @@
-"""How a reader moves around the site: heading permalinks, a table of contents per note,
+"""How a reader moves around the site: a table of contents per note,
 previous/next links between notes, and a breadcrumb back home.
 
 Reading order is by path: the notes' output paths sorted, a folder's `index.md` first
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -20,38 +19,13 @@ from markupsafe import Markup
 from ..sources import HOME, relative_url
 
 if TYPE_CHECKING:
-    from ..passes.transforms import Heading
+    from ..passes.headings import Heading
 
 TOC_DEPTH = 2
 """Heading levels shown in a table of contents, counted from its top level."""
 
 # Inside a TOC entry (itself a link) these would nest links or repeat footnote marks.
 _NOT_IN_TOC = {"link_open", "link_close", "footnote_ref", "image", "html_inline"}
-
-
-# --- permalinks -----------------------------------------------------------------------
-
-
-def permalink_plugin(md: MarkdownIt) -> None:
-    """End every heading that has an id with a link to itself.
-
-    The link has no text; the stylesheet draws its mark, so copying a heading copies
-    only its words. It is hidden from screen readers and the Tab key (the heading's name
-    stays its words; the contents already link every heading), for the mouse and touch.
-    """
-    md.add_render_rule("heading_close", _render_heading_close)
-
-
-def _render_heading_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    opening = tokens[idx - 2] if idx >= 2 else None
-    anchor = opening.attrGet("id") if opening is not None and opening.type == "heading_open" else None
-    link = (
-        f'<a class="heading-permalink" href="#{escape(str(anchor), quote=True)}" '
-        'aria-hidden="true" tabindex="-1"></a>'
-        if anchor
-        else ""
-    )
-    return link + str(self.renderToken(tokens, idx, options, env))
 
 
 # --- table of contents ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..passes.transforms import MathItem
+from ..passes.math import MathItem
 from .texdefs import MATHJAX_NAME, brace_group, content_end, lex, macro_name
 
 Edit = tuple[int, int, str]

@@ -1,0 +1,161 @@
+"""Formulas typeset: a note's math sent to the engine in one batch, KaTeX's HTML put on each
+token (display formulas fitted to the page), each problem reported at its place in the
+source; then what the typeset HTML decides: punctuation held to its formula, boxes that
+may scroll made reachable by keyboard.
+
+The passes before this stage only find the formulas and rewrite their TeX (passes/math.py,
+passes/references.py); this is the one place a note's formulas meet the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Literal
+
+from markdown_it.token import Token
+
+from ..errors import Diagnostic
+from ..markdown.parsing import ParsedNote
+from ..markdown.tokenmeta import MATH_HTML, MAY_SCROLL, TRAIL
+from ..passes.citations import Resolved
+from ..passes.math import MathItem
+from ..passes.positions import walk
+from .katex import MathEngine, MathRequest, MathResult, explain
+from .mathlayout import fit_display, hold_last_piece, may_scroll
+from .texdefs import warning_offsets
+
+
+def typeset_math(
+    note: ParsedNote, items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]
+) -> list[Diagnostic]:
+    """Typeset every formula of a note in one batch; return one diagnostic per problem."""
+    results = engine.render_batch([MathRequest(item.sent_tex, item.display) for item in items], macros)
+    diagnostics = []
+    for item, result in zip(items, results, strict=True):
+        html = result.html
+        if html is not None and (item.edits or item.display):  # text for a while, one formula
+            text = html.decode("utf-8")
+            if item.edits:
+                text = restore_annotation(text, item.tex)
+            if item.display:
+                text = fit_display(text)
+                MAY_SCROLL.set(item.token, may_scroll(text))
+            html = text.encode("utf-8")
+        # UTF-8, as it came (see MathResult.html); the renderer decodes one formula at a time.
+        MATH_HTML.set(item.token, html or _error_html(item, result).encode("utf-8"))
+        for message, offset in _placed(item.sent_tex, result.warnings):
+            diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
+        if result.html is None:
+            message = explain(result.error or "", item.tex)
+            diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
+    return diagnostics
+
+
+def typeset_titles(
+    resolved: Resolved, get_engine: Callable[[], MathEngine], macros: Mapping[str, str]
+) -> dict[tuple[str, str], str]:
+    """The formulas in the titles of the works a note lists, typeset in one batch: HTML by
+    (entry key, TeX); an invalid one is reported at its place in the .bib file."""
+    listing = resolved.listing
+    formulas = listing.title_formulas() if listing is not None else []
+    if listing is None or not formulas:
+        return {}
+    results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
+    typeset: dict[tuple[str, str], str] = {}
+    bibliography = listing.bibliography
+    for (entry, tex), result in zip(formulas, results, strict=True):
+        if result.html is not None:
+            typeset[(entry.key, tex)] = result.html.decode("utf-8")  # a title's few formulas
+            continue
+        at = bibliography.text.find(tex, entry.offset)
+        offset = (at if at >= 0 else entry.offset) + (result.position or 0)
+        message = f"invalid formula in the title of '{entry.key}': {result.error}"
+        resolved.diagnostics.append(bibliography.diagnostic(offset, message))
+    return typeset
+
+
+def _placed(tex: str, warnings: tuple[tuple[str, int | None], ...]) -> Iterator[tuple[str, int | None]]:
+    """KaTeX's warnings, each given the offset of what it is about where KaTeX gave none."""
+    seen: dict[str, int] = {}
+    for message, offset in warnings:
+        if offset is None:
+            count = seen[message] = seen.get(message, -1) + 1
+            offsets = warning_offsets(tex, message)
+            offset = offsets[count] if count < len(offsets) else None
+        yield message, offset
+
+
+_TRAILING_PUNCTUATION = re.compile(r"[.,;:!?)\]}\u2019\u201d\u00bb\u2026]+")
+"""Marks that must not start a line after the formula they follow."""
+
+
+def _html_text(formula: Token) -> str:
+    """A formula's typeset HTML as text, for a moment ("" before it is typeset): the token
+    keeps it as UTF-8 (see katex.MathResult.html)."""
+    return (MATH_HTML.get(formula) or b"").decode("utf-8")
+
+
+def join_trailing_punctuation(note: ParsedNote) -> None:
+    """Give each inline formula the punctuation right after it, as TRAIL, so they
+    are rendered together and a line never starts with the comma or full stop of a formula."""
+    for token, _parent in walk(note.tokens):
+        children = token.children or []
+        for formula, after in zip(children, children[1:], strict=False):
+            if formula.type != "math_inline" or after.type != "text":
+                continue
+            match = _TRAILING_PUNCTUATION.match(after.content)
+            if match and MATH_HTML.get(formula):
+                TRAIL.set(formula, match.group())
+                MATH_HTML.set(formula, hold_last_piece(_html_text(formula)).encode("utf-8"))
+                after.content = after.content[match.end() :]
+
+
+def reach_scroll_boxes(note: ParsedNote) -> None:
+    """Make the boxes that may scroll sideways on a phone Tab stops, so that a keyboard can
+    scroll them: tables, and paragraphs holding an inline formula with a long piece (display
+    formulas are marked as they are typeset)."""
+    tokens = note.tokens
+    for index, token in enumerate(tokens):
+        if token.type == "table_open":
+            token.attrSet("tabindex", "0")
+        elif token.type == "paragraph_open" and index + 2 < len(tokens):
+            children = tokens[index + 1].children or []
+            if any(c.type == "math_inline" and may_scroll(_html_text(c)) for c in children):
+                token.attrSet("tabindex", "0")
+                if token.hidden:
+                    # An item of a tight list shows its text without a paragraph, and an item
+                    # cannot scroll without hiding its marker: give it a paragraph that can.
+                    token.hidden = tokens[index + 2].hidden = False
+                    token.attrSet("class", "tight")
+
+
+_ANNOTATION = re.compile(r'(<annotation encoding="application/x-tex">)(.*?)(</annotation>)', re.S)
+
+
+def restore_annotation(rendered: str, tex: str) -> str:
+    """Put the TeX as written back into KaTeX's MathML annotation, escaped as KaTeX does."""
+    escaped = (
+        tex.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+        .replace('"', "&quot;").replace("'", "&#x27;")
+    )  # fmt: skip
+    return _ANNOTATION.sub(lambda m: m.group(1) + escaped + m.group(3), rendered, count=1)
+
+
+def _error_html(item: MathItem, result: MathResult) -> str:
+    from html import escape
+
+    # Only a block formula may be a <div>: one inside a paragraph (`$$…$$` or `\\[…\\]`
+    # within a sentence) is display style but must stay phrasing content.
+    tag = "div" if item.token.type == "math_block" else "span"
+    return (
+        f'<{tag} class="katex-error" title="{escape(result.error or "", quote=True)}">'
+        f"{escape(item.tex)}</{tag}>"
+    )
+
+
+def _math_diagnostic(
+    note: ParsedNote, item: MathItem, message: str, offset: int | None, severity: Literal["error", "warning"]
+) -> Diagnostic:
+    line, column = item.position_of(item.source_offset(offset) if offset is not None else 0)
+    return note.diagnostic(line, column, message, severity)
