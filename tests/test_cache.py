@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import pickle
+import pkgutil
 import re
 import shutil
 import sqlite3
@@ -26,6 +27,7 @@ from markupsafe import Markup
 
 from notes_render.build import workers
 from notes_render.build.pipeline import BuildReport, build_site
+from notes_render.build.state import code_files
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError, ConfigError, ContentError, SourcePosition
 from notes_render.markdown import highlight
@@ -554,3 +556,17 @@ def test_a_template_may_filter_the_content_it_is_given(
         words = len(re.findall(r"\w+", Markup(body).striptags()))  # what Jinja's filters count
         assert "One two three" in body and f'<p id="words">{words} words</p>' in page, jobs
     assert pools == [2]
+
+
+def test_every_module_of_the_package_counts_in_the_inputs_fingerprint() -> None:
+    # A change to any module, in any subpackage, must build every note again.
+    import notes_render
+
+    walked = {name for _, name, is_package in pkgutil.walk_packages(notes_render.__path__, "notes_render.")}
+    root = Path(notes_render.__file__).parent
+    fingerprinted = {
+        "notes_render." + ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for path in code_files()
+    }
+    assert walked <= fingerprinted
+    assert "notes_render.passes.headings" in fingerprinted

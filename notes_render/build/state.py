@@ -33,7 +33,8 @@ STATE_VERSION = 4
 STATE_KIND = "notes-render build state"
 """The `kind` of every state file: `cache prune` removes no file without it."""
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent
+"""notes_render/, every module of which can change what a build makes."""
 # Third-party code whose version changes the pages' HTML (code highlighting, Markdown).
 _LIBRARIES = ("markdown_it", "mdit_py_plugins", "pygments", "yaml")
 
@@ -126,9 +127,14 @@ def read_fingerprinted(path: Path) -> tuple[bytes, Stat, str]:
     return data, (stat.st_mtime_ns, stat.st_size), hashlib.sha256(data).hexdigest()
 
 
+def code_files() -> list[Path]:
+    """Every module of the package, in every subpackage: a changed one builds every note again."""
+    return sorted(_PACKAGE.rglob("*.py"))
+
+
 def inputs_fingerprint(config: Config, katex: str) -> str:
     """Everything besides its source that decides a note's body and diagnostics."""
-    code = [(p.name, file_stat(p)) for p in sorted(_PACKAGE.glob("*.py"))]
+    code = [(p.relative_to(_PACKAGE).as_posix(), file_stat(p)) for p in code_files()]
     for name in _LIBRARIES:
         spec = importlib.util.find_spec(name)
         code.append((name, file_stat(Path(spec.origin)) if spec and spec.origin else None))
