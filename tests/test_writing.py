@@ -71,6 +71,11 @@ def test_images_among_text_or_without_title_stay_images(page: str) -> None:
     assert page.count("<figure>") == 2
 
 
+def test_formulas_in_alt_text_stay_there_as_their_tex(page: str) -> None:
+    # An alt text is plain text: a formula in it reads as its TeX, as pandoc writes it.
+    assert '<img src="chain.svg" alt="the curve y = x^2 &amp; its \\alpha" />' in page
+
+
 def test_code_is_highlighted_at_build_time(page: str) -> None:
     block = re.search(r'<pre class="highlight"><code class="language-python">(.*?)</code></pre>', page, re.S)
     assert block

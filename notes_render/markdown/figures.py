@@ -39,6 +39,7 @@ def figure_plugin(md: MarkdownIt) -> None:
     attrs_plugin(md, after=("image",), allowed=IMAGE_ATTRIBUTES)
     md.core.ruler.after("inline", "figures", _figures)
     md.core.ruler.after("figures", "table_captions", _table_captions)
+    md.core.ruler.after("table_captions", "alt_text_math", _alt_text_math)
 
 
 def _figures(state: StateCore) -> None:
@@ -117,6 +118,18 @@ def _figure_tokens(paragraph: Token, inline: Token, image: Token, caption: Token
         Token("figcaption_close", "figcaption", -1, block=True),
         Token("figure_close", "figure", -1, block=True),
     ]
+
+
+def _alt_text_math(state: StateCore) -> None:
+    """A formula in an image's alt text becomes its TeX, as pandoc writes it: an alt text is
+    plain text, and markdown-it's renderer would drop a formula there without a word."""
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "image" and any(c.type.startswith("math_") for c in child.children or ()):
+                child.children = [
+                    Token("text", "", 0, content=c.content) if c.type.startswith("math_") else c
+                    for c in child.children or ()
+                ]
 
 
 def _table_captions(state: StateCore) -> None:
