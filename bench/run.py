@@ -20,9 +20,10 @@ then times, --repeat rounds in alternation, each row a separate process:
   (i) small:     build.py on the 2-note corpus, empty cache (SMALL_RUNS runs per round)
   (j) smallpeer: node bench/peer_pipeline.js on the same two notes (as many, alternating)
 
-and prints each median, best, the ratio to (a) and the median CPU time (user + system, all
-threads and processes; steadier than wall time on a shared machine) with the machine's load,
-then the ratios of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
+and prints each median, best, the ratio to (a), the median CPU time (user + system, all
+threads and processes; steadier than wall time on a shared machine) and the peak memory of
+the largest single process (the build or one worker; bench/processes.py) with the machine's
+load, then the ratios of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
 figures are for people (see bench/README.md).
 """
 
@@ -36,37 +37,25 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from processes import Measured, run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 KEYS = ("raw", "cold", "nochange", "onenote", "notes", "floor", "peer", "peer2", "small", "smallpeer")
 
 
-def children_cpu() -> float:
-    """CPU seconds (user + system) of the finished child processes so far; 0 where unknown."""
-    try:
-        import resource  # POSIX only
-    except ImportError:
-        return 0.0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(command: list[str], before: Callable[[], None] | None = None) -> tuple[float, float]:
-    """Wall-clock and CPU seconds of one process, from start to exit; it must succeed."""
+def timed(command: list[str], before: Callable[[], None] | None = None) -> Measured:
+    """Wall-clock time, CPU time and peak memory of one process, from start to exit; it must succeed."""
     if before is not None:
         before()
-    cpu = children_cpu()
-    started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    done = run_measured(command, REPO)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
-    return seconds, children_cpu() - cpu
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.errors}")
+    return done
 
 
 def extract_formulas(corpus: Path, target: Path) -> int:
@@ -201,11 +190,13 @@ def main() -> int:
         load_before = load_average()
         times: dict[str, list[float]] = {key: [] for key in chosen}
         cpus: dict[str, list[float]] = {key: [] for key in chosen}
+        peaks: dict[str, list[int]] = {key: [] for key in chosen}
 
         def measure(key: str) -> None:
-            seconds, cpu = timed(rows[key].command, rows[key].before)
-            times[key].append(seconds)
-            cpus[key].append(cpu)
+            done = timed(rows[key].command, rows[key].before)
+            times[key].append(done.seconds)
+            cpus[key].append(done.cpu or 0.0)
+            peaks[key].append(done.peak or 0)
 
         for _ in range(args.repeat):
             for key in (key for key in chosen if not rows[key].small):
@@ -220,12 +211,14 @@ def main() -> int:
     )
     medians = {key: statistics.median(runs) for key, runs in times.items()}
     base = medians.get("raw")
-    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7} {'CPU':>8}")
+    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7} {'CPU':>8} {'peak':>8}")
     for key, runs in times.items():
         share = f"{medians[key] / base:7.2f}" if base else " " * 7
         cpu = statistics.median(cpus[key])
+        peak = f"{max(peaks[key]) / 2**20:5.0f} MB" if max(peaks[key]) else "       ?"
         print(
             f"{rows[key].label:32} {medians[key]:7.3f}s {min(runs):7.3f}s {len(runs):5} {share} {cpu:7.3f}s"
+            f" {peak}"
         )
     ratios = [
         ("cold build / raw loop", "cold", "raw"),

@@ -23,11 +23,11 @@ import importlib.util
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from processes import run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -72,27 +72,10 @@ def measure(src: Path, out: Path) -> tuple[float, int | None]:
     where wait4 is missing): the largest resident set of the build and its workers."""
     command = [PYTHON, "build.py", "--src", str(src), "--out", str(out), "--no-cache", "-q"]
     shutil.rmtree(out, ignore_errors=True)
-    # Not a pipe: wait4 reads nothing until the build ends, so a build writing more than a
-    # pipe holds (64 KB of warnings) would wait for us forever.
-    with tempfile.TemporaryFile() as log:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
-        if hasattr(os, "wait4"):
-            # The rusage of a waited child includes the children it waited for (its workers).
-            _, status, usage = os.wait4(process.pid, 0)
-            seconds = time.perf_counter() - started
-            process.returncode = os.waitstatus_to_exitcode(status)
-            # ru_maxrss is in KB on Linux, in bytes on macOS.
-            peak: int | None = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-        else:
-            process.wait()
-            seconds = time.perf_counter() - started
-            peak = None
-        log.seek(0)
-        errors = log.read().decode("utf-8", "replace")
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors[-2000:]}")
-    return seconds, peak
+    done = run_measured(command, REPO)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.errors[-2000:]}")
+    return done.seconds, done.peak
 
 
 def slope(sizes: list[float], times: list[float]) -> float:

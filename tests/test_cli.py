@@ -137,3 +137,22 @@ def test_missing_katex_says_to_run_npm_ci(build_notes: Callable[..., BuildResult
     result = build_notes({"a.md": "# A\n"}, "--katex-dir", str(tmp_path / "none"))
     assert result.code == 2
     assert "KaTeX not found" in result.stderr and "npm ci" in result.stderr
+
+
+def test_a_build_whose_notes_cite_nothing_loads_no_bibtex_reader(tmp_path: Path) -> None:
+    # A small site's start: the BibTeX reader (and pybtex behind it) is loaded only for a
+    # note that cites; a build of notes that do proves the probe sees it.
+    heavy = ["notes_render.passes.bibtex", "pybtex"]
+    loaded = {}
+    for name, src in (("plain", FIXTURES / "site-basic"), ("citing", FIXTURES / "citations")):
+        argv = ["--src", str(src), "--out", str(tmp_path / name), "--no-cache", "-q"]
+        probe = (
+            "import sys\nfrom notes_render.cli import main\n"
+            f"code = main({argv!r})\n"
+            f"print([name for name in {heavy!r} if name in sys.modules])"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True, timeout=120
+        )
+        loaded[name] = done.stdout.splitlines()[-1]
+    assert loaded == {"plain": "[]", "citing": str(heavy)}

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from markdown_it.token import Token
 
 from ..markdown.citesyntax import Cite
 from ..markdown.tokenmeta import CITE_IN_TEXT, CITES, ENTRIES
-from .bibtex import Entry
+
+if TYPE_CHECKING:  # the BibTeX reader is loaded only for a note that cites
+    from .bibtex import Entry
 
 CitationStyle = Literal["author-year", "numbered"]
 

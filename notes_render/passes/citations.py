@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markdown_it.token import Token
 
@@ -33,8 +33,10 @@ from ..markdown.tokenmeta import (
 )
 from ..sources import Stat, file_digest, file_stat
 from .bibliography import CitationStyle, Label, bibliography_html, citation_html, make_labels
-from .bibtex import Bibliography, Entry
 from .positions import BlockPositions, walk
+
+if TYPE_CHECKING:  # pybtex's reader is loaded only for a note that cites
+    from .bibtex import Bibliography, Entry
 
 DEFAULT_BIBLIOGRAPHY = "references.bib"
 """The BibTeX file looked for in the source folder when none is configured."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import ConfigError, Diagnostic, SourcePosition
 from ..sources import display_path
 from .katex import MathEngine, MathRequest, MathResult
+from .texdefs import defines_macros
 
 DB_NAME = "cache.sqlite3"
 """The SQLite file inside the cache folder."""
@@ -46,20 +47,9 @@ BUSY_TIMEOUT_S = 5.0
 another build's transaction (one note's entries), and the build's only wait if the lock is
 held for longer (then it goes on without the cache)."""
 
-# Commands that change the macros later formulas of the same note see (KaTeX keeps them in
-# the batch's shared macros object). Matched without a word boundary on purpose: `\define`
-# also counts, which only makes keys more specific, never wrong.
-_DEFINES = re.compile(
-    r"\\(?:[gex]?def|let|futurelet|global|(?:new|renew|provide)command|(?:new|renew)environment)"
-)
 _CONTROL_SEQUENCE = re.compile(r"\\(?:[A-Za-z@]+|.)", re.S)
 # With these a formula can reach a macro whose name it never spells out.
 _INDIRECT = re.compile(r"\\(?:csname|expandafter)")
-
-
-def defines_macros(tex: str) -> bool:
-    """True when a formula may define or redefine a macro for the formulas after it."""
-    return _DEFINES.search(tex) is not None
 
 
 def macros_used(text: str, macros: Mapping[str, str]) -> dict[str, str]:

@@ -48,15 +48,27 @@ def font_map(css: str) -> tuple[tuple[tuple[str, ...], str], ...]:
 def page_fonts(html: Iterable[str | bytes], fonts: tuple[tuple[tuple[str, ...], str], ...]) -> list[str]:
     """The font files (woff2, under KaTeX's fonts/) the formulas in html (text or UTF-8) use,
     sorted."""
-    used: set[str] = set()
+    attributes: set[bytes] = set()
+    formulas = False
     for text in html:
         data = text.encode("utf-8") if isinstance(text, str) else text
-        if b'class="katex' not in data:
-            continue
-        classes = {frozenset(attr.decode("utf-8").split()) for attr in set(_CLASS_ATTR.findall(data))}
-        for required, file in fonts:
-            if not required or any(c.issuperset(required) for c in classes):
-                used.add(file)
+        if b'class="katex' in data:
+            formulas = True
+            attributes.update(_CLASS_ATTR.findall(data))
+    if not formulas:
+        return []
+    # The page's distinct class lists, once for all its pieces (a page holds thousands of
+    # elements but a few hundred distinct lists); a rule of one class only asks whether any
+    # element has it.
+    classes = {frozenset(attribute.decode("utf-8").split()) for attribute in attributes}
+    names: set[str] = set().union(*classes)
+    used = {
+        file
+        for required, file in fonts
+        if (
+            names.issuperset(required) if len(required) <= 1 else any(c.issuperset(required) for c in classes)
+        )
+    }
     return sorted(used)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..config import PACKAGE_ROOT
 from ..errors import ConfigError
+from .texdefs import defines_macros
 
 if TYPE_CHECKING:
     from py_mini_racer import MiniRacer
@@ -351,8 +352,6 @@ class MiniRacerEngine:
         # Retry the rest one by one so only the slow formula fails. Earlier formulas that
         # define macros are replayed before each one; a formula that timed out is never
         # replayed, so one slow formula costs one time limit, not one per formula after it.
-        from .cache import defines_macros  # the cache keys on the same test (cache imports us)
-
         definitions = [request for request in requests[: len(results)] if defines_macros(request.tex)]
         for request in requests[len(results) :]:
             try:

@@ -16,6 +16,19 @@ MATHJAX_NAME = re.compile(r"\s*(?:\\?([A-Za-z]+)|(\\?)([^\s{}\\]))\s*$")
 """A name MathJax's \\newcommand accepts: letters or one character, with or without `\\`."""
 
 
+# Commands that change the macros later formulas of the same note see (KaTeX keeps them in
+# the batch's shared macros object). Matched without a word boundary on purpose: `\define`
+# also counts, which only makes keys more specific, never wrong.
+_DEFINES = re.compile(
+    r"\\(?:[gex]?def|let|futurelet|global|(?:new|renew|provide)command|(?:new|renew)environment)"
+)
+
+
+def defines_macros(tex: str) -> bool:
+    """True when a formula may define or redefine a macro for the formulas after it."""
+    return _DEFINES.search(tex) is not None
+
+
 def skip_braces(src: str, pos: int) -> int:
     """Position after the balanced group opening at src[pos] == '{'; -1 if it never closes.
 
