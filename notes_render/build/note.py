@@ -1,5 +1,5 @@
-"""One note from Markdown to a Page: parse, transform, typeset its math, render its body;
-and the Site, what every page shows of the others.
+"""One note from Markdown to its record and body: parse, transform, typeset its math,
+render its body.
 
 This is the unit of work a build repeats for every changed note, in this process or in a
 worker. It imports markdown-it and friends only when a note is actually built, so a
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from .. import sources
 from ..config import Config
 from ..errors import ContentError, Diagnostic, SourcePosition
-from ..sources import NoteSource, PathKind
+from ..sources import NoteSource, Stat
 from ..typeset.katex import MathEngine
+from .record import NoteRecord, outline_data
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
@@ -28,91 +28,26 @@ if TYPE_CHECKING:
 
     from ..markdown.parsing import ParsedNote
     from ..passes.crossrefs import CrossRefs
-    from ..passes.headings import Heading
-    from ..site.navigation import TocEntry
     from ..typeset.cache import Store
-    from .state import NoteResult
 
 
-@dataclass(slots=True)
-class Page:
-    """One note, transformed and ready for its template."""
+@dataclass(frozen=True, slots=True)
+class BuiltNote:
+    """A note just built: its record, and its body to write its page from."""
 
-    source: NoteSource
-    """Where it came from."""
-    title: str
-    """Front matter title, else first heading, else file name."""
-    date: str | None
-    """Front matter date, as ISO text."""
-    description: str | None
-    """Front matter description."""
-    headings: list[Heading]
-    """Its headings with their ids, in order."""
-    toc: list[TocEntry]
-    """Its table of contents, formulas typeset."""
-    body: list[bytes] | None
+    record: NoteRecord
+    """Everything the build learned from it but its body."""
+    body: list[bytes]
     """The note's rendered HTML as UTF-8, in pieces to be written one after the other,
-    without the template around it; None in the build's own process when the worker that
-    built the note keeps it (and writes the page). Bytes, not text: a str holding one
-    character past U+00FF (KaTeX's zero-width spaces) takes two bytes a character, four past
-    U+FFFF, which for a big note is gigabytes. Pieces, never joined on the way to the page
-    (see _render_utf8)."""
-    formulas: int
-    """How many formulas it holds."""
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    """Problems found in it, in source order."""
-    files: set[PurePosixPath] = field(default_factory=set)
-    """Local files it references (relative to the source folder), to copy."""
-    targets: dict[PurePosixPath, PathKind] = field(default_factory=dict)
-    """Every local path it points at and what it was (file, folder, missing) when it was built."""
-    body_key: str = ""
-    """Key of the body in the cache's `bodies` table once stored there ("" without a cache)."""
-    source_stat: tuple[int, int] = (0, 0)
-    """The source file's (mtime_ns, size) just before it was read (see state.read_fingerprinted)."""
-    source_digest: str = ""
-    """SHA-256 of the source bytes that were built."""
-    depends: dict[str, tuple[tuple[int, int] | None, str]] = field(default_factory=dict)
-    """Other files its body was made from (the bibliography): path -> (stat, SHA-256)."""
-    labels: dict[str, str] = field(default_factory=dict)
-    """What a reference to each of its labels shows (`Lemma 2`, `(3)`, `§4.2`), for other notes."""
+    without the template around it. Bytes, not text: a str holding one character past
+    U+00FF (KaTeX's zero-width spaces) takes two bytes a character, four past U+FFFF, which
+    for a big note is gigabytes. Pieces, never joined on the way to the page (see
+    _render_utf8)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """What other pages show of one note: the home page's list, previous/next, breadcrumbs."""
-
-    output: PurePosixPath
-    """Its page, relative to the output folder."""
-    title: str
-    """Its title."""
-    date: str | None
-    """Front matter date, as ISO text."""
-    description: str | None
-    """Front matter description."""
-    labels: tuple[tuple[str, str], ...] = ()
-    """(label, what a reference shows) of its numbered things, for references from other notes."""
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """Everything a page's template needs besides its own note; plain data, so it can be sent
-    to the workers that render pages."""
-
-    title: str
-    """The site title (`site-title` in the configuration)."""
-    katex_version: str
-    """The KaTeX that typeset the formulas, named in every page's footer."""
-    templates_dir: Path
-    """Where the templates are."""
-    notes: tuple[Listed, ...]
-    """Every note of the site, in build order; the home note (index.md) too."""
-    katex_fonts: tuple[tuple[tuple[str, ...], str], ...] = ()
-    """Which classes select which of KaTeX's font files (fonts.font_map), to preload them."""
-
-
-def build_page(
+def build_note(
     note: NoteSource, config: Config, get_engine: Callable[[], MathEngine], store: Store | None = None
-) -> Page | Diagnostic:
+) -> BuiltNote | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
     # Heavy (markdown-it, YAML): loaded only when a note is built.
@@ -124,21 +59,11 @@ def build_page(
     from ..site import navigation
     from ..typeset import mathjax
     from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
-    from . import state
 
-    refused = sources.containment_problem(config.src, note.rel)
-    if refused is not None:
-        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
-    too_long = sources.name_problem(note)
-    if too_long is not None:
-        return Diagnostic(SourcePosition(note.display_path, 0, 0), too_long)
-    try:
-        data, source_stat, source_digest = state.read_fingerprinted(note.path)
-        parsed = parsing.parse_note(note, parsing.decode_note(note, data), config.dialect)
-    except OSError as exc:  # gone since it was found, or not ours to read
-        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
-    except ContentError as exc:
-        return exc.diagnostic()
+    read = _read(note, config)
+    if isinstance(read, Diagnostic):
+        return read
+    parsed, source_stat, source_digest = read
     headings = assign_heading_ids(parsed.tokens)
     md = parsing.markdown(parsed.dialect)
     blocks = crossrefs.number_blocks(parsed, md, config.theorem_numbering)
@@ -169,23 +94,42 @@ def build_page(
     body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")
     description = parsed.front_matter.get("description")
-    return Page(
+    record = NoteRecord(
         source=note,
         title=note_title(parsed, headings),
         date=date.isoformat() if isinstance(date, datetime.date) else date,
         description=description,
-        headings=headings,
-        toc=toc,
-        body=body,
         formulas=len(items),
         diagnostics=diagnostics,
         files=links.files,
         targets=links.targets,
+        outline=outline_data(headings, toc, crossrefs.labels(blocks, numbering)),
         source_stat=source_stat,
         source_digest=source_digest,
         depends=cited.depends,
-        labels=crossrefs.labels(blocks, numbering),
     )
+    return BuiltNote(record, body)
+
+
+def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:
+    """The note parsed, with the stat and digest of the bytes read; or why it may not or
+    cannot be read."""
+    from ..markdown import parsing
+
+    refused = sources.containment_problem(config.src, note.rel)
+    if refused is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
+    too_long = sources.name_problem(note)
+    if too_long is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), too_long)
+    try:
+        data, source_stat, source_digest = sources.read_fingerprinted(note.path)
+        parsed = parsing.parse_note(note, parsing.decode_note(note, data), config.dialect)
+    except OSError as exc:  # gone since it was found, or not ours to read
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
+    except ContentError as exc:
+        return exc.diagnostic()
+    return parsed, source_stat, source_digest
 
 
 def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> list[bytes]:
@@ -219,7 +163,7 @@ def _render_utf8(
     md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]
 ) -> list[bytes]:
     """What md.renderer.render gives, as UTF-8 in pieces of about BODY_PIECE bytes, each
-    block encoded as it is rendered: the body never exists as one string (see Page.body),
+    block encoded as it is rendered: the body never exists as one string (see BuiltNote.body),
     nor as one bytes object. Pieces this size fit in the memory that the formulas' HTML,
     taken out of the tokens as they are rendered, leaves free: rendering a 2 MB note's body
     added 3 MB to the build's peak this way, 52 MB into one growing buffer, and joining the
@@ -250,52 +194,3 @@ def _render_utf8(
 def _note_macros(parsed: ParsedNote) -> dict[str, str]:
     macros = parsed.front_matter.get("macros") or {}
     return {(k if k.startswith("\\") else "\\" + k): str(v) for k, v in macros.items()}
-
-
-def detach(page: Page) -> Page:
-    """The page without its tokens, small enough to send between processes."""
-    from dataclasses import replace
-
-    page.headings = [replace(h, inline=None) for h in page.headings]
-    return page
-
-
-# --- to and from the build state --------------------------------------------------------
-
-
-def outline_data(page: Page) -> dict[str, Any]:
-    """Headings, table of contents and labels as JSON data, for the build state."""
-    return {
-        "headings": [[h.level, h.text, h.anchor] for h in page.headings],
-        "toc": [_toc_data(entry) for entry in page.toc],
-        "labels": page.labels,
-    }
-
-
-def _toc_data(entry: TocEntry) -> list[Any]:
-    return [entry.level, entry.anchor, str(entry.html), [_toc_data(child) for child in entry.children]]
-
-
-def page_from_state(result: NoteResult, body: bytes) -> Page:
-    """A Page rebuilt from what the build state kept, to render its template again."""
-    from ..passes.headings import Heading
-
-    return Page(
-        source=result.source,
-        title=result.title,
-        date=result.date,
-        description=result.description,
-        headings=[Heading(level, text, anchor) for level, text, anchor in result.outline["headings"]],
-        toc=[_toc_entry(item) for item in result.outline["toc"]],
-        body=[body],
-        formulas=result.formulas,
-    )
-
-
-def _toc_entry(item: list[Any]) -> TocEntry:
-    from markupsafe import Markup
-
-    from ..site.navigation import TocEntry
-
-    level, anchor, html, children = item
-    return TocEntry(level, anchor, Markup(html), [_toc_entry(child) for child in children])
