@@ -103,15 +103,21 @@ def test_nothing_changed_keeps_every_note_and_renders_nothing() -> None:
     assert pages.render == {} and pages.home is None
 
 
-def test_a_note_whose_bytes_changed_is_built_and_one_only_touched_is_kept_with_its_new_time() -> None:
-    a, b, c = record("a.md"), record("b.md"), record("c.md")
-    files = disk_as_left(a, b, c)
+def test_changed_or_gone_notes_are_built_and_one_only_touched_is_kept_with_its_new_time() -> None:
+    a, b, c, d = record("a.md"), record("b.md"), record("c.md"), record("d.md")
+    files = disk_as_left(a, b, c, d)
     files.stats[SRC / "a.md"] = (5, 11)  # another size
     files.stats[SRC / "b.md"] = (5, 10)  # same size, other bytes
     files.digests[SRC / "b.md"] = "other"
     files.stats[SRC / "c.md"] = (5, 10)  # touched: same bytes
-    plan = plan_builds(as_built(a, b, c), NOW, [note("a.md"), note("b.md"), note("c.md")], SRC, files)
-    assert plan.build == {P("a.md"): "content changed", P("b.md"): "content changed"}
+    del files.stats[SRC / "d.md"]  # gone since it was found
+    found = [note("a.md"), note("b.md"), note("c.md"), note("d.md")]
+    plan = plan_builds(as_built(a, b, c, d), NOW, found, SRC, files)
+    assert plan.build == {
+        P("a.md"): "content changed",
+        P("b.md"): "content changed",
+        P("d.md"): "cannot be read",
+    }
     assert list(plan.keep) == [P("c.md")] and plan.keep[P("c.md")].source_stat == (5, 10)
     assert c.source_stat == (1, 10)  # the last build's record is not changed in place
 
