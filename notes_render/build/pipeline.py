@@ -208,10 +208,8 @@ def _build_notes_again(build: _Build, notes: list[NoteSource]) -> None:
 def _pages_to_render(build: _Build, notes: list[NoteSource]) -> list[PurePosixPath]:
     """The notes not built now whose page is rendered again, their bodies taken from the
     cache; a note whose body is not there is built again."""
-    pages = plan_pages(
-        build.previous, build.now, build.current.notes, build.report.built, build.config.out, Disk(),
-        home=build.home,
-    )  # fmt: skip
+    notes_now, out = build.current.notes, build.config.out
+    pages = plan_pages(build.previous, build.now, notes_now, build.report.built, out, Disk(), home=build.home)
     wanted = [build.current.notes[rel] for rel in pages.render]
     keys = [record.body_key for record in wanted]
     found = build.store.get_many(BODIES, keys) if build.store is not None and keys else {}
