@@ -26,6 +26,7 @@ from conftest import FIXTURES, REPO
 from markupsafe import Markup
 
 from notes_render.build.pipeline import BuildReport, build_site
+from notes_render.build.record import NoteRecord
 from notes_render.build.state import code_files
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError, ConfigError, ContentError, SourcePosition
@@ -303,17 +304,23 @@ def test_a_cached_build_equals_a_build_from_scratch(tmp_path: Path) -> None:
     assert files == {p.relative_to(cold.out): p.read_bytes() for p in cold.out.rglob("*") if p.is_file()}
 
 
-def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "src"
-    shutil.copytree(FIXTURES / "site-basic", src)
-    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
-    rendered_here = []  # notes whose page this process renders (workers are other processes)
+@pytest.fixture
+def rendered_here(monkeypatch: pytest.MonkeyPatch) -> list[NoteRecord]:
+    """The notes whose page this process renders (workers are other processes), as it begins."""
+    rendered: list[NoteRecord] = []
     note_page = templates.PageRenderer.note
     monkeypatch.setattr(
         templates.PageRenderer,
         "note",
-        lambda self, record, body: rendered_here.append(record) or note_page(self, record, body),
+        lambda self, record, body: rendered.append(record) or note_page(self, record, body),
     )
+    return rendered
+
+
+def test_workers_build_the_same_site_as_one_process(tmp_path: Path, rendered_here: list[NoteRecord]) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "site-basic", src)
+    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
     outputs = {}
     for jobs in (1, 2):
         rendered_here.clear()
@@ -399,15 +406,8 @@ def test_a_worker_that_dies_fails_the_build_with_a_clear_error(
 
 
 def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, rendered_here: list[NoteRecord]
 ) -> None:
-    rendered_here = []  # pages this process began to render (workers are other processes)
-    note_page = templates.PageRenderer.note
-    monkeypatch.setattr(
-        templates.PageRenderer,
-        "note",
-        lambda self, record, body: rendered_here.append(record) or note_page(self, record, body),
-    )
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates_dir)
     (templates_dir / "note.html").write_text(

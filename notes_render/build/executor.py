@@ -9,7 +9,6 @@ its page is written there.
 from __future__ import annotations
 
 import contextlib
-import pickle
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -20,11 +19,13 @@ from ..sources import NoteSource, Stat
 from ..typeset.cache import Store
 from .engine import EngineFactory, LazyEngine
 from .record import NoteRecord, Site
-from .work import build_and_keep, write_home, write_page
 
 if TYPE_CHECKING:
     from ..site.templates import PageRenderer
     from .workers import WorkerPool
+
+# The work itself (.work, and through it .note) is imported where it is first run: a
+# rebuild with nothing to build never compiles nor loads it.
 
 POOL_MIN_BYTES = 256 * 1024
 """Below this much Markdown to build, workers cost more start-up than they save."""
@@ -72,6 +73,8 @@ class Executor:
             self._pool = WorkerPool(self._config, self._dist, self._factory, jobs)
         if self._pool is not None:
             return self._pool.build(notes, sizes)
+        from .work import build_and_keep
+
         records: list[NoteRecord | Diagnostic] = []
         for note in notes:
             built = build_and_keep(note, self._config, self._engine)
@@ -91,6 +94,8 @@ class Executor:
     ) -> dict[PurePosixPath, Stat | None]:
         """Render and write the pages of notes, each where its body is, and with `home` the
         home page listing them; returns the stat of each note's page, by note."""
+        from .work import write_home, write_page
+
         here = [r for r in records if r.source.rel in self._bodies]
         there = [r.source.rel for r in records if r.source.rel not in self._bodies]
         writing: set[int] = set()
@@ -137,6 +142,8 @@ class Executor:
 def _can_send(engine_factory: EngineFactory) -> bool:
     """Whether a worker can receive the factory; one that holds a live engine (the preview's)
     cannot, and its build stays in this process."""
+    import pickle  # only a build with notes to build asks
+
     try:
         pickle.dumps(engine_factory)
     except (pickle.PicklingError, TypeError, AttributeError):
