@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from markdown_it.utils import OptionsDict
 
     from ..markdown.parsing import ParsedNote
+    from ..passes.citations import Resolved
     from ..passes.crossrefs import CrossRefs
+    from ..passes.math import MathItem
     from ..typeset.cache import Store
 
 
@@ -58,7 +60,6 @@ def build_note(
     from ..passes.math import collect_math, text_math_warnings
     from ..site import navigation
     from ..typeset import mathjax
-    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
 
     read = _read(note, config)
     if isinstance(read, Diagnostic):
@@ -76,29 +77,22 @@ def build_note(
         *links.diagnostics,
         *numbering.diagnostics,
         *text_math_warnings(parsed),
+        *crossrefs.resolve_references(parsed, blocks, numbering),
+        *references.rewrite_formulas(parsed, numbering),
+        *references.resolve_text_references(parsed, numbering),
     ]
-    diagnostics += crossrefs.resolve_references(parsed, blocks, numbering)
-    diagnostics += references.rewrite_formulas(parsed, numbering)
-    diagnostics += references.resolve_text_references(parsed, numbering)
     cited = citations.resolve(parsed, config)
-    macros = {**config.macros, **_note_macros(parsed)}
-    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
-    diagnostics += cited.diagnostics
-    if items:
-        diagnostics += typeset_math(parsed, items, get_engine(), macros)
-        join_trailing_punctuation(parsed)
-        reach_scroll_boxes(parsed)
+    diagnostics += _typeset(parsed, items, cited, config, get_engine)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(headings, md, parsed.env)
     body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
     date = parsed.front_matter.get("date")
-    description = parsed.front_matter.get("description")
     record = NoteRecord(
         source=note,
         title=note_title(parsed, headings),
         date=date.isoformat() if isinstance(date, datetime.date) else date,
-        description=description,
+        description=parsed.front_matter.get("description"),
         formulas=len(items),
         diagnostics=diagnostics,
         files=links.files,
@@ -109,6 +103,27 @@ def build_note(
         depends=cited.depends,
     )
     return BuiltNote(record, body)
+
+
+def _typeset(
+    parsed: ParsedNote,
+    items: list[MathItem],
+    cited: Resolved,
+    config: Config,
+    get_engine: Callable[[], MathEngine],
+) -> list[Diagnostic]:
+    """Typeset the bibliography's titles and the note's formulas; the problems found there."""
+    from ..passes import citations
+    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
+
+    macros = {**config.macros, **_note_macros(parsed)}
+    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
+    diagnostics = list(cited.diagnostics)
+    if items:
+        diagnostics += typeset_math(parsed, items, get_engine(), macros)
+        join_trailing_punctuation(parsed)
+        reach_scroll_boxes(parsed)
+    return diagnostics
 
 
 def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:
