@@ -224,6 +224,12 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         help="worker processes for a big build (default: the number of CPUs; small builds always use one)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say why each note was built and each page rendered again (`a.md: content changed`)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -287,6 +293,9 @@ def _build(args: argparse.Namespace) -> int:
     except OSError as exc:  # what failed decides: a file of the notes, or the build's own folders
         own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
         raise file_error(exc, notes=config.src, own=own) from exc
+    if args.verbose:
+        for reason in report.reasons:
+            print(reason, file=sys.stderr)
     if config.strict:
         report.diagnostics += _check_written(config.out, config.src, report.diagnostics)
     for diagnostic in report.diagnostics:

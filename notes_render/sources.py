@@ -1,4 +1,5 @@
-"""Find the notes of a source folder and map each to its output path and URL."""
+"""Find the notes of a source folder, map each to its output path and URL, and fingerprint
+the files a build reads."""
 
 from __future__ import annotations
 
@@ -196,3 +197,11 @@ def file_stat(path: Path) -> Stat | None:
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_fingerprinted(path: Path) -> tuple[bytes, Stat, str]:
+    """A note's bytes, read once where it is built, with its stat taken just before and the
+    digest of exactly those bytes: a note saved meanwhile looks changed to the next build."""
+    stat = path.stat()
+    data = path.read_bytes()
+    return data, (stat.st_mtime_ns, stat.st_size), hashlib.sha256(data).hexdigest()

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
-from notes_render.build import pipeline
+from notes_render.build.pipeline import build_site, default_engine
+from notes_render.config import Config
+from notes_render.errors import ConfigError
 from notes_render.site import writer
+from notes_render.typeset.katex import MathEngine
 
 BAD = FIXTURES / "bad-input"
 
@@ -57,19 +60,21 @@ def test_a_note_that_cannot_be_read_is_named_and_fails_strict(
     assert lenient.code == 0 and BAD_NOTES[name] in lenient.stderr
 
 
-def test_a_note_gone_before_it_is_built_is_named_and_fails_strict(
-    run_cli: Callable[..., BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    src = _only("good.md", tmp_path)
-    (src / "gone.md").write_text("# Soon gone\n", encoding="utf-8")
-    found = pipeline.discover_notes(src)
-    (src / "gone.md").unlink()  # after the build found it, before it reads it
-    monkeypatch.setattr(pipeline, "discover_notes", lambda folder: found)
+def test_a_note_gone_before_it_is_built_is_named_and_fails_strict(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "good.md").write_text("# Good\n\n$x$\n", encoding="utf-8")
+    (src / "later.md").write_text("# Soon gone\n", encoding="utf-8")
+
+    def engine(dist: Path, config: Config) -> MathEngine:  # made for good.md's formula
+        (src / "later.md").unlink()  # after the build found it, before it reads it
+        return default_engine(dist, config)
+
     out = tmp_path / "out"
-    result = run_cli("--src", src, "--out", out, "--strict", out=out)
-    assert result.code == 1
-    assert "gone.md: cannot be read: No such file or directory" in result.stderr
-    assert (out / "good.html").is_file() and not (out / "gone.html").exists()
+    report = build_site(Config(src=src, out=out, strict=True), engine)
+    assert [d.message for d in report.errors] == ["cannot be read: No such file or directory"]
+    assert report.errors[0].position.path.name == "later.md"
+    assert (out / "good.html").is_file() and not (out / "later.html").exists()
 
 
 def test_every_bad_note_is_reported_in_one_build(run_cli: Callable[..., BuildResult], tmp_path: Path) -> None:
@@ -257,7 +262,7 @@ def fail_on_write(monkeypatch: pytest.MonkeyPatch) -> Callable[[int, BaseExcepti
                 raise error
             real(source, target)
 
-        monkeypatch.setattr(writer.os, "replace", replace)
+        monkeypatch.setattr(os, "replace", replace)  # the system call every write ends with
 
     return arm
 
@@ -344,6 +349,25 @@ def _paused_build(src: Path, out: Path) -> subprocess.Popen[str]:
     assert build.stdout is not None
     assert build.stdout.readline() == "writing\n", build.communicate(timeout=60)
     return build
+
+
+def test_a_second_build_fails_at_once_while_the_first_still_builds_its_notes(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n\n$x$\n", encoding="utf-8")
+    second = []
+
+    def engine(dist: Path, config: Config) -> MathEngine:  # the first build typesets a.md
+        with pytest.raises(ConfigError) as raised:
+            build_site(Config(src=src, out=out))
+        second.append(str(raised.value))
+        return default_engine(dist, config)
+
+    build_site(Config(src=src, out=out), engine)
+    assert second == [
+        f"another build is writing to {out} (it holds {out / writer.LOCK_NAME}); "
+        "wait for it to finish, or choose another --out"
+    ]
 
 
 def test_a_second_build_into_the_same_folder_fails_at_once_and_a_killed_one_lets_go(

@@ -25,8 +25,8 @@ import pytest
 from conftest import FIXTURES, REPO
 from markupsafe import Markup
 
-from notes_render.build import workers
 from notes_render.build.pipeline import BuildReport, build_site
+from notes_render.build.record import NoteRecord
 from notes_render.build.state import code_files
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError, ConfigError, ContentError, SourcePosition
@@ -304,42 +304,42 @@ def test_a_cached_build_equals_a_build_from_scratch(tmp_path: Path) -> None:
     assert files == {p.relative_to(cold.out): p.read_bytes() for p in cold.out.rglob("*") if p.is_file()}
 
 
-def test_workers_build_the_same_site_as_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    src = tmp_path / "src"
-    shutil.copytree(FIXTURES / "site-basic", src)
-    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
-    pools = []
-    original = workers._Pool
-    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
-    rendered_here = []  # notes whose page this process renders (workers are other processes)
+@pytest.fixture
+def rendered_here(monkeypatch: pytest.MonkeyPatch) -> list[NoteRecord]:
+    """The notes whose page this process renders (workers are other processes), as it begins."""
+    rendered: list[NoteRecord] = []
     note_page = templates.PageRenderer.note
     monkeypatch.setattr(
         templates.PageRenderer,
         "note",
-        lambda self, page, body: rendered_here.append(page) or note_page(self, page, body),
+        lambda self, record, body: rendered.append(record) or note_page(self, record, body),
     )
+    return rendered
+
+
+def test_workers_build_the_same_site_as_one_process(tmp_path: Path, rendered_here: list[NoteRecord]) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "site-basic", src)
+    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
     outputs = {}
     for jobs in (1, 2):
         rendered_here.clear()
         out = tmp_path / f"out{jobs}"
-        report = build_site(Config(src=src, out=out, jobs=jobs))
+        report = build_site(Config(src=src, out=out, jobs=jobs), pool_min_bytes=0)
         outputs[jobs] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
         assert sorted(report.rendered) == sorted([*report.pages, PurePosixPath("index.html")])
         assert len(rendered_here) == (len(report.pages) if jobs == 1 else 0)  # bodies stay in workers
-    assert pools == [2]
+        assert report.workers == (0 if jobs == 1 else 2)
     assert outputs[1] == outputs[2]
     # A process that has not loaded V8 forks its workers (this one spawns them): the same site.
     forked = tmp_path / "forked"
     script = (
         "from pathlib import Path; from notes_render import config\n"
-        "from notes_render.build import pipeline, workers\n"
+        "from notes_render.build import pipeline\n"
         "import sys; assert 'py_mini_racer' not in sys.modules  # so the pool forks\n"
-        "workers.POOL_MIN_BYTES = 0\n"
-        "pools, pool = [], workers._Pool\n"
-        "workers._Pool = lambda *a: pools.append(a) or pool(*a)\n"
-        f"pipeline.build_site(config.Config(src=Path({str(src)!r}), out=Path({str(forked)!r}), jobs=2))\n"
-        "assert len(pools) == 1 and 'jinja2' not in sys.modules  # workers wrote every page\n"
+        f"site = config.Config(src=Path({str(src)!r}), out=Path({str(forked)!r}), jobs=2)\n"
+        "report = pipeline.build_site(site, pool_min_bytes=0)\n"
+        "assert report.workers == 2 and 'jinja2' not in sys.modules  # workers wrote every page\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120
@@ -357,21 +357,28 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_stop_when_the_build_that_started_them_is_killed(tmp_path: Path) -> None:
+    # Each worker makes its engine on its first formula: there, it says who it is and, once
+    # both have, kills the build, which leaves its workers at work with no clean-up run.
+    printed, src = tmp_path / "pids", tmp_path / "src"
+    src.mkdir()
+    for i in range(4):  # two for each worker
+        (src / f"n{i}.md").write_text(f"# Note {i}\n\n$x^{i}$\n", encoding="utf-8")
     script = (
-        "import os; from pathlib import Path; from notes_render import config\n"
-        "from notes_render.build import pipeline, workers\n"
-        "workers.POOL_MIN_BYTES = 0\n"
-        "pool = workers._Pool\n"
-        "def started(*a):\n"
-        "    made = pool(*a)\n"
-        "    print(*[process.pid for process in made._processes], flush=True)\n"
-        "    os.kill(os.getpid(), 9)  # killed with its workers at work: no clean-up runs\n"
-        "workers._Pool = started\n"
-        f"pipeline.build_site(config.Config(src=Path({str(FIXTURES / 'site-basic')!r}), "
-        f"out=Path({str(tmp_path / 'out')!r}), jobs=2))\n"
+        "import os, time; from pathlib import Path; from notes_render import config\n"
+        "from notes_render.build import pipeline\n"
+        f"PIDS, BUILD = Path({str(printed)!r}), os.getpid()\n"
+        "def engine(dist, settings):\n"
+        "    with PIDS.open('a') as pids:\n"
+        "        print(os.getpid(), file=pids, flush=True)\n"
+        "    while len(PIDS.read_text().split()) < 2:\n"
+        "        time.sleep(0.01)\n"
+        "    os.kill(BUILD, 9)\n"
+        "    return pipeline.default_engine(dist, settings)\n"
+        f"site = config.Config(src=Path({str(src)!r}), "
+        f"out=Path({str(tmp_path / 'out')!r}), jobs=2)\n"
+        "pipeline.build_site(site, engine, pool_min_bytes=0)\n"
     )
-    printed = tmp_path / "pids"
-    with printed.open("w") as stdout:  # not a pipe: the workers' copy of it would hold run() up
+    with (tmp_path / "stdout").open("w") as stdout:  # not a pipe: the workers' copy would hold run() up
         done = subprocess.run([sys.executable, "-c", script], cwd=REPO, stdout=stdout, timeout=60)
     pids = [int(pid) for pid in printed.read_text().split()]
     assert done.returncode == -9 and len(pids) == 2
@@ -391,37 +398,34 @@ def _dying_engine(dist: Path, config: Config) -> MiniRacerEngine:
 
 
 def test_a_worker_that_dies_fails_the_build_with_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
     config = Config(src=FIXTURES / "site-basic", out=tmp_path / "out", jobs=2)
     with pytest.raises(BuildError, match=r"a build worker stopped unexpectedly \(exit code 7\)"):
-        build_site(config, _dying_engine)
+        build_site(config, _dying_engine, pool_min_bytes=0)
 
 
 def test_a_template_error_in_a_worker_is_reported_as_in_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, rendered_here: list[NoteRecord]
 ) -> None:
-    pools = []
-    original = workers._Pool
-    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates_dir)
     (templates_dir / "note.html").write_text(
         "{% extends 'base.html' %}{% block main %}{{ nothing_like_this }}{% endblock %}", encoding="utf-8"
     )
-    messages = []
+    messages, here = [], []
     for jobs in (1, 2):
+        rendered_here.clear()
         config = Config(
             src=FIXTURES / "site-basic", out=tmp_path / f"out{jobs}", templates_dir=templates_dir, jobs=jobs
         )
         with pytest.raises(ConfigError) as raised:
-            build_site(config)
+            build_site(config, pool_min_bytes=0)
         messages.append(str(raised.value))
+        here.append(len(rendered_here))
     expected = f"{templates_dir / 'note.html'}:1: template error: 'nothing_like_this' is undefined"
     assert messages[0] == messages[1] == expected
-    assert pools == [2]  # the second build's pages were rendered in workers
+    assert here == [1, 0]  # the second build's pages were rendered in workers
 
 
 def test_a_content_error_survives_the_trip_from_a_worker() -> None:
@@ -527,9 +531,7 @@ def test_the_cache_folder_can_be_named_by_the_environment(tmp_path: Path, monkey
     assert (tmp_path / "c2" / "cache.sqlite3").is_file()
 
 
-def test_a_template_may_filter_the_content_it_is_given(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_template_may_filter_the_content_it_is_given(tmp_path: Path) -> None:
     # `content` is the note's HTML to every filter, in one process as in workers.
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates", templates_dir)
@@ -544,18 +546,14 @@ def test_a_template_may_filter_the_content_it_is_given(
     src.mkdir()
     (src / "a.md").write_text("# Title\n\nOne two three, with $x$.\n", encoding="utf-8")
     (src / "b.md").write_text("# Other\n\nFour.\n", encoding="utf-8")
-    pools = []
-    original = workers._Pool
-    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)
-    monkeypatch.setattr(workers, "_Pool", lambda *a: pools.append(a[-1]) or original(*a))
     for jobs in (1, 2):
         config = Config(src=src, out=tmp_path / f"out{jobs}", templates_dir=templates_dir, jobs=jobs)
-        build_site(config)
+        report = build_site(config, pool_min_bytes=0)
+        assert report.workers == (0 if jobs == 1 else 2)
         page = (config.out / "a.html").read_text(encoding="utf-8")
         body = page.split('<article class="note">\n')[1].split('<p id="words">')[0]
         words = len(re.findall(r"\w+", Markup(body).striptags()))  # what Jinja's filters count
         assert "One two three" in body and f'<p id="words">{words} words</p>' in page, jobs
-    assert pools == [2]
 
 
 def test_every_module_of_the_package_counts_in_the_inputs_fingerprint() -> None:
@@ -570,3 +568,31 @@ def test_every_module_of_the_package_counts_in_the_inputs_fingerprint() -> None:
     }
     assert walked <= fingerprinted
     assert "notes_render.passes.headings" in fingerprinted
+
+
+def test_verbose_says_why_each_note_was_built_and_each_page_rendered(build_notes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cache = ("--cache-dir", str(tmp_path / "cache"), "--verbose", "-q")
+    notes = {"a.md": "# A\n\nSee [b](b.md).\n", "b.md": "# B\n\n$x$\n", "c.md": "# C\n"}
+    first = build_notes(notes, *cache)
+    assert first.stderr.splitlines() == [
+        "a.md: not built before",
+        "b.md: not built before",
+        "c.md: not built before",
+        "index.html: not rendered before",
+    ]
+    # Every note is written again (so touched); only b.md's bytes differ.
+    retitled = build_notes({**notes, "b.md": "# Bee\n\n$x$\n"}, *cache)
+    assert retitled.stderr.splitlines() == [
+        "b.md: content changed",
+        "a.md: links to b.md, whose title changed",
+        "c.html: a title changed",
+        "index.html: a title changed",
+    ]
+    assert build_notes({**notes, "b.md": "# Bee\n\n$x$\n"}, *cache).stderr == ""
+    fewer = build_notes({"a.md": notes["a.md"], "b.md": "# Bee\n\n$x$\n"}, *cache)
+    assert fewer.stderr.splitlines() == [
+        "c.md: removed",
+        "a.html: a note was removed: c.md",
+        "b.html: a note was removed: c.md",
+        "index.html: a note was removed: c.md",
+    ]

@@ -25,7 +25,7 @@ import pytest
 from conftest import BuildResult
 
 from notes_render import cli
-from notes_render.build import state, workers
+from notes_render.build import state
 from notes_render.build.pipeline import build_site
 from notes_render.config import Config
 from notes_render.site import writer
@@ -126,9 +126,7 @@ def test_a_busy_cache_costs_one_short_wait_and_one_warning(
     assert _files(result.out) == _files(scratch.out)
 
 
-def test_workers_that_find_the_cache_busy_make_one_warning_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_workers_that_find_the_cache_busy_make_one_warning_too(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     for rel, text in NOTES.items():
@@ -137,9 +135,9 @@ def test_workers_that_find_the_cache_busy_make_one_warning_too(
     build_site(config)
     for rel, text in CHANGED.items():
         (src / rel).write_text(text, encoding="utf-8")
-    monkeypatch.setattr(workers, "POOL_MIN_BYTES", 0)  # two workers, each with its own connection
     with _write_lock_held(tmp_path / "cache" / "cache.sqlite3"):
-        report = build_site(config)
+        report = build_site(config, pool_min_bytes=0)  # two workers, each with its own connection
+    assert report.workers == 2
     assert [d.format() for d in report.diagnostics] == [
         f"{tmp_path / 'cache' / 'cache.sqlite3'}: warning: the cache is locked by another process "
         "(waited 5 s); this build goes on without it"

@@ -2,7 +2,7 @@
 what changed.
 
 One JSON file in the cache folder per (source folder, output folder) pair records each
-note's fingerprint (modification time and size, then a content hash) and its result, and
+note's fingerprint (modification time and size, then a content hash) and its record, and
 fingerprints of everything else a page depends on. Reading it loads nothing heavy, so a
 rebuild that finds nothing to do never imports markdown-it, Jinja or V8.
 """
@@ -21,9 +21,9 @@ from .. import __version__
 from ..config import Config
 from ..errors import Diagnostic, SourcePosition
 from ..site import writer
-from ..sources import NoteSource, PathKind, Stat, containment_problem, file_digest, file_stat, target_kind
+from ..sources import NoteSource, PathKind, Stat, file_stat
 from ..typeset.katex import engine_id
-from .page import Listed, Page, outline_data
+from .record import NoteRecord
 
 _T = TypeVar("_T")
 
@@ -40,50 +40,6 @@ _LIBRARIES = ("markdown_it", "mdit_py_plugins", "pygments", "yaml")
 
 
 @dataclass(slots=True)
-class NoteResult:
-    """What a build learned from one note: everything but its body, which the cache keeps.
-
-    Later stages (the index, navigation, link checks) read notes through this, so a note
-    that did not change needs neither parsing nor its body.
-    """
-
-    source: NoteSource
-    """Where it came from."""
-    title: str
-    """The page title."""
-    date: str | None
-    """Front matter date, as ISO text."""
-    description: str | None
-    """Front matter description."""
-    formulas: int
-    """How many formulas it holds."""
-    diagnostics: list[Diagnostic]
-    """Problems found in it, reported again by every build until the note changes."""
-    files: set[PurePosixPath]
-    """Local files it references, to copy."""
-    targets: dict[PurePosixPath, PathKind]
-    """Local paths it points at and what each was (file, folder, missing) when it was built."""
-    outline: dict[str, Any]
-    """Headings and table of contents as JSON data (see page.outline_data)."""
-    body_key: str
-    """Key of its body HTML in the cache's `bodies` table."""
-    source_stat: Stat
-    """The source file's fingerprint when it was built."""
-    source_digest: str
-    """SHA-256 of the source bytes, for when the time changed but the text did not."""
-    output_stat: Stat | None = None
-    """The page file as this build left it; another value means someone touched it."""
-    depends: dict[str, tuple[Stat | None, str]] = field(default_factory=dict)
-    """Other files its body was made from (the bibliography): path -> (stat, SHA-256)."""
-
-    @property
-    def listing_entry(self) -> Listed:
-        """What other pages show of this note (index, navigation): a change re-renders them."""
-        labels = tuple(sorted(self.outline.get("labels", {}).items()))
-        return Listed(self.source.output, self.title, self.date, self.description, labels)
-
-
-@dataclass(slots=True)
 class BuildState:
     """The notes of the last build and the fingerprints they were built under."""
 
@@ -91,40 +47,13 @@ class BuildState:
     """Fingerprint of what every body depends on: code, settings, KaTeX."""
     layout: str = ""
     """Fingerprint of what every page around a body depends on: templates, site title."""
-    notes: dict[PurePosixPath, NoteResult] = field(default_factory=dict)
+    notes: dict[PurePosixPath, NoteRecord] = field(default_factory=dict)
     """The notes built, by path relative to the source folder."""
     generated: dict[str, Stat] = field(default_factory=dict)
     """Files made from no note (the home page, Pygments' stylesheet), as the build left them."""
 
 
-def result_of(page: Page) -> NoteResult:
-    """The NoteResult of a page just built."""
-    return NoteResult(
-        source=page.source,
-        title=page.title,
-        date=page.date,
-        description=page.description,
-        formulas=page.formulas,
-        diagnostics=page.diagnostics,
-        files=page.files,
-        targets=page.targets,
-        outline=outline_data(page),
-        body_key=page.body_key,
-        source_stat=page.source_stat,
-        source_digest=page.source_digest,
-        depends=page.depends,
-    )
-
-
 # --- fingerprints -----------------------------------------------------------------------
-
-
-def read_fingerprinted(path: Path) -> tuple[bytes, Stat, str]:
-    """A note's bytes, read once where it is built, with its stat taken just before and the
-    digest of exactly those bytes: a note saved meanwhile looks changed to the next build."""
-    stat = path.stat()
-    data = path.read_bytes()
-    return data, (stat.st_mtime_ns, stat.st_size), hashlib.sha256(data).hexdigest()
 
 
 def code_files() -> list[Path]:
@@ -172,29 +101,6 @@ def _hash(material: Any) -> str:
     return hashlib.sha256(json.dumps(material, default=str).encode("utf-8")).hexdigest()
 
 
-def unchanged(note: NoteSource, result: NoteResult, src: Path) -> bool:
-    """True when a note and every path it points at are as they were when it was built."""
-    stat = file_stat(note.path)
-    if stat != result.source_stat:
-        if stat is None or stat[1] != result.source_stat[1] or file_digest(note.path) != result.source_digest:
-            return False
-        result.source_stat = stat  # touched, not changed
-    if containment_problem(src, note.rel) is not None:
-        return False  # now a symbolic link out of the notes: refused as a fresh build would
-    return all(target_kind(src, target) == kind for target, kind in result.targets.items()) and all(
-        _same_file(Path(path), stat, digest) for path, (stat, digest) in result.depends.items()
-    )
-
-
-def _same_file(path: Path, stat: Stat | None, digest: str) -> bool:
-    """True when a file a body was made from is as it was (or still missing)."""
-    now = file_stat(path)
-    if now == stat:
-        return True
-    # Only a regular file is read: a path from an edited state may name a pipe or /dev/zero.
-    return now is not None and stat is not None and path.is_file() and file_digest(path) == digest
-
-
 # --- the file ---------------------------------------------------------------------------
 
 
@@ -222,7 +128,7 @@ def load(path: Path | None) -> BuildState:
             inputs=_check(data["inputs"], str),
             layout=_check(data["layout"], str),
             notes={
-                (rel := _inside(key)): _result_from(rel, item)
+                (rel := _inside(key)): _record_from(rel, item)
                 for key, item in _check(data["notes"], dict).items()
             },
             generated={
@@ -247,7 +153,7 @@ def save(path: Path | None, state: BuildState, config: Config) -> None:
         "inputs": state.inputs,
         "layout": state.layout,
         "generated": state.generated,
-        "notes": {str(rel): _result_data(result) for rel, result in state.notes.items()},
+        "notes": {str(rel): _record_data(record) for rel, record in state.notes.items()},
     }
     # Only the build holding the output folder's lock writes this file: one left half-written
     # by a build that was killed is its own to remove.
@@ -287,31 +193,31 @@ def _own_state_folders(path: Path) -> tuple[Path, Path] | None:
     return Path(src), Path(out)
 
 
-def _result_data(result: NoteResult) -> dict[str, Any]:
+def _record_data(record: NoteRecord) -> dict[str, Any]:
     return {
-        "path": str(result.source.path),
-        "title": result.title,
-        "date": result.date,
-        "description": result.description,
-        "formulas": result.formulas,
-        "diagnostics": [_diagnostic_data(d) for d in result.diagnostics],
-        "files": sorted(str(f) for f in result.files),
-        "targets": {str(t): kind for t, kind in result.targets.items()},
-        "outline": result.outline,
-        "body": result.body_key,
-        "source": [*result.source_stat, result.source_digest],
-        "output": result.output_stat,
-        "depends": {path: [stat, digest] for path, (stat, digest) in result.depends.items()},
+        "path": str(record.source.path),
+        "title": record.title,
+        "date": record.date,
+        "description": record.description,
+        "formulas": record.formulas,
+        "diagnostics": [_diagnostic_data(d) for d in record.diagnostics],
+        "files": sorted(str(f) for f in record.files),
+        "targets": {str(t): kind for t, kind in record.targets.items()},
+        "outline": record.outline,
+        "body": record.body_key,
+        "source": [*record.source_stat, record.source_digest],
+        "output": record.output_stat,
+        "depends": {path: [stat, digest] for path, (stat, digest) in record.depends.items()},
     }
 
 
 # --- reading it back: the file is checked, never trusted --------------------------------
 
 
-def _result_from(rel: PurePosixPath, item: Any) -> NoteResult:
+def _record_from(rel: PurePosixPath, item: Any) -> NoteRecord:
     item = _check(item, dict)
     mtime, size, digest = _items(item["source"], 3)
-    return NoteResult(
+    return NoteRecord(
         source=NoteSource(path=Path(_check(item["path"], str)), rel=rel),
         title=_check(item["title"], str),
         date=_optional_text(item["date"]),

@@ -1,45 +1,38 @@
-"""Building many notes: in this process, or spread over worker processes for a big build.
+"""Worker processes for a big build, and the typed messages between them and the build.
 
-A worker builds the notes it is given one at a time, keeps each body (the bulk of a page:
-typeset formulas) and sends back the rest; once every note is built, and so every title
+A worker builds the notes it is sent one at a time, keeps each body (the bulk of a page:
+typeset formulas) and sends back the record; once every note is built, and so every title
 known, it renders and writes the pages of its own notes. Bodies thus never cross between
-processes, and the pages are rendered in parallel too.
+processes, and the pages are rendered in parallel too. (This is why the pool is our own
+and not concurrent.futures': a page must be written by the worker that holds its body.)
 
 Each worker makes its own engine, lazily, on its first formula the cache does not know:
-V8 cannot be shared across processes nor survive a fork. A small build, or one whose
-notes are mostly cached, stays in this process and pays no worker start-up.
+V8 cannot be shared across processes nor survive a fork.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import pickle
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..errors import BuildError, Diagnostic
-from ..site import writer
-from ..sources import HOME, NoteSource, file_stat
-from ..typeset.cache import BODIES, CachedEngine, Store, body_key
-from ..typeset.katex import MathEngine, engine_id, katex_version
-from .page import Page, Site, build_page, detach
+from ..sources import NoteSource, Stat
+from .engine import EngineFactory, LazyEngine
+from .note import BuiltNote
+from .record import NoteRecord, Site
+from .work import build_and_keep, write_home, write_page
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
-
-    from ..site.templates import PageRenderer
-    from ..sources import Stat
-    from .pipeline import EngineFactory
-
-POOL_MIN_BYTES = 256 * 1024
-"""Below this much Markdown to build, workers cost more start-up than they save."""
 
 IN_FLIGHT = 2
 """Notes sent ahead to each worker, so it never waits for the next one."""
@@ -51,177 +44,61 @@ PARENT_CHECK_S = 0.5
 """How often an idle worker makes sure the build that started it is still there."""
 
 
-class NoteBuilder:
-    """Builds notes and writes their pages, in this process or in worker processes.
-
-    The workers are started by the first call big enough to need them and serve every later
-    call, until close().
-    """
-
-    def __init__(
-        self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
-    ) -> None:
-        self._config = config
-        self._dist = dist
-        self._factory = engine_factory
-        self._engine = LazyEngine(config, dist, engine_factory, store)
-        self._pool: _Pool | None = None
-        self._own_renderer: PageRenderer | None = None
-        self._worker_trouble: Diagnostic | None = None
-
-    def build(self, notes: Sequence[NoteSource]) -> list[Page | Diagnostic]:
-        """Build notes, in their order; each gives its Page, or a Diagnostic if unreadable.
-
-        A page built by a worker comes back with body None: the worker keeps it.
-        """
-        sizes = [_size(note) for note in notes]  # decide on workers, and feed them biggest first
-        if self._pool is None and self._wants_pool(sizes):
-            self._pool = _Pool(self._config, self._dist, self._factory, min(self._config.jobs, len(notes)))
-        if self._pool is not None:
-            built = self._pool.build(notes, sizes)
-            self._worker_trouble = self._worker_trouble or self._pool.cache_trouble
-            return built
-        return [_build_and_keep(note, self._config, self._engine) for note in notes]
-
-    def write_pages(
-        self, site: Site, pages: Sequence[Page], *, home: bool
-    ) -> dict[PurePosixPath, Stat | None]:
-        """Render and write the pages of notes, each where its body is, and with `home` the
-        home page listing them; returns the stat of each note's page, by note."""
-        held = [page for page in pages if page.body is None]
-        if held:  # the workers write theirs, and the home page, while this process writes its own
-            assert self._pool is not None
-            self._pool.send_writes(site, held, home=home)
-        stats: dict[PurePosixPath, Stat | None] = {}
-        for page in pages:
-            if page.body is not None:
-                stats[page.source.rel] = write_page(self._config, self._renderer(site), page, page.body)
-        if home and not held:
-            write_home(self._config, self._renderer(site))
-        if held:
-            assert self._pool is not None
-            stats.update(self._pool.collect_writes())
-        return stats
-
-    def _renderer(self, site: Site) -> PageRenderer:
-        """This process's renderer; Jinja is loaded when the first page is rendered here."""
-        if self._own_renderer is None:
-            from ..site.templates import PageRenderer
-
-            self._own_renderer = PageRenderer(site)
-        return self._own_renderer
-
-    def cache_trouble(self) -> Diagnostic | None:
-        """Why this process or a worker stopped using the cache, if one did (the first)."""
-        return self._engine.trouble() or self._worker_trouble
-
-    def close(self) -> None:
-        """Stop the workers and let go of the engine and the cache."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        self._engine.close()
-
-    def _wants_pool(self, sizes: Sequence[int]) -> bool:
-        return (
-            min(self._config.jobs, len(sizes)) > 1
-            and sum(sizes) >= POOL_MIN_BYTES
-            and _can_send(self._factory)
-        )
+# --- the messages: each request gets one reply, except Stop -----------------------------
 
 
-def write_home(config: Config, renderer: PageRenderer) -> None:
-    """Render the home page listing every note and write it."""
-    writer.write_atomic(config.out / HOME, renderer.home())
+@dataclass(frozen=True, slots=True)
+class BuildNote:
+    """Build this note and keep its body; reply NoteBuilt."""
+
+    index: int
+    """Its place in the build's list, sent back with the reply."""
+    note: NoteSource
 
 
-def write_page(config: Config, renderer: PageRenderer, page: Page, body: list[bytes]) -> Stat | None:
-    """Render one note's page and write it; the stat of the file written."""
-    path = config.out / page.source.output
-    writer.write_atomic(path, renderer.note(page, body))
-    return file_stat(path)
+@dataclass(frozen=True, slots=True)
+class WritePages:
+    """Write the pages of these notes, built earlier by this worker; reply PagesWritten."""
+
+    site: Site
+    """What every page shows of the others."""
+    notes: tuple[PurePosixPath, ...]
+    """The notes, by path relative to the source folder."""
+    home: bool
+    """Write the home page too."""
 
 
-def _build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> Page | Diagnostic:
-    """Build one note and keep its body in the cache, where it was built (so in parallel);
-    its formulas, code and body go to the cache in one transaction."""
-    if config.cache_dir is None:
-        return build_page(note, config, get_engine)
-    store = get_engine.store()
-    with store.batch():
-        built = build_page(note, config, get_engine, store)
-        if isinstance(built, Page) and built.body is not None:
-            whole = b"".join(built.body)  # the cache keeps it as one value
-            built.body_key = body_key(whole)
-            store.put_many(BODIES, [(built.body_key, whole)])
-    return built
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop now; no reply."""
 
 
-class LazyEngine:
-    """Makes the engine on first use, behind the formula cache if there is one."""
+@dataclass(frozen=True, slots=True)
+class NoteBuilt:
+    """A note built: its record (the worker keeps the body), or why it could not be read."""
 
-    def __init__(
-        self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
-    ) -> None:
-        self._config = config
-        self._dist = dist
-        self._factory = engine_factory
-        self._engine: MathEngine | None = None
-        self._store = store
-
-    def __call__(self) -> MathEngine:
-        """The engine, made now if this is its first use."""
-        if self._engine is None:
-            config, dist, factory = self._config, self._dist, self._factory
-            if config.cache_dir is None:
-                self._engine = factory(dist, config)
-            else:
-                version = katex_version(dist)
-                self._engine = CachedEngine(
-                    self.store(),
-                    lambda: factory(dist, config),
-                    version=version,
-                    engine_id=engine_id(version, trust_links=config.trust_links),
-                )
-        return self._engine
-
-    def store(self) -> Store:
-        """The cache's store, opened on first use (config.cache_dir must be set)."""
-        if self._store is None:
-            assert self._config.cache_dir is not None
-            self._store = Store(self._config.cache_dir)
-        return self._store
-
-    def trouble(self) -> Diagnostic | None:
-        """Why the store stopped using the cache, if it did."""
-        return None if self._store is None else self._store.trouble
-
-    def close(self) -> None:
-        """Let go of the cache's database."""
-        if self._store is not None:
-            self._store.close()
+    index: int
+    built: NoteRecord | Diagnostic
+    trouble: Diagnostic | None
+    """Why the worker stopped using the cache, if it did."""
 
 
-def _can_send(engine_factory: EngineFactory) -> bool:
-    """Whether a worker can receive the factory; one that holds a live engine (the preview's)
-    cannot, and its build stays in this process."""
-    try:
-        pickle.dumps(engine_factory)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return False
-    return True
+@dataclass(frozen=True, slots=True)
+class PagesWritten:
+    """The pages asked for are written: each one's stat, by note."""
+
+    stats: dict[PurePosixPath, Stat | None]
 
 
-def _size(note: NoteSource) -> int:
-    with contextlib.suppress(OSError):  # a note removed meanwhile is reported when it is built
-        return note.path.stat().st_size
-    return 0
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The request failed with this error, and the worker stopped."""
+
+    error: BaseException
 
 
-# --- the pool -------------------------------------------------------------------------
-# A worker answers each message with one reply: ("built", index, Page | Diagnostic, its cache
-# trouble or None),
-# ("written", {note: stat}), or ("failed", exception) after which it stops.
+Request = BuildNote | WritePages | Stop
+Reply = NoteBuilt | PagesWritten | Failed
 
 
 def start_method(platform: str = sys.platform) -> str:
@@ -233,7 +110,7 @@ def start_method(platform: str = sys.platform) -> str:
     return "fork" if forks and "py_mini_racer" not in sys.modules else "spawn"
 
 
-class _Pool:
+class WorkerPool:
     """Worker processes fed one note at a time, biggest first, so they finish together."""
 
     def __init__(self, config: Config, dist: Path, engine_factory: EngineFactory, jobs: int) -> None:
@@ -245,8 +122,6 @@ class _Pool:
         self._connections: list[Connection] = []
         self._owner: dict[PurePosixPath, int] = {}
         """Which worker keeps the body of each note built."""
-        self._writing: set[int] = set()
-        """The workers asked to write pages that have not answered yet."""
         self.cache_trouble: Diagnostic | None = None
         """Why a worker stopped using the cache, if one did (the first to say)."""
         try:
@@ -263,60 +138,71 @@ class _Pool:
             self.close()
             raise
 
-    def build(self, notes: Sequence[NoteSource], sizes: Sequence[int]) -> list[Page | Diagnostic]:
-        """Build notes (of these sizes) on the workers; each Page comes back without its body."""
+    @property
+    def size(self) -> int:
+        """How many worker processes it started."""
+        return len(self._processes)
+
+    def holds(self, rel: PurePosixPath) -> bool:
+        """Whether a worker keeps the body of this note, to write its page."""
+        return rel in self._owner
+
+    def build(self, notes: Sequence[NoteSource], sizes: Sequence[int]) -> list[NoteRecord | Diagnostic]:
+        """Build notes (of these sizes) on the workers; each keeps the bodies of its notes."""
         order = iter(sorted(range(len(notes)), key=lambda i: -sizes[i]))
-        built: dict[int, Page | Diagnostic] = {}
+        built: dict[int, NoteRecord | Diagnostic] = {}
 
         def send_next(worker: int) -> None:
             index = next(order, None)
             if index is not None:
-                self._connections[worker].send(("build", index, notes[index]))
+                self._connections[worker].send(BuildNote(index, notes[index]))
 
         for worker in range(len(self._connections)):
             for _ in range(IN_FLIGHT):
                 send_next(worker)
         while len(built) < len(notes):
-            for worker, (_, index, result, trouble) in self._replies(range(len(self._connections))):
-                built[index] = result
-                self.cache_trouble = self.cache_trouble or trouble
-                if isinstance(result, Page):
-                    self._owner[result.source.rel] = worker
+            for worker, reply in self._replies(range(len(self._connections))):
+                assert isinstance(reply, NoteBuilt)
+                built[reply.index] = reply.built
+                self.cache_trouble = self.cache_trouble or reply.trouble
+                if isinstance(reply.built, NoteRecord):
+                    self._owner[reply.built.source.rel] = worker
                 send_next(worker)
         return [built[index] for index in range(len(notes))]
 
-    def send_writes(self, site: Site, pages: Sequence[Page], *, home: bool) -> None:
+    def send_writes(self, site: Site, notes: Sequence[PurePosixPath], *, home: bool) -> set[int]:
         """Ask each worker to write the pages of the notes it built; with `home`, the one with
-        the fewest writes the home page too."""
+        the fewest writes the home page too. Returns the workers asked."""
         by_worker: dict[int, list[PurePosixPath]] = {}
-        for page in pages:
-            by_worker.setdefault(self._owner[page.source.rel], []).append(page.source.rel)
+        for rel in notes:
+            by_worker.setdefault(self._owner.pop(rel), []).append(rel)
         home_writer = min(by_worker, key=lambda worker: len(by_worker[worker])) if home else None
         for worker, rels in by_worker.items():
-            self._connections[worker].send(("write", site, rels, worker == home_writer))
-        self._writing = set(by_worker)
+            self._connections[worker].send(WritePages(site, tuple(rels), worker == home_writer))
+        return set(by_worker)
 
-    def collect_writes(self) -> dict[PurePosixPath, Stat | None]:
-        """The stats of the pages the workers were asked to write, once they all have."""
+    def collect_writes(self, writing: set[int]) -> dict[PurePosixPath, Stat | None]:
+        """The stats of the pages these workers were asked to write, once they all have."""
         stats: dict[PurePosixPath, Stat | None] = {}
-        while self._writing:
-            for worker, (_, written) in self._replies(sorted(self._writing)):
-                stats.update(written)
-                self._writing.discard(worker)
+        while writing:
+            for worker, reply in self._replies(sorted(writing)):
+                assert isinstance(reply, PagesWritten)
+                stats.update(reply.stats)
+                writing.discard(worker)
         return stats
 
-    def _replies(self, workers: Sequence[int]) -> list[tuple[int, tuple[Any, ...]]]:
+    def _replies(self, workers: Sequence[int]) -> list[tuple[int, NoteBuilt | PagesWritten]]:
         """The next replies of some workers, as they come. A worker's failure is raised
         here; one that died is a BuildError."""
         from multiprocessing.connection import wait
 
         ready = wait([self._connections[worker] for worker in workers])
-        replies = []
+        replies: list[tuple[int, NoteBuilt | PagesWritten]] = []
         for worker in workers:
             if self._connections[worker] not in ready:
                 continue
             try:
-                reply: tuple[Any, ...] = self._connections[worker].recv()
+                reply: Reply = self._connections[worker].recv()
             except (EOFError, OSError):  # gone: a reset socket when it left messages unread
                 process = self._processes[worker]
                 process.join(1)
@@ -324,9 +210,8 @@ class _Pool:
                     f"a build worker stopped unexpectedly (exit code {process.exitcode}); "
                     "try again with --jobs 1 to see what it was building"
                 ) from None
-            if reply[0] == "failed":
-                failure: BaseException = reply[1]
-                raise failure
+            if isinstance(reply, Failed):
+                raise reply.error
             replies.append((worker, reply))
         return replies
 
@@ -335,14 +220,14 @@ class _Pool:
         when it may be in the middle of a note) a moment later."""
         for connection in self._connections:
             with contextlib.suppress(OSError):
-                connection.send(("stop",))
+                connection.send(Stop())
             connection.close()
         for process in self._processes:
             process.join(STOP_WAIT_S)
             if process.is_alive():
                 process.kill()
                 process.join()
-        self._processes, self._connections = [], []
+        self._connections = []
 
 
 def _serve(
@@ -352,7 +237,7 @@ def _serve(
     `parent` is the build's process id (taken there: it may be gone before we start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     engine = LazyEngine(config, dist, engine_factory)
-    kept: dict[PurePosixPath, Page] = {}
+    kept: dict[PurePosixPath, BuiltNote] = {}
     try:
         while True:
             # A forked sibling holds a copy of the parent's end of this pipe, so a parent that
@@ -366,43 +251,40 @@ def _serve(
                     return  # the build is gone (killed): so are we
                 continue
             try:
-                message = connection.recv()
+                message: Request = connection.recv()
             except (EOFError, OSError):
                 return  # the parent is gone
-            if message[0] == "stop":
+            if isinstance(message, Stop):
                 return
             try:
                 connection.send(_answer(message, config, engine, kept))
             except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
-                connection.send(("failed", _sendable(exc)))
+                connection.send(Failed(_sendable(exc)))
                 return
     finally:
         engine.close()
 
 
 def _answer(
-    message: tuple[Any, ...], config: Config, engine: LazyEngine, kept: dict[PurePosixPath, Page]
-) -> tuple[Any, ...]:
-    """The reply to a build or write message; a built note's page is kept for writing."""
-    if message[0] == "build":
-        _, index, note = message
-        built = _build_and_keep(note, config, engine)
+    message: BuildNote | WritePages, config: Config, engine: LazyEngine, kept: dict[PurePosixPath, BuiltNote]
+) -> NoteBuilt | PagesWritten:
+    """The reply to a build or write request; a built note is kept for writing its page."""
+    if isinstance(message, BuildNote):
+        built = build_and_keep(message.note, config, engine)
         if isinstance(built, Diagnostic):
-            return ("built", index, built, engine.trouble())
-        page = kept[note.rel] = detach(built)
-        return ("built", index, dataclasses.replace(page, body=None), engine.trouble())
-    _, site, rels, home = message
+            return NoteBuilt(message.index, built, engine.trouble())
+        kept[message.note.rel] = built
+        return NoteBuilt(message.index, built.record, engine.trouble())
     from ..site.templates import PageRenderer
 
-    renderer = PageRenderer(site)
+    renderer = PageRenderer(message.site)
     stats = {}
-    for rel in rels:
-        page = kept.pop(rel)
-        assert page.body is not None
-        stats[rel] = write_page(config, renderer, page, page.body)
-    if home:
+    for rel in message.notes:
+        done = kept.pop(rel)
+        stats[rel] = write_page(config, renderer, done.record, done.body)
+    if message.home:
         write_home(config, renderer)
-    return ("written", stats)
+    return PagesWritten(stats)
 
 
 def _sendable(exc: BaseException) -> BaseException:

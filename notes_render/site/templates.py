@@ -1,6 +1,6 @@
 """The Jinja environment and page rendering; templates live in templates/.
 
-A `PageRenderer` renders the pages of one build from a `Site` (page.py): the little that
+A `PageRenderer` renders the pages of one build from a `Site` (build/record.py): the little that
 every page needs to know about the others (titles, dates, order). A Site is plain data, so
 worker processes that built notes can render those notes' pages themselves.
 """
@@ -24,7 +24,7 @@ from .navigation import Navigation
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ..build.page import Page, Site
+    from ..build.record import NoteRecord, Site
     from .navigation import TocEntry
 
 
@@ -80,7 +80,7 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
     or assignment sees its value.
 
     Then a page can be rendered around a marker and the note's body joined in as bytes,
-    which is the same page without the body ever being text (see page.Page.body); a template
+    which is the same page without the body ever being text (see build.note.BuiltNote.body); a template
     that looks at its content (`{{ content|striptags|wordcount }}`) gets the real text.
     """
     loader = environment.loader
@@ -122,7 +122,7 @@ class PageRenderer:
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
         self._labels = {n.output: (n.title, dict(n.labels)) for n in site.notes}
 
-    def note(self, page: Page, body: list[bytes]) -> list[bytes]:
+    def note(self, page: NoteRecord, body: list[bytes]) -> list[bytes]:
         """The page of a note (UTF-8) around its rendered body (UTF-8 in pieces), as pieces to
         write one after the other: the body's own, never copied into the page (for a 20 MB
         note that copy was half a gigabyte)."""

@@ -1,0 +1,68 @@
+"""The engine of one process: made on its first uncached formula, behind the formula cache.
+
+Each worker makes its own (V8 can be neither shared across processes nor survive a fork),
+from an `EngineFactory` it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import Config
+from ..errors import Diagnostic
+from ..typeset.cache import CachedEngine, Store
+from ..typeset.katex import MathEngine, MiniRacerEngine, engine_id, katex_version
+
+EngineFactory = Callable[[Path, Config], MathEngine]
+"""Makes the engine of one process: called in each worker, on its first uncached formula."""
+
+
+def default_engine(dist: Path, config: Config) -> MathEngine:
+    """One embedded KaTeX per process."""
+    return MiniRacerEngine(dist, trust_links=config.trust_links)
+
+
+class LazyEngine:
+    """Makes the engine on first use, behind the formula cache if there is one."""
+
+    def __init__(
+        self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
+    ) -> None:
+        self._config = config
+        self._dist = dist
+        self._factory = engine_factory
+        self._engine: MathEngine | None = None
+        self._store = store
+
+    def __call__(self) -> MathEngine:
+        """The engine, made now if this is its first use."""
+        if self._engine is None:
+            config, dist, factory = self._config, self._dist, self._factory
+            if config.cache_dir is None:
+                self._engine = factory(dist, config)
+            else:
+                version = katex_version(dist)
+                self._engine = CachedEngine(
+                    self.store(),
+                    lambda: factory(dist, config),
+                    version=version,
+                    engine_id=engine_id(version, trust_links=config.trust_links),
+                )
+        return self._engine
+
+    def store(self) -> Store:
+        """The cache's store, opened on first use (config.cache_dir must be set)."""
+        if self._store is None:
+            assert self._config.cache_dir is not None
+            self._store = Store(self._config.cache_dir)
+        return self._store
+
+    def trouble(self) -> Diagnostic | None:
+        """Why the store stopped using the cache, if it did."""
+        return None if self._store is None else self._store.trouble
+
+    def close(self) -> None:
+        """Let go of the cache's database."""
+        if self._store is not None:
+            self._store.close()

@@ -1,0 +1,211 @@
+"""One note from Markdown to its record and body: parse, transform, typeset its math,
+render its body.
+
+This is the unit of work a build repeats for every changed note, in this process or in a
+worker. It imports markdown-it and friends only when a note is actually built, so a
+rebuild that finds nothing to do never loads them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from .. import sources
+from ..config import Config
+from ..errors import ContentError, Diagnostic, SourcePosition
+from ..sources import NoteSource, Stat
+from ..typeset.katex import MathEngine
+from .record import NoteRecord, outline_data
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.renderer import RendererHTML
+    from markdown_it.token import Token
+    from markdown_it.utils import OptionsDict
+
+    from ..markdown.parsing import ParsedNote
+    from ..passes.citations import Resolved
+    from ..passes.crossrefs import CrossRefs
+    from ..passes.math import MathItem
+    from ..typeset.cache import Store
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltNote:
+    """A note just built: its record, and its body to write its page from."""
+
+    record: NoteRecord
+    """Everything the build learned from it but its body."""
+    body: list[bytes]
+    """The note's rendered HTML as UTF-8, in pieces to be written one after the other,
+    without the template around it. Bytes, not text: a str holding one character past
+    U+00FF (KaTeX's zero-width spaces) takes two bytes a character, four past U+FFFF, which
+    for a big note is gigabytes. Pieces, never joined on the way to the page (see
+    _render_utf8)."""
+
+
+def build_note(
+    note: NoteSource, config: Config, get_engine: Callable[[], MathEngine], store: Store | None = None
+) -> BuiltNote | Diagnostic:
+    """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
+    With a store, highlighted code comes from and goes to the cache."""
+    # Heavy (markdown-it, YAML): loaded only when a note is built.
+    from ..markdown import parsing
+    from ..passes import citations, crossrefs, references
+    from ..passes.headings import assign_heading_ids, note_title
+    from ..passes.links import rewrite_links
+    from ..passes.math import collect_math, text_math_warnings
+    from ..site import navigation
+    from ..typeset import mathjax
+
+    read = _read(note, config)
+    if isinstance(read, Diagnostic):
+        return read
+    parsed, source_stat, source_digest = read
+    headings = assign_heading_ids(parsed.tokens)
+    md = parsing.markdown(parsed.dialect)
+    blocks = crossrefs.number_blocks(parsed, md, config.theorem_numbering)
+    links = rewrite_links(parsed, config.src)
+    items = collect_math(parsed)
+    mathjax.translate_formulas(items)
+    numbering = references.number_equations(parsed, items)
+    diagnostics = [
+        *parsing.nesting_problems(parsed),
+        *links.diagnostics,
+        *numbering.diagnostics,
+        *text_math_warnings(parsed),
+        *crossrefs.resolve_references(parsed, blocks, numbering),
+        *references.rewrite_formulas(parsed, numbering),
+        *references.resolve_text_references(parsed, numbering),
+    ]
+    cited = citations.resolve(parsed, config)
+    diagnostics += _typeset(parsed, items, cited, config, get_engine)
+    # The note's problems in order, then those of the files it reads (the bibliography).
+    diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
+    toc = navigation.table_of_contents(headings, md, parsed.env)
+    body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
+    date = parsed.front_matter.get("date")
+    record = NoteRecord(
+        source=note,
+        title=note_title(parsed, headings),
+        date=date.isoformat() if isinstance(date, datetime.date) else date,
+        description=parsed.front_matter.get("description"),
+        formulas=len(items),
+        diagnostics=diagnostics,
+        files=links.files,
+        targets=links.targets,
+        outline=outline_data(headings, toc, crossrefs.labels(blocks, numbering)),
+        source_stat=source_stat,
+        source_digest=source_digest,
+        depends=cited.depends,
+    )
+    return BuiltNote(record, body)
+
+
+def _typeset(
+    parsed: ParsedNote,
+    items: list[MathItem],
+    cited: Resolved,
+    config: Config,
+    get_engine: Callable[[], MathEngine],
+) -> list[Diagnostic]:
+    """Typeset the bibliography's titles and the note's formulas; the problems found there."""
+    from ..passes import citations
+    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
+
+    macros = {**config.macros, **_note_macros(parsed)}
+    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
+    diagnostics = list(cited.diagnostics)
+    if items:
+        diagnostics += typeset_math(parsed, items, get_engine(), macros)
+        join_trailing_punctuation(parsed)
+        reach_scroll_boxes(parsed)
+    return diagnostics
+
+
+def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:
+    """The note parsed, with the stat and digest of the bytes read; or why it may not or
+    cannot be read."""
+    from ..markdown import parsing
+
+    refused = sources.containment_problem(config.src, note.rel)
+    if refused is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"this note {refused}")
+    too_long = sources.name_problem(note)
+    if too_long is not None:
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), too_long)
+    try:
+        data, source_stat, source_digest = sources.read_fingerprinted(note.path)
+        parsed = parsing.parse_note(note, parsing.decode_note(note, data), config.dialect)
+    except OSError as exc:  # gone since it was found, or not ours to read
+        return Diagnostic(SourcePosition(note.display_path, 0, 0), f"cannot be read: {exc.strerror or exc}")
+    except ContentError as exc:
+        return exc.diagnostic()
+    return parsed, source_stat, source_digest
+
+
+def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> list[bytes]:
+    """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it refers to."""
+    from markdown_it.utils import OptionsDict, OptionsType
+
+    from ..markdown.highlight import CachedHighlighter
+    from ..markdown.mathsyntax import CONSUME_HTML
+    from ..passes.previews import render_previews
+
+    options, highlighter = md.options, None
+    if store is not None:
+        highlighter = CachedHighlighter(store)
+        options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
+    # First: rendering the body takes each formula's HTML out of its token.
+    previews = render_previews(md, parsed.tokens, options, parsed.env, blocks.previews).encode("utf-8")
+    parsed.env[CONSUME_HTML] = True
+    body = _render_utf8(md, parsed.tokens, options, parsed.env)
+    if previews:
+        body.append(previews)
+    if highlighter is not None:
+        highlighter.save()
+    return body
+
+
+BODY_PIECE = 1 << 16
+"""Bytes of a body gathered into one piece (see _render_utf8)."""
+
+
+def _render_utf8(
+    md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]
+) -> list[bytes]:
+    """What md.renderer.render gives, as UTF-8 in pieces of about BODY_PIECE bytes, each
+    block encoded as it is rendered: the body never exists as one string (see BuiltNote.body),
+    nor as one bytes object. Pieces this size fit in the memory that the formulas' HTML,
+    taken out of the tokens as they are rendered, leaves free: rendering a 2 MB note's body
+    added 3 MB to the build's peak this way, 52 MB into one growing buffer, and joining the
+    pieces at the end held the body twice (for a 20 MB note, half a gigabyte each). A piece
+    ends only where a top-level block's HTML ends, so no tag and no inline content (a link,
+    a formula) is split between two pieces: previews.py searches them one at a time."""
+    renderer = cast("RendererHTML", md.renderer)
+    pieces: list[bytes] = []
+    piece: list[bytes] = []
+    size = 0
+    for index, token in enumerate(tokens):  # markdown-it's RendererHTML.render, piece by piece
+        if token.type == "inline":
+            html = renderer.renderInline(token.children or [], options, env)
+        elif token.type in renderer.rules:
+            html = renderer.rules[token.type](tokens, index, options, env)
+        else:
+            html = renderer.renderToken(tokens, index, options, env)
+        piece.append(html.encode("utf-8"))
+        size += len(piece[-1])
+        if size >= BODY_PIECE:
+            pieces.append(b"".join(piece))
+            piece, size = [], 0
+    if piece or not pieces:
+        pieces.append(b"".join(piece))
+    return pieces
+
+
+def _note_macros(parsed: ParsedNote) -> dict[str, str]:
+    macros = parsed.front_matter.get("macros") or {}
+    return {(k if k.startswith("\\") else "\\" + k): str(v) for k, v in macros.items()}
