@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import Diagnostic
-from ..typeset.cache import CachedEngine, Store
+from ..typeset.cache import Store
+from ..typeset.cached import CachedEngine
 from ..typeset.katex import MathEngine, MiniRacerEngine, engine_id, katex_version
 
 EngineFactory = Callable[[Path, Config], MathEngine]

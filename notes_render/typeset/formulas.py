@@ -21,8 +21,9 @@ from ..markdown.tokenmeta import MATH_HTML, MAY_SCROLL, TRAIL
 from ..passes.citations import Resolved
 from ..passes.math import MathItem
 from ..passes.positions import walk
-from .katex import MathEngine, MathRequest, MathResult, explain
+from .katex import MathEngine, MathRequest, MathResult
 from .mathlayout import fit_display, hold_last_piece, may_scroll
+from .messages import explain
 from .texdefs import warning_offsets
 
 

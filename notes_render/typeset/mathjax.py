@@ -3,7 +3,7 @@
 Each translation is a list of edits to the TeX as written (the same edits the equation
 numbering makes, see references.py), so the annotation keeps the author's TeX and an
 error inside translated TeX still points at the author's line and column. What cannot be
-translated is left as written, and KaTeX's error says what to use instead (katex.explain).
+translated is left as written, and KaTeX's error says what to use instead (messages.explain).
 """
 
 from __future__ import annotations

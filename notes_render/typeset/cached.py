@@ -1,0 +1,157 @@
+"""The engine behind the cache: `CachedEngine` wraps the real engine behind the same
+`MathEngine` protocol and answers from the Store, so a batch whose formulas are all known
+never starts V8; each formula's key is everything that decides KaTeX's answer for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from .cache import FORMULAS, Store
+from .katex import MathEngine, MathRequest, MathResult
+from .texdefs import defines_macros
+
+_CONTROL_SEQUENCE = re.compile(r"\\(?:[A-Za-z@]+|.)", re.S)
+# With these a formula can reach a macro whose name it never spells out.
+_INDIRECT = re.compile(r"\\(?:csname|expandafter)")
+
+
+def macros_used(text: str, macros: Mapping[str, str]) -> dict[str, str]:
+    """The macros text can expand, directly or through other macros' expansions."""
+    if _INDIRECT.search(text):
+        return dict(macros)
+    used: dict[str, str] = {}
+    pending = [text]
+    while pending:
+        for name in _CONTROL_SEQUENCE.findall(pending.pop()):
+            if name in macros and name not in used:
+                used[name] = macros[name]
+                pending.append(macros[name])
+    return used
+
+
+def formula_keys(requests: Sequence[MathRequest], macros: Mapping[str, str], engine_id: str) -> list[str]:
+    """One key per formula: everything that decides KaTeX's answer for it.
+
+    That is the engine (KaTeX version and options), display mode, the TeX, the global and
+    front-matter macros it can reach, and every earlier formula of the batch that defines
+    macros, since those definitions stay in effect for it.
+    """
+    keys = []
+    context = hashlib.sha256(engine_id.encode("utf-8"))  # grows with each definition
+    definitions: list[str] = []
+    for request in requests:
+        key = context.copy()
+        # The TeX's length makes the material unambiguous without quoting it (json.dumps
+        # of every formula cost a build as much as hashing it).
+        material = f"{int(request.display)}:{len(request.tex)}:{request.tex}"
+        if macros:
+            reachable = macros_used("\n".join([*definitions, request.tex]), macros)
+            material += json.dumps(sorted(reachable.items()))
+        key.update(material.encode("utf-8"))
+        keys.append(key.hexdigest())
+        if defines_macros(request.tex):
+            definitions.append(request.tex)
+            context.update(json.dumps(request.tex).encode("utf-8"))
+    return keys
+
+
+class CachedEngine:
+    """A MathEngine that answers from the store and asks the real engine only for misses.
+
+    The real engine is made on the first miss, so a build whose formulas are all cached
+    never loads V8.
+    """
+
+    def __init__(
+        self, store: Store, make_engine: Callable[[], MathEngine], *, version: str, engine_id: str
+    ) -> None:
+        self.version = version
+        self._store = store
+        self._make_engine = make_engine
+        self._engine: MathEngine | None = None
+        self._engine_id = engine_id
+
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
+        """Typeset requests like the real engine would, typesetting only unknown formulas."""
+        keys = formula_keys(requests, macros, self._engine_id)
+        results: list[MathResult | None] = [None] * len(requests)
+        for index, value in self._lookup(keys).items():
+            results[index] = value
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            fresh = self._render(requests, missing, macros)
+            results_to_store = []
+            for index, result in fresh.items():
+                results[index] = result
+                if not result.transient:
+                    results_to_store.append((keys[index], _encode(result)))
+            self._store.put_many(FORMULAS, results_to_store)
+        return [result for result in results if result is not None]
+
+    def _lookup(self, keys: Sequence[str]) -> dict[int, MathResult]:
+        stored = self._store.get_many(FORMULAS, keys)
+        found = {}
+        for index, key in enumerate(keys):
+            if key in stored:
+                result = _decode(stored[key])
+                if result is not None:
+                    found[index] = result
+        return found
+
+    def _render(
+        self, requests: Sequence[MathRequest], missing: list[int], macros: Mapping[str, str]
+    ) -> dict[int, MathResult]:
+        """Typeset the missing formulas, replaying earlier definitions so they see the same macros."""
+        if self._engine is None:
+            self._engine = self._make_engine()
+        wanted = set(missing)
+        send = [i for i in range(missing[-1] + 1) if i in wanted or defines_macros(requests[i].tex)]
+        answers = self._engine.render_batch([requests[i] for i in send], macros)
+        return {i: answer for i, answer in zip(send, answers, strict=True) if i in wanted}
+
+
+# A formula that typeset without warnings (nearly all) is stored as its HTML behind a one-byte
+# tag; anything else as JSON. Both decode to exactly the MathResult that was stored.
+_HTML_TAG = b"H"
+_JSON_TAG = b"J"
+
+
+def _encode(result: MathResult) -> bytes:
+    if result.html is not None and result.error is None and not result.warnings:
+        return _HTML_TAG + result.html
+    data = {
+        "html": None if result.html is None else result.html.decode("utf-8"),
+        "error": result.error,
+        "position": result.position,
+        "warnings": [list(w) for w in result.warnings],
+    }
+    return _JSON_TAG + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(value: bytes) -> MathResult | None:
+    """The result stored in value, or None when it is not one (then it is typeset again)."""
+    if value.startswith(_HTML_TAG):
+        html = value[1:]
+        try:
+            html.decode("utf-8")  # only checked: it goes to the page as it is
+        except UnicodeDecodeError:
+            return None
+        return MathResult(html=html)
+    try:
+        if not value.startswith(_JSON_TAG):
+            return None
+        data = json.loads(value[1:])
+        html, error, position = data["html"], data["error"], data["position"]
+        warnings = tuple((str(m), p) for m, p in data["warnings"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not (isinstance(html, str) or (html is None and isinstance(error, str))):
+        return None
+    if position is not None and not isinstance(position, int):
+        return None
+    encoded = None if html is None else html.encode("utf-8")
+    return MathResult(html=encoded, error=error, position=position, warnings=warnings)
