@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ class Measured:
     """The largest resident set, in bytes, of the process or any child it waited for: the
     biggest one process of the build (a worker or the parent), not their sum; None where
     wait4 is missing."""
+    tree_peak: int | None
+    """The largest sum, in bytes, of the resident sets of the process and all its living
+    descendants at one moment, sampled every 20 ms (Linux only; None elsewhere): the whole
+    build's memory. Pages a forked worker shares with its parent count twice, so this is an
+    upper bound."""
     returncode: int
     errors: str
     """What it wrote to stderr (its end, if long)."""
@@ -39,6 +45,7 @@ def run_measured(command: list[str], cwd: Path) -> Measured:
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log)
+        sampler = _TreeSampler(process.pid) if Path("/proc/self/status").exists() else None
         cpu: float | None = None
         peak: int | None = None
         if hasattr(os, "wait4"):  # Linux and macOS
@@ -52,6 +59,50 @@ def run_measured(command: list[str], cwd: Path) -> Measured:
         else:
             process.wait()
             seconds = time.perf_counter() - started
+        tree_peak = sampler.stop() if sampler is not None else None
         log.seek(0)
         errors = log.read().decode("utf-8", "replace")[-4000:]
-    return Measured(seconds, cpu, peak, process.returncode, errors)
+    return Measured(seconds, cpu, peak, tree_peak, process.returncode, errors)
+
+
+class _TreeSampler(threading.Thread):
+    """Samples the summed resident memory of a process tree until stopped (Linux's /proc)."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self._root = root
+        self._done = threading.Event()
+        self.peak = 0
+        self.start()
+
+    def run(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, _tree_rss(self._root))
+
+    def stop(self) -> int:
+        self._done.set()
+        self.join()
+        return self.peak
+
+
+def _tree_rss(root: int) -> int:
+    """The resident bytes of root and its descendants, as /proc says now."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        total += rss.get(pid, 0)
+        pending.extend(children.get(pid, ()))
+    return total

@@ -22,9 +22,10 @@ then times, --repeat rounds in alternation, each row a separate process:
 
 and prints each median, best, the ratio to (a), the median CPU time (user + system, all
 threads and processes; steadier than wall time on a shared machine) and the peak memory of
-the largest single process (the build or one worker; bench/processes.py) with the machine's
-load, then the ratios of our cold builds to the raw loop and to the peer. Nothing here asserts a time: the
-figures are for people (see bench/README.md).
+the largest single process (the build or one worker; bench/processes.py), the peak of the
+whole build's processes together ("all", Linux; an upper bound, shared pages counted twice)
+and the machine's load, then the ratios of our cold builds to the raw loop and to the peer.
+Nothing here asserts a time: the figures are for people (see bench/README.md).
 """
 
 from __future__ import annotations
@@ -62,13 +63,13 @@ def extract_formulas(corpus: Path, target: Path) -> int:
     """Write every note's formulas as [[tex, display], ...] per note, found by our parser."""
     sys.path.insert(0, str(REPO))
     from notes_render.markdown import parsing
-    from notes_render.passes import transforms
+    from notes_render.passes import math as math_pass
     from notes_render.sources import discover_notes
 
     notes = []
     for note in discover_notes(corpus):
         parsed = parsing.parse_note(note, parsing.decode_note(note, note.path.read_bytes()))
-        notes.append([[item.tex, item.display] for item in transforms.collect_math(parsed)])
+        notes.append([[item.tex, item.display] for item in math_pass.collect_math(parsed)])
     target.write_text(json.dumps(notes), encoding="utf-8")
     return sum(len(n) for n in notes)
 
@@ -191,12 +192,14 @@ def main() -> int:
         times: dict[str, list[float]] = {key: [] for key in chosen}
         cpus: dict[str, list[float]] = {key: [] for key in chosen}
         peaks: dict[str, list[int]] = {key: [] for key in chosen}
+        trees: dict[str, list[int]] = {key: [] for key in chosen}
 
         def measure(key: str) -> None:
             done = timed(rows[key].command, rows[key].before)
             times[key].append(done.seconds)
             cpus[key].append(done.cpu or 0.0)
             peaks[key].append(done.peak or 0)
+            trees[key].append(done.tree_peak or 0)
 
         for _ in range(args.repeat):
             for key in (key for key in chosen if not rows[key].small):
@@ -211,14 +214,15 @@ def main() -> int:
     )
     medians = {key: statistics.median(runs) for key, runs in times.items()}
     base = medians.get("raw")
-    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7} {'CPU':>8} {'peak':>8}")
+    print(f"{'':32} {'median':>8} {'best':>8} {'runs':>5} {'/ (a)':>7} {'CPU':>8} {'peak':>8} {'all':>8}")
     for key, runs in times.items():
         share = f"{medians[key] / base:7.2f}" if base else " " * 7
         cpu = statistics.median(cpus[key])
         peak = f"{max(peaks[key]) / 2**20:5.0f} MB" if max(peaks[key]) else "       ?"
+        tree = f"{max(trees[key]) / 2**20:5.0f} MB" if max(trees[key]) else "       ?"
         print(
             f"{rows[key].label:32} {medians[key]:7.3f}s {min(runs):7.3f}s {len(runs):5} {share} {cpu:7.3f}s"
-            f" {peak}"
+            f" {peak} {tree}"
         )
     ratios = [
         ("cold build / raw loop", "cold", "raw"),

@@ -7,6 +7,7 @@ test command runs `npm ci`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -71,3 +72,27 @@ def test_peer_pipeline_refuses_a_missing_output_argument(tmp_path: Path) -> None
     )
     assert done.returncode == 2
     assert done.stderr.startswith("expected SRC and OUT\nusage: node bench/peer_pipeline.js")
+
+
+def test_the_benchmark_finds_the_formulas_of_a_corpus_with_our_parser(tmp_path: Path) -> None:
+    # bench/run.py reads the corpus through the package; a module moved or renamed there
+    # must show here, not in the next session that runs the benchmark.
+    corpus = _one_note(tmp_path)
+    target = tmp_path / "formulas.json"
+    command = [sys.executable, "-c", _EXTRACT, str(corpus), str(target)]
+    done = subprocess.run(command, cwd=REPO / "bench", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    count = int(done.stdout)
+    (note,) = json.loads(target.read_text(encoding="utf-8"))
+    assert count == len(note) > 10
+    assert all(isinstance(tex, str) and isinstance(display, bool) for tex, display in note)
+    assert any(display for _, display in note) and not all(display for _, display in note)
+
+
+_EXTRACT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, ".")
+import run
+print(run.extract_formulas(Path(sys.argv[1]), Path(sys.argv[2])))
+"""
