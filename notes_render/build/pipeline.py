@@ -292,6 +292,8 @@ def _write_assets(build: _Build, planned: dict[PurePosixPath, Path | None]) -> N
 
 def _save_state(build: _Build, state_file: Path | None) -> None:
     """Remember what was built; a cache that cannot take it (full disk) only costs speed."""
+    if build.current == build.previous:  # nothing to remember: kept records compare by identity
+        return
     try:
         state.save(state_file, build.current, build.config)
     except OSError as exc:

@@ -171,16 +171,19 @@ def changed_listings(
     """Notes whose listing entry changed since the last build, or that appeared or went,
     each with what changed of it."""
     changed: dict[PurePosixPath, str] = {}
-    for rel in sorted(previous.keys() | current.keys()):
-        if rel not in previous:
+    for rel in previous.keys() | current.keys():
+        old, new = previous.get(rel), current.get(rel)
+        if old is new:  # a record kept as it was (most of a big site's): nothing to compare
+            continue
+        if old is None:
             changed[rel] = "new"
-        elif rel not in current:
+        elif new is None:
             changed[rel] = "gone"
         else:
-            what = _listing_change(previous[rel].listing_entry, current[rel].listing_entry)
+            what = _listing_change(old.listing_entry, new.listing_entry)
             if what is not None:
                 changed[rel] = what
-    return changed
+    return dict(sorted(changed.items()))  # sorted here, not the thousands that did not change
 
 
 def _listing_change(old: Listed, new: Listed) -> str | None:

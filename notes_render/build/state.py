@@ -237,7 +237,8 @@ def _record_from(rel: PurePosixPath, item: Any) -> NoteRecord:
 
 def _check(value: Any, kind: type[_T]) -> _T:
     """value itself if it is a kind, else ValueError: the whole state is then ignored."""
-    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+    # JSON gives exact types, so the exact type is the check: a bool is no int here.
+    if type(value) is not kind:
         raise ValueError(f"expected {kind.__name__}, got {type(value).__name__}")
     return value
 
