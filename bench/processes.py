@@ -29,10 +29,10 @@ class Measured:
     biggest one process of the build (a worker or the parent), not their sum; None where
     wait4 is missing."""
     tree_peak: int | None
-    """The largest sum, in bytes, of the resident sets of the process and all its living
-    descendants at one moment, sampled every 20 ms (Linux only; None elsewhere): the whole
-    build's memory. Pages a forked worker shares with its parent count twice, so this is an
-    upper bound."""
+    """The largest sum, in bytes, of the proportional sets (PSS) of the process and all its
+    living descendants at one moment, sampled every 20 ms (Linux only; None elsewhere): the
+    whole build's memory, pages a forked worker shares with its parent counted once. A
+    process shorter than a sample or two is missed: read it for long builds."""
     returncode: int
     errors: str
     """What it wrote to stderr (its end, if long)."""
@@ -103,6 +103,20 @@ def _tree_rss(root: int) -> int:
     total, pending = 0, [root]
     while pending:
         pid = pending.pop()
-        total += rss.get(pid, 0)
+        total += _proportional(pid, rss.get(pid, 0))
         pending.extend(children.get(pid, ()))
     return total
+
+
+def _proportional(pid: int, rss: int) -> int:
+    """The process's proportional set (a page shared by n processes counts 1/n to each), so
+    the tree's sum does not count twice what a forked worker shares; its RSS where the
+    system does not say."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return rss

@@ -23,7 +23,7 @@ then times, --repeat rounds in alternation, each row a separate process:
 and prints each median, best, the ratio to (a), the median CPU time (user + system, all
 threads and processes; steadier than wall time on a shared machine) and the peak memory of
 the largest single process (the build or one worker; bench/processes.py), the peak of the
-whole build's processes together ("all", Linux; an upper bound, shared pages counted twice)
+whole build's processes together ("all", Linux: their PSS summed, sampled every 20 ms)
 and the machine's load, then the ratios of our cold builds to the raw loop and to the peer.
 Nothing here asserts a time: the figures are for people (see bench/README.md).
 """

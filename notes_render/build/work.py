@@ -4,13 +4,14 @@ keep its body in the cache, and write a note's page or the home page.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..config import Config
-from ..errors import Diagnostic
+from ..errors import BuildError, Diagnostic
 from ..site import writer
 from ..sources import HOME, NoteSource, Stat, file_stat
-from ..typeset.cache import BODIES, body_key
+from ..typeset.cache import BODIES, Store, body_key
 from .engine import LazyEngine
 from .note import BuiltNote, build_note
 from .record import NoteRecord
@@ -44,3 +45,47 @@ def write_page(config: Config, renderer: PageRenderer, record: NoteRecord, body:
 def write_home(config: Config, renderer: PageRenderer) -> None:
     """Render the home page listing every note and write it."""
     writer.write_atomic(config.out / HOME, renderer.home())
+
+
+HELD_BODY_BYTES = 64 * 2**20
+"""How much of its notes' bodies a worker holds in memory for their pages. Past it, a body
+the cache has is let go and read back when its page is written: a site of 2,000 notes has
+600 MB of bodies, which two workers would otherwise hold to the end."""
+
+
+class HeldBodies:
+    """The notes a worker built, each with its body or, past `limit`, the body's key in the
+    cache, until their pages are written."""
+
+    def __init__(self, store: Store | None, limit: int = HELD_BODY_BYTES) -> None:
+        self._store = store
+        self._limit = limit
+        self._held: dict[PurePosixPath, tuple[NoteRecord, list[bytes] | None]] = {}
+        self._bytes = 0
+
+    def keep(self, built: BuiltNote) -> None:
+        """Hold a note just built (build_and_keep has put its body in the cache, if any)."""
+        size = sum(map(len, built.body))
+        in_cache = self._store is not None and self._store.trouble is None and bool(built.record.body_key)
+        if in_cache and self._bytes + size > self._limit:
+            self._held[built.record.source.rel] = (built.record, None)
+        else:
+            self._held[built.record.source.rel] = (built.record, built.body)
+            self._bytes += size
+
+    def take(self, rel: PurePosixPath, config: Config, get_engine: LazyEngine) -> BuiltNote:
+        """A held note with its body, let go here; one the cache lost meanwhile (it gave up
+        after the body was put) is built again, from the cache's formulas where it can."""
+        record, body = self._held.pop(rel)
+        if body is not None:
+            self._bytes -= sum(map(len, body))
+            return BuiltNote(record, body)
+        found = self._store.get_many(BODIES, [record.body_key]) if self._store is not None else {}
+        if record.body_key in found:
+            return BuiltNote(record, [found[record.body_key]])
+        again = build_note(record.source, config, get_engine)
+        if isinstance(again, Diagnostic):
+            raise BuildError(
+                f"{record.source.display_path}: its body left the cache and it cannot be read again"
+            )
+        return BuiltNote(record, again.body)

@@ -26,9 +26,8 @@ from ..config import Config
 from ..errors import BuildError, Diagnostic
 from ..sources import NoteSource, Stat
 from .engine import EngineFactory, LazyEngine
-from .note import BuiltNote
 from .record import NoteRecord, Site
-from .work import build_and_keep, write_home, write_page
+from .work import HeldBodies, build_and_keep, write_home, write_page
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -237,7 +236,7 @@ def _serve(
     `parent` is the build's process id (taken there: it may be gone before we start)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     engine = LazyEngine(config, dist, engine_factory)
-    kept: dict[PurePosixPath, BuiltNote] = {}
+    kept = HeldBodies(engine.store() if config.cache_dir is not None else None)
     try:
         while True:
             # A forked sibling holds a copy of the parent's end of this pipe, so a parent that
@@ -266,21 +265,21 @@ def _serve(
 
 
 def _answer(
-    message: BuildNote | WritePages, config: Config, engine: LazyEngine, kept: dict[PurePosixPath, BuiltNote]
+    message: BuildNote | WritePages, config: Config, engine: LazyEngine, kept: HeldBodies
 ) -> NoteBuilt | PagesWritten:
     """The reply to a build or write request; a built note is kept for writing its page."""
     if isinstance(message, BuildNote):
         built = build_and_keep(message.note, config, engine)
         if isinstance(built, Diagnostic):
             return NoteBuilt(message.index, built, engine.trouble())
-        kept[message.note.rel] = built
+        kept.keep(built)
         return NoteBuilt(message.index, built.record, engine.trouble())
     from ..site.templates import PageRenderer
 
     renderer = PageRenderer(message.site)
     stats = {}
     for rel in message.notes:
-        done = kept.pop(rel)
+        done = kept.take(rel, config, engine)
         stats[rel] = write_page(config, renderer, done.record, done.body)
     if message.home:
         write_home(config, renderer)
