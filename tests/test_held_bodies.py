@@ -15,7 +15,7 @@ from notes_render.build.work import HeldBodies, build_and_keep
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError
 from notes_render.sources import discover_notes
-from notes_render.typeset.cache import DB_NAME
+from notes_render.typeset.cache import DB_NAME, Store
 from notes_render.typeset.katex import find_katex
 
 NOTES = {
@@ -37,11 +37,22 @@ def _built(tmp_path: Path) -> tuple[Config, LazyEngine, list[BuiltNote]]:
     return config, engine, [b for b in built if isinstance(b, BuiltNote)]
 
 
-def test_bodies_let_go_past_the_limit_come_back_from_the_cache_whole(tmp_path: Path) -> None:
-    config, engine, built = _built(tmp_path)
-    held = HeldBodies(engine.store(), limit=len(b"".join(built[0].body)))  # the first one fits
+def _holding(store: Store | None, built: list[BuiltNote], limit: int) -> HeldBodies:
+    held = HeldBodies(store, limit=limit)
     for note in built:
         held.keep(note)
+    return held
+
+
+def _lose_bodies(tmp_path: Path) -> None:
+    """The cache's bodies gone behind the store's back (pruned, or the cache folder emptied)."""
+    with sqlite3.connect(tmp_path / "cache" / DB_NAME) as db:
+        db.execute("DELETE FROM bodies")
+
+
+def test_bodies_let_go_past_the_limit_come_back_from_the_cache_whole(tmp_path: Path) -> None:
+    config, engine, built = _built(tmp_path)
+    held = _holding(engine.store(), built, limit=len(b"".join(built[0].body)))  # the first one fits
     for note in built:
         back = held.take(note.record.source.rel, config, engine)
         assert back.record is note.record
@@ -51,11 +62,8 @@ def test_bodies_let_go_past_the_limit_come_back_from_the_cache_whole(tmp_path: P
 
 def test_a_body_the_cache_lost_meanwhile_is_built_again(tmp_path: Path) -> None:
     config, engine, built = _built(tmp_path)
-    held = HeldBodies(engine.store(), limit=0)
-    for note in built:
-        held.keep(note)
-    with sqlite3.connect(tmp_path / "cache" / DB_NAME) as db:  # gone from the cache
-        db.execute("DELETE FROM bodies")
+    held = _holding(engine.store(), built, limit=0)
+    _lose_bodies(tmp_path)
     for note in built:
         assert b"".join(held.take(note.record.source.rel, config, engine).body) == b"".join(note.body)
     engine.close()
@@ -63,9 +71,7 @@ def test_a_body_the_cache_lost_meanwhile_is_built_again(tmp_path: Path) -> None:
 
 def test_without_a_cache_every_body_is_held(tmp_path: Path) -> None:
     config, engine, built = _built(tmp_path)
-    held = HeldBodies(None, limit=0)
-    for note in built:
-        held.keep(note)
+    held = _holding(None, built, limit=0)
     (tmp_path / "notes" / "a.md").unlink()  # nothing is built again: the body is here
     for note in built:
         assert held.take(note.record.source.rel, config, engine).body is note.body
@@ -74,11 +80,8 @@ def test_without_a_cache_every_body_is_held(tmp_path: Path) -> None:
 
 def test_a_lost_body_of_a_note_that_went_is_a_build_error(tmp_path: Path) -> None:
     config, engine, built = _built(tmp_path)
-    held = HeldBodies(engine.store(), limit=0)
-    for note in built:
-        held.keep(note)
-    with sqlite3.connect(tmp_path / "cache" / DB_NAME) as db:
-        db.execute("DELETE FROM bodies")
+    held = _holding(engine.store(), built, limit=0)
+    _lose_bodies(tmp_path)
     (tmp_path / "notes" / "a.md").unlink()
     with pytest.raises(BuildError, match=r"a\.md: its body left the cache and it cannot be read again"):
         held.take(built[0].record.source.rel, config, engine)
