@@ -40,20 +40,12 @@ def _add_check_command(commands: _Commands) -> None:
         help="check an already built site like a linter: broken links and anchors, "
         "missing files, anything loaded from outside the site",
     )
-    check.add_argument(
-        "--out",
-        type=Path,
-        default=Path("site"),
-        metavar="DIR",
-        help="the built site to check (default: site)",
-    )
-    check.add_argument(
+    _folder_option(check, "--out", "site", "the built site to check (default: site)")
+    _folder_option(
+        check,
         "--src",
-        type=Path,
-        default=Path("notes"),
-        metavar="DIR",
-        help="the notes it was built from, to report problems at their Markdown "
-        "lines (default: notes; optional)",
+        "notes",
+        "the notes it was built from, to report problems at their Markdown lines (default: notes; optional)",
     )
     check.add_argument("-q", "--quiet", action="store_true", help="print only problems")
 
@@ -68,12 +60,11 @@ def _add_preview_commands(commands: _Commands) -> None:
         "saved; the open page reloads by itself and shows build errors in an overlay.",
     )
     preview.add_argument("note", type=Path, help="the Markdown note to preview")
-    preview.add_argument(
+    _folder_option(
+        preview,
         "--src",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the notes folder the note belongs to, for its links and images "
+        None,
+        "the notes folder the note belongs to, for its links and images "
         "(default: notes if the note is inside it, else the note's folder)",
     )
     _add_server_options(preview)
@@ -83,13 +74,7 @@ def _add_preview_commands(commands: _Commands) -> None:
         description="Build the site into a temporary folder, serve it on this machine and rebuild "
         "it whenever a note, a file in the notes folder, the templates or pyproject.toml is saved.",
     )
-    serve.add_argument(
-        "--src",
-        type=Path,
-        default=Path("notes"),
-        metavar="DIR",
-        help="folder of Markdown notes, searched recursively (default: notes)",
-    )
+    _folder_option(serve, "--src", "notes", "folder of Markdown notes, searched recursively (default: notes)")
     _add_server_options(serve)
 
 
@@ -98,12 +83,8 @@ def _add_cache_command(commands: _Commands) -> None:
     cache = commands.add_parser("cache", help="manage the cache of typeset formulas and pages")
     cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     prune = cache_commands.add_parser("prune", help="remove entries no build has used lately")
-    prune.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="the cache folder (default: .notes-render-cache in the working folder)",
+    _folder_option(
+        prune, "--cache-dir", None, "the cache folder (default: .notes-render-cache in the working folder)"
     )
     prune.add_argument(
         "--max-age",
@@ -111,6 +92,13 @@ def _add_cache_command(commands: _Commands) -> None:
         default=30,
         metavar="DAYS",
         help="remove entries unused for this many days; 0 empties the cache (default: 30)",
+    )
+
+
+def _folder_option(parser: argparse.ArgumentParser, name: str, default: str | None, help: str) -> None:
+    """An option naming a folder (`--src DIR`), with its default folder if it has one."""
+    parser.add_argument(
+        name, type=Path, default=None if default is None else Path(default), metavar="DIR", help=help
     )
 
 
@@ -145,19 +133,17 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_template_options(parser: argparse.ArgumentParser) -> None:
     """--katex-dir, --templates and --dialect, which build, preview and serve share."""
-    parser.add_argument(
+    _folder_option(
+        parser,
         "--katex-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="KaTeX's dist/ folder (default: node_modules/katex/dist of the project, installed by `npm ci`)",
+        None,
+        "KaTeX's dist/ folder (default: node_modules/katex/dist of the project, installed by `npm ci`)",
     )
-    parser.add_argument(
+    _folder_option(
+        parser,
         "--templates",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="Jinja2 templates folder (default: the project's templates/, or the one pyproject.toml names)",
+        None,
+        "Jinja2 templates folder (default: the project's templates/, or the one pyproject.toml names)",
     )
     parser.add_argument(
         "--dialect",
@@ -169,19 +155,14 @@ def _add_template_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--src",
-        type=Path,
-        default=Path("notes"),
-        metavar="DIR",
-        help="folder of Markdown notes, searched recursively (default: notes)",
+    _folder_option(
+        parser, "--src", "notes", "folder of Markdown notes, searched recursively (default: notes)"
     )
-    parser.add_argument(
+    _folder_option(
+        parser,
         "--out",
-        type=Path,
-        default=Path("site"),
-        metavar="DIR",
-        help="folder to write the site to (default: site); files the build "
+        "site",
+        "folder to write the site to (default: site); files the build "
         "did not write there are never replaced or removed: a build that would "
         "overwrite one stops with exit 2 and names it",
     )
@@ -193,12 +174,11 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         "...) was found, after reporting all of them",
     )
     _add_template_options(parser)
-    parser.add_argument(
+    _folder_option(
+        parser,
         "--cache-dir",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="keep typeset formulas and the build state here, so a rebuild "
+        None,
+        "keep typeset formulas and the build state here, so a rebuild "
         "only redoes what changed (default: .notes-render-cache in the "
         "working folder); a cache that is locked or cannot be written costs one "
         "warning, never the build",
