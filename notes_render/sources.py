@@ -127,9 +127,12 @@ def _no_link_on_the_way(src: Path, rel: PurePosixPath) -> bool:
             return False
         path = os.path.join(path, part)
         try:
-            if stat.S_ISLNK(os.lstat(path).st_mode):
-                return False
+            found = os.lstat(path)
         except OSError:  # missing, or not a folder on the way: the full check says what
+            return False
+        # A Windows junction is no symbolic link to S_ISLNK, but resolves elsewhere all the same.
+        reparse = getattr(found, "st_file_attributes", 0) & stat.FILE_ATTRIBUTE_REPARSE_POINT
+        if stat.S_ISLNK(found.st_mode) or reparse:
             return False
     return True
 
