@@ -28,7 +28,8 @@ from markdown_it.utils import read_fixture_file
 from mdit_py_plugins.footnote import footnote_plugin
 
 from notes_render.markdown.dialects import DIALECTS
-from notes_render.markdown.mathsyntax import BLOCK_NOTICES, math_plugin
+from notes_render.markdown.mathsyntax import BLOCK_NOTICES, math_plugin, render_utf8
+from notes_render.markdown.tokenmeta import ANCHOR, MATH_HTML, MAY_SCROLL, TRAIL
 
 FOLDER = Path(__file__).parent / "fixtures" / "math_syntax_plugin"
 
@@ -131,6 +132,41 @@ def test_a_formula_left_untypeset_shows_its_tex_escaped() -> None:
         '<p>Let <span class="math-source">a&lt;b</span> and</p>\n'
         '<div class="math-display"><span class="math-source">\nc &amp; d\n</span></div>\n'
     )
+
+
+def _typeset_as_utf8(tokens: Sequence[Token], count: list[int]) -> None:
+    """The stand-in's HTML as UTF-8 (as KaTeX's is kept) with a character past U+00FF, an
+    anchor on every second formula, a trail on every third, a scroll box on every block;
+    every fifth formula left untypeset."""
+    for token in tokens:
+        _typeset_as_utf8(token.children or (), count)
+        if token.type not in MATH_TOKENS:
+            continue
+        count[0] += 1
+        if count[0] % 5:
+            MATH_HTML.set(token, f"<m>{escapeHtml(token.content)}\u200b</m>".encode())
+        if count[0] % 2:
+            ANCHOR.set(token, f"eq-{count[0]}&")
+        if count[0] % 3 == 0:
+            TRAIL.set(token, ",<")
+        MAY_SCROLL.set(token, token.type == "math_block")
+
+
+@pytest.mark.parametrize("path", [p for p in fixture_files() if p.stem.startswith("html-")], ids=str)
+def test_rendering_to_utf8_gives_the_bytes_of_the_text_rendering(path: Path) -> None:
+    """render_utf8, which keeps each formula's HTML as UTF-8, gives what markdown-it's own
+    renderer gives (encoded), for every case of the fixtures."""
+    md = markdown(path.stem.partition("-")[2])
+    for _, _, text, _ in read_fixture_file(path):
+        env: dict[str, Any] = {}
+        tokens = md.parse(text, env)
+        _typeset_as_utf8(tokens, [0])
+        pieces = [
+            piece
+            for i in range(len(tokens))
+            for piece in render_utf8(md.renderer, tokens, i, md.options, env)
+        ]
+        assert b"".join(pieces) == md.renderer.render(tokens, md.options, env).encode("utf-8"), text
 
 
 def test_every_dialect_has_html_and_token_fixtures() -> None:

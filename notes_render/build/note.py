@@ -185,19 +185,16 @@ def _render_utf8(
     pieces at the end held the body twice (for a 20 MB note, half a gigabyte each). A piece
     ends only where a top-level block's HTML ends, so no tag and no inline content (a link,
     a formula) is split between two pieces: previews.py searches them one at a time."""
+    from ..markdown.mathsyntax import render_utf8
+
     renderer = cast("RendererHTML", md.renderer)
     pieces: list[bytes] = []
     piece: list[bytes] = []
     size = 0
-    for index, token in enumerate(tokens):  # markdown-it's RendererHTML.render, piece by piece
-        if token.type == "inline":
-            html = renderer.renderInline(token.children or [], options, env)
-        elif token.type in renderer.rules:
-            html = renderer.rules[token.type](tokens, index, options, env)
-        else:
-            html = renderer.renderToken(tokens, index, options, env)
-        piece.append(html.encode("utf-8"))
-        size += len(piece[-1])
+    for index in range(len(tokens)):  # markdown-it's RendererHTML.render, piece by piece
+        html = render_utf8(renderer, tokens, index, options, env)
+        piece += html
+        size += sum(map(len, html))
         if size >= BODY_PIECE:
             pieces.append(b"".join(piece))
             piece, size = [], 0
