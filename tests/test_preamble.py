@@ -114,3 +114,25 @@ def test_a_missing_preamble_is_reported_at_its_setting(
         f"notes-render: error: {project}/pyproject.toml:5:1: katex.preamble: "
         f"{project}/tex/preamble.sty does not exist or is not a file"
     ]
+
+
+@pytest.mark.parametrize(
+    ("tex", "lexemes"),
+    [
+        ("a_{b}", [("{", 2), ("}", 4)]),
+        ("\\frac12 & \\\\ x", [("\\frac", 0), ("&", 8), ("\\\\", 10)]),
+        ("\\% 50%\\alpha {\n\\beta}", [("\\%", 0), ("\\beta", 15), ("}", 20)]),
+        ("% all comment \\x {\n}", [("}", 19)]),
+        ("\\\n\\é\\", [("\\\n", 0), ("\\é", 2), ("\\", 4)]),
+        ("", []),
+    ],
+    ids=["braces", "commands", "comments", "comment-line", "odd-ends", "empty"],
+)
+def test_lex_finds_commands_braces_and_tabs_outside_comments(
+    tex: str, lexemes: list[tuple[str, int]]
+) -> None:
+    from notes_render.typeset.texdefs import lex
+
+    assert [(lexeme.name, lexeme.start, lexeme.end) for lexeme in lex(tex)] == [
+        (name, start, start + len(name)) for name, start in lexemes
+    ]

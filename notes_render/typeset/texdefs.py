@@ -49,9 +49,12 @@ def skip_braces(src: str, pos: int) -> int:
     return -1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lexeme:
-    """A control sequence or brace of a formula, with its place in the TeX."""
+    """A control sequence or brace of a formula, with its place in the TeX.
+
+    Not frozen: a frozen dataclass sets each field through object.__setattr__, which made
+    making them most of the lexer's time (tens of thousands per build); none is changed."""
 
     name: str
     """`\\begin`, `\\\\`, `{`, `}`, …"""
@@ -59,26 +62,17 @@ class Lexeme:
     end: int
 
 
-_CONTROL = re.compile(r"\\(?:[a-zA-Z]+|.)", re.S)
+_LEXEME = re.compile(r"\\(?:[a-zA-Z]+|.)?|%[^\n]*|[{}&]", re.S)
+"""A control sequence (a lone `\\` at the very end is one too), a `%` comment to the end of
+its line, or a brace or `&`; the regex skips every other character at once."""
 
 
 def lex(tex: str) -> Iterator[Lexeme]:
     """Control sequences, braces and `&`, skipping `%` comments as TeX does."""
-    pos = 0
-    while pos < len(tex):
-        char = tex[pos]
-        if char == "\\":
-            match = _CONTROL.match(tex, pos)
-            end = match.end() if match else pos + 1
-            yield Lexeme(tex[pos:end], pos, end)
-            pos = end
-        elif char == "%":
-            newline = tex.find("\n", pos)
-            pos = len(tex) if newline < 0 else newline + 1
-        else:
-            if char in "{}&":
-                yield Lexeme(char, pos, pos + 1)
-            pos += 1
+    for match in _LEXEME.finditer(tex):
+        name = match.group()
+        if name[0] != "%":
+            yield Lexeme(name, match.start(), match.end())
 
 
 def content_end(tex: str) -> int:
