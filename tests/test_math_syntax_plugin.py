@@ -28,7 +28,7 @@ from markdown_it.utils import read_fixture_file
 from mdit_py_plugins.footnote import footnote_plugin
 
 from notes_render.markdown.dialects import DIALECTS
-from notes_render.markdown.mathsyntax import BLOCK_NOTICES, math_plugin, render_utf8
+from notes_render.markdown.mathsyntax import BLOCK_NOTICES, math_plugin, utf8_renderer
 from notes_render.markdown.tokenmeta import ANCHOR, MATH_HTML, MAY_SCROLL, TRAIL
 
 FOLDER = Path(__file__).parent / "fixtures" / "math_syntax_plugin"
@@ -154,18 +154,15 @@ def _typeset_as_utf8(tokens: Sequence[Token], count: list[int]) -> None:
 
 @pytest.mark.parametrize("path", [p for p in fixture_files() if p.stem.startswith("html-")], ids=str)
 def test_rendering_to_utf8_gives_the_bytes_of_the_text_rendering(path: Path) -> None:
-    """render_utf8, which keeps each formula's HTML as UTF-8, gives what markdown-it's own
+    """utf8_renderer's, which keeps each formula's HTML as UTF-8, gives what markdown-it's own
     renderer gives (encoded), for every case of the fixtures."""
     md = markdown(path.stem.partition("-")[2])
     for _, _, text, _ in read_fixture_file(path):
         env: dict[str, Any] = {}
         tokens = md.parse(text, env)
         _typeset_as_utf8(tokens, [0])
-        pieces = [
-            piece
-            for i in range(len(tokens))
-            for piece in render_utf8(md.renderer, tokens, i, md.options, env)
-        ]
+        render = utf8_renderer(md.renderer)
+        pieces = [piece for i in range(len(tokens)) for piece in render(tokens, i, md.options, env)]
         assert b"".join(pieces) == md.renderer.render(tokens, md.options, env).encode("utf-8"), text
 
 

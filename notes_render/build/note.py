@@ -185,14 +185,14 @@ def _render_utf8(
     pieces at the end held the body twice (for a 20 MB note, half a gigabyte each). A piece
     ends only where a top-level block's HTML ends, so no tag and no inline content (a link,
     a formula) is split between two pieces: previews.py searches them one at a time."""
-    from ..markdown.mathsyntax import render_utf8
+    from ..markdown.mathsyntax import utf8_renderer
 
-    renderer = cast("RendererHTML", md.renderer)
+    render_utf8 = utf8_renderer(cast("RendererHTML", md.renderer))
     pieces: list[bytes] = []
     piece: list[bytes] = []
     size = 0
     for index in range(len(tokens)):  # markdown-it's RendererHTML.render, piece by piece
-        html = render_utf8(renderer, tokens, index, options, env)
+        html = render_utf8(tokens, index, options, env)
         piece += html
         size += sum(map(len, html))
         if size >= BODY_PIECE:

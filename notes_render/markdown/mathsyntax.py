@@ -43,7 +43,7 @@ from .tokenmeta import ANCHOR, HREF, MATH_HTML, MAY_SCROLL, TEXT, TRAIL
 if TYPE_CHECKING:
     from markdown_it.renderer import RendererHTML
 
-__all__ = ["AMS_ENVIRONMENTS", "BLOCK_NOTICES", "CONSUME_HTML", "math_plugin", "render_utf8"]
+__all__ = ["AMS_ENVIRONMENTS", "BLOCK_NOTICES", "CONSUME_HTML", "math_plugin", "utf8_renderer"]
 
 
 def math_plugin(md: MarkdownIt, *, dialect: MathDialect = DIALECTS[DEFAULT_DIALECT]) -> None:
@@ -153,52 +153,50 @@ _UTF8_PARTS: dict[object, Callable[[Token, Any], _Parts]] = {
 """Our math rules, by the function that gives their HTML in parts (formula kept as UTF-8)."""
 
 
-def render_utf8(
-    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: Any, env: Any
-) -> list[bytes]:
-    """What rendering tokens[idx] (a block, or an inline token with its children) gives, as
-    UTF-8 pieces: a formula's HTML goes in as KaTeX's UTF-8, never decoded and encoded
-    again (for 15,000 formulas, 60 MB each way). Exactly the text renderer.render gives."""
-    token = tokens[idx]
-    if token.type != "inline":
-        return _utf8_token(renderer, tokens, idx, options, env)
-    pieces: list[bytes] = []
-    text: list[str] = []  # the text rendered since the last formula
-    children = token.children or []
-    for index, child in enumerate(children):  # markdown-it's RendererHTML.renderInline
-        parts = _parts_of(renderer, child.type)
-        if parts is None:
-            text.append(_render_one(renderer, children, index, options, env))
-            continue
-        before, html, after = parts(child, env)
-        text.append(before)
-        pieces.append("".join(text).encode("utf-8"))
-        pieces.append(html if isinstance(html, bytes) else html.encode("utf-8"))
-        text = [after]
-    pieces.append("".join(text).encode("utf-8"))
-    return pieces
+def utf8_renderer(renderer: RendererHTML) -> Callable[[Sequence[Token], int, Any, Any], list[bytes]]:
+    """A function giving what rendering tokens[idx] (a block, or an inline token with its
+    children) gives, as UTF-8 pieces: a formula's HTML goes in as KaTeX's UTF-8, never
+    decoded and encoded again (for 15,000 formulas, 60 MB each way). Exactly the text
+    renderer.render gives; its rules are looked up once, here."""
+    rules = renderer.rules
+    # Our math rules (add_render_rule binds them to the renderer), with their parts functions.
+    ours = {kind: _UTF8_PARTS[rule.__func__] for kind, rule in rules.items() if _is_ours(rule)}
+
+    def text(tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        rule = rules.get(tokens[idx].type)
+        return (
+            rule(tokens, idx, options, env)
+            if rule is not None
+            else renderer.renderToken(tokens, idx, options, env)
+        )
+
+    def render(tokens: Sequence[Token], idx: int, options: Any, env: Any) -> list[bytes]:
+        token = tokens[idx]
+        if token.type != "inline":
+            parts = ours.get(token.type)
+            return (
+                [text(tokens, idx, options, env).encode("utf-8")]
+                if parts is None
+                else _utf8(parts(token, env))
+            )
+        pieces: list[bytes] = []
+        done: list[str] = []  # the text rendered since the last formula
+        children = token.children or []
+        for index, child in enumerate(children):  # markdown-it's RendererHTML.renderInline
+            parts = ours.get(child.type)
+            if parts is None:
+                done.append(text(children, index, options, env))
+                continue
+            before, html, after = parts(child, env)
+            done.append(before)
+            pieces.append("".join(done).encode("utf-8"))
+            pieces.append(html if isinstance(html, bytes) else html.encode("utf-8"))
+            done = [after]
+        pieces.append("".join(done).encode("utf-8"))
+        return pieces
+
+    return render
 
 
-def _utf8_token(
-    renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: Any, env: Any
-) -> list[bytes]:
-    parts = _parts_of(renderer, tokens[idx].type)
-    if parts is None:
-        return [_render_one(renderer, tokens, idx, options, env).encode("utf-8")]
-    return _utf8(parts(tokens[idx], env))
-
-
-def _parts_of(renderer: RendererHTML, kind: str) -> Callable[[Token, Any], _Parts] | None:
-    """The parts function of the rule that renders tokens of this kind, if it is one of ours
-    (add_render_rule binds it to the renderer); None for any other rule."""
-    rule = renderer.rules.get(kind)
-    return _UTF8_PARTS.get(getattr(rule, "__func__", None))
-
-
-def _render_one(renderer: RendererHTML, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
-    rule = renderer.rules.get(tokens[idx].type)
-    return (
-        rule(tokens, idx, options, env)
-        if rule is not None
-        else renderer.renderToken(tokens, idx, options, env)
-    )
+def _is_ours(rule: object) -> bool:
+    return getattr(rule, "__func__", None) in _UTF8_PARTS
