@@ -25,12 +25,24 @@ def _mask_pipes(text: str, dialect: MathDialect) -> str:
     return text
 
 
+_DELIMITER_ROW = frozenset("|-: \t")
+
+
+def _may_delimit(state: StateBlock, line: int) -> bool:
+    """Whether the line could be a table's delimiter row (`|---|:-:|`): markdown-it's table
+    rule refuses any other, so a paragraph with a `|` in a formula (`$|x|$`) is not masked
+    line by line for nothing. Masking cannot change the answer: it only puts a placeholder
+    for a `|` between math delimiters, characters no delimiter row holds."""
+    row = state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]]
+    return bool(row) and _DELIMITER_ROW.issuperset(row)
+
+
 def table_keeping_math(table: BlockRule, dialect: MathDialect) -> BlockRule:
     """Wrap markdown-it's table rule so pipes inside math do not split cells."""
 
     def rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
         first = state.src[state.bMarks[start_line] : state.eMarks[start_line]]
-        if start_line + 1 >= end_line or "|" not in first:
+        if start_line + 1 >= end_line or "|" not in first or not _may_delimit(state, start_line + 1):
             return False
         src = state.src
         parts, done = [], 0
