@@ -34,7 +34,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
-from .tokenmeta import CITATION_HTML, CITE_IN_TEXT, CITES, OFFSET
+from .tokenmeta import CITATION_HTML, CITE_IN_TEXT, CITES, OFFSET, note_made
 
 CROSS_REFERENCE_PREFIXES = (
     "fig", "tbl", "eq", "sec", "thm", "lem", "cor", "prp", "cnj", "def", "exm", "exr", "rem", "alg",
@@ -93,6 +93,7 @@ def _citation(state: StateInline, silent: bool) -> bool:
     items, end, in_text = found
     if not silent:
         token = state.push("citation", "", 0)
+        note_made(state.env, "citation")
         token.content = state.src[state.pos : end]
         for item in items:
             item.offset -= state.pos

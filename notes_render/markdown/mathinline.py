@@ -20,7 +20,7 @@ from .dialects import MathDialect
 from .mathnotices import notice_text_math
 from .mathscan import ESCAPED_OPENERS, Match, match_inline, unescape
 from .mathtables import PIPE_PLACEHOLDER
-from .tokenmeta import DROPPED, FOOTNOTE_ID, HOST, LABEL, OFFSET, RAW
+from .tokenmeta import DROPPED, FOOTNOTE_ID, HOST, LABEL, OFFSET, RAW, note_made
 
 InlineRule = Callable[[StateInline, bool], bool]
 
@@ -78,6 +78,7 @@ def reference_rule(state: StateInline, silent: bool) -> bool:
         return False
     if not silent:
         token = state.push("math_ref", "", 0)
+        note_made(state.env, "math_ref")
         token.content = match.group(0)
         token.markup = "\\" + match.group(1)
         LABEL.set(token, match.group(2).strip())

@@ -14,7 +14,7 @@ from markdown_it.rules_inline import StateInline
 
 from .dialects import DEFAULT_DIALECT, DIALECTS, MathDialect
 from .mathscan import ESCAPED_OPENERS, dollar_inline, scan_tex
-from .tokenmeta import OFFSET, RULE, WRITTEN
+from .tokenmeta import OFFSET, RULE, WRITTEN, note_made
 
 _TEX_LIKE = re.compile(r"\\[A-Za-z]|[_^][{A-Za-z0-9\\]")
 """A TeX command, or a subscript or superscript."""
@@ -83,6 +83,7 @@ def notice_text_math(state: StateInline, dialect: MathDialect) -> None:
         return
     rule, written, end = found
     token = state.push("math_notice", "", 0)
+    note_made(state.env, "math_notice")
     OFFSET.set(token, state.pos)
     RULE.set(token, rule)
     WRITTEN.set(token, written)

@@ -9,6 +9,7 @@ description.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Generic, TypeVar
 
 from markdown_it.token import Token
@@ -156,3 +157,22 @@ PARENT: Key[Token] = Key("parent")
 
 USED_IN: Key[bool] = Key("used_in")
 """An `html_block` saying where a block is used: left out of the block's preview (crossrefs.py)."""
+
+
+MADE = "notes_render.made"
+"""env key: the kinds of token among MADE_KINDS that the inline rules pushed while parsing
+(mathinline, mathnotices, citesyntax), so that a pass looking for one kind skips a note
+that has none instead of walking all its tokens (most notes have no citation, no `\\ref`
+in prose, no pair left as text). Only those rules make such tokens."""
+
+MADE_KINDS = ("citation", "math_notice", "math_ref")
+
+
+def note_made(env: MutableMapping[str, Any], kind: str) -> None:
+    """Record in a parse's env that a token of kind (one of MADE_KINDS) was pushed."""
+    env.setdefault(MADE, set()).add(kind)
+
+
+def was_made(env: Mapping[str, Any], kind: str) -> bool:
+    """Whether the parse whose env this is pushed any token of kind (one of MADE_KINDS)."""
+    return kind in env.get(MADE, ())

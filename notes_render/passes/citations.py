@@ -30,6 +30,7 @@ from ..markdown.tokenmeta import (
     HOST,
     IN_LINK,
     OFFSET,
+    was_made,
 )
 from ..sources import Stat, file_digest, file_stat
 from .bibliography import CitationStyle, Label, bibliography_html, citation_html, make_labels
@@ -148,6 +149,8 @@ def _citations(note: ParsedNote) -> list[tuple[Token, Token | None]]:
     """Every citation token with its parent, in reading order: a footnote's citations come
     where the footnote is first referenced, as pandoc numbers them; one inside a link's text
     is marked, since a link cannot hold another."""
+    if not was_made(note.env, "citation"):
+        return []  # most notes: no need to look at every token
     # Each stream is what is read in order: a citation, or a reference to a footnote (its id).
     streams: dict[int | None, list[tuple[Token, Token | None] | int]] = {None: []}
     footnote: int | None = None

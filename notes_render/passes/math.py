@@ -14,7 +14,7 @@ from markdown_it.token import Token
 from ..errors import Diagnostic
 from ..markdown.dialects import DIALECTS, dialects_with
 from ..markdown.parsing import ParsedNote
-from ..markdown.tokenmeta import DROPPED, HOST, OFFSET, RAW, RULE, STARTS, WRITTEN
+from ..markdown.tokenmeta import DROPPED, HOST, OFFSET, RAW, RULE, STARTS, WRITTEN, was_made
 from .positions import BlockPositions, walk
 
 
@@ -103,7 +103,9 @@ def text_math_warnings(note: ParsedNote) -> list[Diagnostic]:
 
     warnings = []
     blocks = BlockPositions.cache(note.lines)
-    for token, parent in walk(note.tokens):
+    # Most notes have no notice: no need to look at every token.
+    tokens = walk(note.tokens) if was_made(note.env, "math_notice") else iter(())
+    for token, parent in tokens:
         if token.type == "math_notice" and parent is not None:
             line, column = blocks(HOST.get_or(token, parent)).position(OFFSET(token))
             message = _text_math_message(note.dialect, RULE(token), WRITTEN(token))

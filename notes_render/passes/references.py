@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
-from ..markdown.tokenmeta import ANCHOR, HOST, HREF, LABEL, TEXT
+from ..markdown.tokenmeta import ANCHOR, HOST, HREF, LABEL, TEXT, was_made
 from .amsmath import NUMBERING_COMMANDS, Formula, Line, Mark, analyse
 from .math import MathItem
 from .positions import BlockPositions, walk
@@ -143,7 +143,9 @@ def _shown(target: Target, parentheses: bool) -> str:
 
 def resolve_text_references(note: ParsedNote, numbering: Numbering) -> list[Diagnostic]:
     """Give each `\\eqref{…}`/`\\ref{…}` written in prose its link text and target."""
-    diagnostics = []
+    diagnostics: list[Diagnostic] = []
+    if not was_made(note.env, "math_ref"):
+        return diagnostics  # most notes: no need to look at every token
     blocks = BlockPositions.cache(note.lines)
     for token, parent in walk(note.tokens):
         if token.type != "math_ref" or HREF.has(token):
