@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import Diagnostic
+from ..typeset.background import ThreadedEngine
 from ..typeset.cache import Store
 from ..typeset.cached import CachedEngine
 from ..typeset.katex import MathEngine, MiniRacerEngine, engine_id, katex_version
@@ -25,7 +26,9 @@ def default_engine(dist: Path, config: Config) -> MathEngine:
 
 
 class LazyEngine:
-    """Makes the engine on first use, behind the formula cache if there is one."""
+    """Makes the engine on first use, behind the formula cache if there is one. The real
+    engine runs on a thread of its own (typeset/background.py), and `prestart` starts it
+    before it is needed."""
 
     def __init__(
         self, config: Config, dist: Path, engine_factory: EngineFactory, store: Store | None = None
@@ -34,23 +37,34 @@ class LazyEngine:
         self._dist = dist
         self._factory = engine_factory
         self._engine: MathEngine | None = None
+        self._threaded: ThreadedEngine | None = None
         self._store = store
 
     def __call__(self) -> MathEngine:
         """The engine, made now if this is its first use."""
         if self._engine is None:
-            config, dist, factory = self._config, self._dist, self._factory
+            config, dist = self._config, self._dist
             if config.cache_dir is None:
-                self._engine = factory(dist, config)
+                self._engine = self._real()
             else:
                 version = katex_version(dist)
                 self._engine = CachedEngine(
                     self.store(),
-                    lambda: factory(dist, config),
+                    self._real,
                     version=version,
                     engine_id=engine_id(version, trust_links=config.trust_links),
                 )
         return self._engine
+
+    def prestart(self) -> None:
+        """Start the real engine now, in the background, for a build that will need it."""
+        self._real()
+
+    def _real(self) -> ThreadedEngine:
+        if self._threaded is None:
+            dist, config, factory = self._dist, self._config, self._factory
+            self._threaded = ThreadedEngine(lambda: factory(dist, config), katex_version(dist))
+        return self._threaded
 
     def store(self) -> Store:
         """The cache's store, opened on first use (config.cache_dir must be set)."""
@@ -64,6 +78,8 @@ class LazyEngine:
         return None if self._store is None else self._store.trouble
 
     def close(self) -> None:
-        """Let go of the cache's database."""
+        """Let go of the engine's thread and the cache's database."""
+        if self._threaded is not None:
+            self._threaded.close()
         if self._store is not None:
             self._store.close()

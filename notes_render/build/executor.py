@@ -62,26 +62,29 @@ class Executor:
         """How many worker processes this build started (0: it ran in this process)."""
         return 0 if self._pool is None else self._pool.size
 
-    def build(self, notes: Sequence[NoteSource]) -> list[NoteRecord | Diagnostic]:
+    def build(self, notes: Sequence[NoteSource], *, prestart: bool = False) -> list[NoteRecord | Diagnostic]:
         """Build notes, in their order; each gives its record, or a Diagnostic if unreadable.
-        Each body stays where the note was built, to write its page."""
+        Each body stays where the note was built, to write its page. With `prestart` (a note
+        the cache is unlikely to know), the engine starts at once, while the first note is
+        still being parsed, rather than on the first formula the cache does not know."""
         sizes = [_size(note) for note in notes]  # decide on workers, and feed them biggest first
         if self._pool is None and self._wants_pool(sizes):
             from .workers import WorkerPool
 
             jobs = min(self._config.jobs, len(notes))
-            self._pool = WorkerPool(self._config, self._dist, self._factory, jobs)
+            self._pool = WorkerPool(self._config, self._dist, self._factory, jobs, prestart=prestart)
         if self._pool is not None:
             return self._pool.build(notes, sizes)
-        from .work import build_and_keep
+        if prestart:
+            self._engine.prestart()
+        from .work import build_all
 
         records: list[NoteRecord | Diagnostic] = []
-        for note in notes:
-            built = build_and_keep(note, self._config, self._engine)
+        for built in build_all(notes, self._config, self._engine):
             if isinstance(built, Diagnostic):
                 records.append(built)
             else:
-                self._bodies[note.rel] = built.body
+                self._bodies[built.record.source.rel] = built.body
                 records.append(built.record)
         return records
 

@@ -29,7 +29,11 @@ if TYPE_CHECKING:
     from ..markdown.parsing import ParsedNote
     from ..passes.citations import Resolved
     from ..passes.crossrefs import CrossRefs
+    from ..passes.headings import Heading
+    from ..passes.links import LinkReport
     from ..passes.math import MathItem
+    from ..passes.references import Numbering
+    from ..typeset.background import PendingResults
     from ..typeset.cache import Store
 
 
@@ -47,19 +51,50 @@ class BuiltNote:
     _render_utf8)."""
 
 
+@dataclass(slots=True)
+class StartedNote:
+    """A note parsed and transformed, its formulas being typeset (start_note); finish_note
+    makes its record and body once they are."""
+
+    note: NoteSource
+    parsed: ParsedNote
+    md: MarkdownIt
+    headings: list[Heading]
+    blocks: CrossRefs
+    links: LinkReport
+    items: list[MathItem]
+    numbering: Numbering
+    diagnostics: list[Diagnostic]
+    cited: Resolved
+    typesetting: PendingResults | None
+    """The note's formulas on their way through the engine; None: it has none."""
+    source_stat: Stat
+    source_digest: str
+
+
 def build_note(
     note: NoteSource, config: Config, get_engine: Callable[[], MathEngine], store: Store | None = None
 ) -> BuiltNote | Diagnostic:
     """Parse and transform one note; a note that cannot be read gives its Diagnostic instead.
     With a store, highlighted code comes from and goes to the cache."""
+    started = start_note(note, config, get_engine)
+    return started if isinstance(started, Diagnostic) else finish_note(started, store)
+
+
+def start_note(
+    note: NoteSource, config: Config, get_engine: Callable[[], MathEngine]
+) -> StartedNote | Diagnostic:
+    """Parse and transform one note and start typesetting its formulas, which an engine on
+    its own thread does while the caller goes on (with the next note); a note that cannot
+    be read gives its Diagnostic instead."""
     # Heavy (markdown-it, YAML): loaded only when a note is built.
     from ..markdown import parsing
     from ..passes import citations, crossrefs, references
-    from ..passes.headings import assign_heading_ids, note_title
+    from ..passes.headings import assign_heading_ids
     from ..passes.links import rewrite_links
     from ..passes.math import collect_math, text_math_warnings
-    from ..site import navigation
     from ..typeset import mathjax
+    from ..typeset.formulas import start_math
 
     read = _read(note, config)
     if isinstance(read, Diagnostic):
@@ -82,48 +117,61 @@ def build_note(
         *references.resolve_text_references(parsed, numbering),
     ]
     cited = citations.resolve(parsed, config)
-    diagnostics += _typeset(parsed, items, cited, config, get_engine)
+    macros = _typeset_titles(parsed, cited, config, get_engine)
+    diagnostics += cited.diagnostics
+    typesetting = start_math(items, get_engine(), macros) if items else None
+    return StartedNote(
+        note, parsed, md, headings, blocks, links, items, numbering, diagnostics, cited, typesetting,
+        source_stat, source_digest,
+    )  # fmt: skip
+
+
+def finish_note(started: StartedNote, store: Store | None = None) -> BuiltNote:
+    """A started note's record and body, once its formulas are typeset. With a store,
+    highlighted code comes from and goes to the cache."""
+    from ..passes import crossrefs
+    from ..passes.headings import note_title
+    from ..site import navigation
+    from ..typeset.formulas import join_trailing_punctuation, place_math, reach_scroll_boxes
+
+    note, parsed, diagnostics = started.note, started.parsed, started.diagnostics
+    if started.typesetting is not None:
+        diagnostics += place_math(parsed, started.items, started.typesetting.result())
+        join_trailing_punctuation(parsed)
+        reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
-    toc = navigation.table_of_contents(headings, md, parsed.env)
-    body = _render_body(md, parsed, store, blocks)  # last: it takes the formulas' HTML out of the tokens
+    toc = navigation.table_of_contents(started.headings, started.md, parsed.env)
+    body = _render_body(started.md, parsed, store, started.blocks)  # last: it takes the formulas' HTML out
     date = parsed.front_matter.get("date")
     record = NoteRecord(
         source=note,
-        title=note_title(parsed, headings),
+        title=note_title(parsed, started.headings),
         date=date.isoformat() if isinstance(date, datetime.date) else date,
         description=parsed.front_matter.get("description"),
-        formulas=len(items),
+        formulas=len(started.items),
         diagnostics=diagnostics,
-        files=links.files,
-        targets=links.targets,
-        outline=outline_data(headings, toc, crossrefs.labels(blocks, numbering)),
-        source_stat=source_stat,
-        source_digest=source_digest,
-        depends=cited.depends,
+        files=started.links.files,
+        targets=started.links.targets,
+        outline=outline_data(started.headings, toc, crossrefs.labels(started.blocks, started.numbering)),
+        source_stat=started.source_stat,
+        source_digest=started.source_digest,
+        depends=started.cited.depends,
     )
     return BuiltNote(record, body)
 
 
-def _typeset(
-    parsed: ParsedNote,
-    items: list[MathItem],
-    cited: Resolved,
-    config: Config,
-    get_engine: Callable[[], MathEngine],
-) -> list[Diagnostic]:
-    """Typeset the bibliography's titles and the note's formulas; the problems found there."""
+def _typeset_titles(
+    parsed: ParsedNote, cited: Resolved, config: Config, get_engine: Callable[[], MathEngine]
+) -> dict[str, str]:
+    """Typeset the formulas in the bibliography's titles (now: they are few) and list it;
+    the macros the note's formulas are typeset with."""
     from ..passes import citations
-    from ..typeset.formulas import join_trailing_punctuation, reach_scroll_boxes, typeset_math, typeset_titles
+    from ..typeset.formulas import typeset_titles
 
     macros = {**config.macros, **_note_macros(parsed)}
     citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
-    diagnostics = list(cited.diagnostics)
-    if items:
-        diagnostics += typeset_math(parsed, items, get_engine(), macros)
-        join_trailing_punctuation(parsed)
-        reach_scroll_boxes(parsed)
-    return diagnostics
+    return macros
 
 
 def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:

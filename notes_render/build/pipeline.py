@@ -189,7 +189,10 @@ def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
     """Parse, transform and typeset notes; each body stays where it was built, for its page."""
     if not notes:
         return
-    for note, built in zip(notes, build.executor.build(notes), strict=True):
+    # A note the last build did not build is new to the cache too (or there is no cache):
+    # its formulas will need the engine, which may as well start now.
+    prestart = any(note.rel not in build.previous.notes for note in notes)
+    for note, built in zip(notes, build.executor.build(notes, prestart=prestart), strict=True):
         if isinstance(built, Diagnostic):
             build.unreadable[note.rel] = built
             build.current.notes.pop(note.rel, None)

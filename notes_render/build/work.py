@@ -4,6 +4,8 @@ keep its body in the cache, and write a note's page or the home page.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -13,25 +15,52 @@ from ..site import writer
 from ..sources import HOME, NoteSource, Stat, file_stat
 from ..typeset.cache import BODIES, Store, body_key
 from .engine import LazyEngine
-from .note import BuiltNote, build_note
+from .note import BuiltNote, StartedNote, build_note, finish_note, start_note
 from .record import NoteRecord
 
 if TYPE_CHECKING:
     from ..site.templates import PageRenderer
 
 
+AHEAD = 1
+"""Notes started (parsed, their formulas sent to the engine's thread) before the oldest one
+started is finished: V8 typesets one note while Python parses the next."""
+
+
 def build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> BuiltNote | Diagnostic:
-    """Build one note and keep its body in the cache, where it was built (so in parallel);
-    its formulas, code and body go to the cache in one transaction."""
+    """Build one note and keep its body in the cache (see finish_and_keep)."""
+    return finish_and_keep(start_note(note, config, get_engine), config, get_engine)
+
+
+def build_all(
+    notes: Iterable[NoteSource], config: Config, get_engine: LazyEngine
+) -> Iterator[BuiltNote | Diagnostic]:
+    """Build notes in order, each started AHEAD notes before it is finished, so that V8
+    typesets one note's formulas while the next is parsed."""
+    started: deque[StartedNote | Diagnostic] = deque()
+    for note in notes:
+        started.append(start_note(note, config, get_engine))
+        if len(started) > AHEAD:
+            yield finish_and_keep(started.popleft(), config, get_engine)
+    while started:
+        yield finish_and_keep(started.popleft(), config, get_engine)
+
+
+def finish_and_keep(
+    started: StartedNote | Diagnostic, config: Config, get_engine: LazyEngine
+) -> BuiltNote | Diagnostic:
+    """Finish a started note and keep its body in the cache, where it was built (so in
+    parallel); its formulas, code and body go to the cache in one transaction."""
+    if isinstance(started, Diagnostic):
+        return started
     if config.cache_dir is None:
-        return build_note(note, config, get_engine)
+        return finish_note(started)
     store = get_engine.store()
     with store.batch():
-        built = build_note(note, config, get_engine, store)
-        if isinstance(built, BuiltNote):
-            whole = b"".join(built.body)  # the cache keeps it as one value
-            built.record.body_key = body_key(whole)
-            store.put_many(BODIES, [(built.record.body_key, whole)])
+        built = finish_note(started, store)
+        whole = b"".join(built.body)  # the cache keeps it as one value
+        built.record.body_key = body_key(whole)
+        store.put_many(BODIES, [(built.record.body_key, whole)])
     return built
 
 

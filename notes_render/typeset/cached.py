@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 
+from .background import Done, PendingResults, start_batch
 from .cache import FORMULAS, Store
 from .katex import MathEngine, MathRequest, MathResult
 from .texdefs import defines_macros
@@ -77,20 +78,30 @@ class CachedEngine:
 
     def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
         """Typeset requests like the real engine would, typesetting only unknown formulas."""
+        return self.start_batch(requests, macros).result()
+
+    def start_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> PendingResults:
+        """Answer what the cache knows now and start typesetting the rest (in the background
+        if the real engine can); the results are stored when they are waited for, by the
+        thread that waits, which is the one that owns the store."""
         keys = formula_keys(requests, macros, self._engine_id)
         results: list[MathResult | None] = [None] * len(requests)
         for index, value in self._lookup(keys).items():
             results[index] = value
         missing = [index for index, result in enumerate(results) if result is None]
-        if missing:
-            fresh = self._render(requests, missing, macros)
-            results_to_store = []
-            for index, result in fresh.items():
-                results[index] = result
-                if not result.transient:
-                    results_to_store.append((keys[index], _encode(result)))
-            self._store.put_many(FORMULAS, results_to_store)
-        return [result for result in results if result is not None]
+        if not missing:
+            return Done([result for result in results if result is not None])
+        if self._engine is None:
+            self._engine = self._make_engine()
+        send = _to_send(requests, missing)
+        return _Completion(
+            self._store,
+            keys,
+            results,
+            send,
+            set(missing),
+            start_batch(self._engine, [requests[i] for i in send], macros),
+        )
 
     def _lookup(self, keys: Sequence[str]) -> dict[int, MathResult]:
         stored = self._store.get_many(FORMULAS, keys)
@@ -102,16 +113,39 @@ class CachedEngine:
                     found[index] = result
         return found
 
-    def _render(
-        self, requests: Sequence[MathRequest], missing: list[int], macros: Mapping[str, str]
-    ) -> dict[int, MathResult]:
-        """Typeset the missing formulas, replaying earlier definitions so they see the same macros."""
-        if self._engine is None:
-            self._engine = self._make_engine()
-        wanted = set(missing)
-        send = [i for i in range(missing[-1] + 1) if i in wanted or defines_macros(requests[i].tex)]
-        answers = self._engine.render_batch([requests[i] for i in send], macros)
-        return {i: answer for i, answer in zip(send, answers, strict=True) if i in wanted}
+
+def _to_send(requests: Sequence[MathRequest], missing: list[int]) -> list[int]:
+    """The formulas to typeset for the missing ones: those, and every earlier one that
+    defines macros, replayed so that the missing ones see the same definitions."""
+    wanted = set(missing)
+    return [i for i in range(missing[-1] + 1) if i in wanted or defines_macros(requests[i].tex)]
+
+
+class _Completion:
+    """A batch of which the cache answered some formulas and the engine is typesetting the
+    others: all results once the engine's are in, which are then stored."""
+
+    def __init__(
+        self,
+        store: Store,
+        keys: list[str],
+        results: list[MathResult | None],
+        sent: list[int],
+        wanted: set[int],
+        pending: PendingResults,
+    ) -> None:
+        self._store, self._keys, self._results = store, keys, results
+        self._sent, self._wanted, self._pending = sent, wanted, pending
+
+    def result(self) -> list[MathResult]:
+        results, to_store = self._results, []
+        for index, answer in zip(self._sent, self._pending.result(), strict=True):
+            if index in self._wanted:
+                results[index] = answer
+                if not answer.transient:
+                    to_store.append((self._keys[index], _encode(answer)))
+        self._store.put_many(FORMULAS, to_store)
+        return [result for result in results if result is not None]
 
 
 # A formula that typeset without warnings (nearly all) is stored as its HTML behind a one-byte

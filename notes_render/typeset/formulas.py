@@ -21,6 +21,7 @@ from ..markdown.tokenmeta import MATH_HTML, MAY_SCROLL, TRAIL
 from ..passes.citations import Resolved
 from ..passes.math import MathItem
 from ..passes.positions import walk
+from .background import PendingResults, start_batch
 from .katex import MathEngine, MathRequest, MathResult
 from .mathlayout import fit_display, hold_last_piece, may_scroll
 from .messages import explain
@@ -31,7 +32,17 @@ def typeset_math(
     note: ParsedNote, items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]
 ) -> list[Diagnostic]:
     """Typeset every formula of a note in one batch; return one diagnostic per problem."""
-    results = engine.render_batch([MathRequest(item.sent_tex, item.display) for item in items], macros)
+    return place_math(note, items, start_math(items, engine, macros).result())
+
+
+def start_math(items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]) -> PendingResults:
+    """Start typesetting a note's formulas in one batch (in the background, where the
+    engine can): place_math puts the results in place."""
+    return start_batch(engine, [MathRequest(item.sent_tex, item.display) for item in items], macros)
+
+
+def place_math(note: ParsedNote, items: list[MathItem], results: list[MathResult]) -> list[Diagnostic]:
+    """Put KaTeX's HTML on each formula's token; one diagnostic per problem."""
     diagnostics = []
     for item, result in zip(items, results, strict=True):
         html = result.html
