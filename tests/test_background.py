@@ -1,0 +1,116 @@
+"""Typesetting in the background: V8 works on one note while Python parses the next, and a
+cold build starts V8 before its first note is parsed.
+
+Each test holds one side until the other has done what it must have done by then; if the
+overlap is gone, the side that waits gives up after WAIT_S and the test fails on what it saw.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO
+
+from notes_render.build.pipeline import build_site
+from notes_render.config import Config
+from notes_render.markdown import parsing
+from notes_render.typeset.katex import MathRequest, MathResult, MiniRacerEngine
+
+WAIT_S = 10.0
+
+
+class GatedEngine:
+    """The real engine; a batch holding `gated_tex` is typeset only once `gate` is open
+    (or WAIT_S has passed), and `opened` says which it was."""
+
+    def __init__(self, dist: Path, config: Config, gated_tex: str, gate: threading.Event) -> None:
+        self._inner = MiniRacerEngine(dist, trust_links=config.trust_links)
+        self.version = self._inner.version
+        self._gated_tex, self._gate = gated_tex, gate
+        self.opened: list[bool] = []
+        self.threads: set[str] = set()
+
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
+        self.threads.add(threading.current_thread().name)
+        if any(r.tex == self._gated_tex for r in requests):
+            self.opened.append(self._gate.wait(WAIT_S))
+        return self._inner.render_batch(requests, macros)
+
+
+def _watch_parsing(monkeypatch: pytest.MonkeyPatch, on_parse: object) -> None:
+    parse_note = parsing.parse_note
+
+    def watched(note, text, dialect=None):  # type: ignore[no-untyped-def]
+        on_parse(note.rel.name)  # type: ignore[operator]
+        return parse_note(note, text, dialect)
+
+    monkeypatch.setattr(parsing, "parse_note", watched)
+
+
+def test_v8_typesets_a_note_while_the_next_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n\nFirst $a^2$.\n", encoding="utf-8")
+    (src / "b.md").write_text("# B\n\nThen $b^2$.\n", encoding="utf-8")
+    b_parsed = threading.Event()
+    _watch_parsing(monkeypatch, lambda name: name == "b.md" and b_parsed.set())
+    engines: list[GatedEngine] = []
+
+    def factory(dist: Path, config: Config) -> GatedEngine:
+        engines.append(GatedEngine(dist, config, "a^2", b_parsed))
+        return engines[-1]
+
+    report = build_site(Config(src=src, out=tmp_path / "out"), factory)
+    # a.md's formulas were still being typeset when b.md was parsed, on the engine's thread
+    assert engines[0].opened == [True]
+    assert engines[0].threads == {"notes-render-engine_0"}
+    assert report.workers == 0 and report.formulas == 2
+    assert "katex" in (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
+
+
+def test_a_cold_build_starts_v8_before_parsing_and_a_rebuild_only_when_it_must(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    note = src / "a.md"
+    note.write_text("# A\n\nFirst $a^2$.\n", encoding="utf-8")
+    made, cold = threading.Event(), [True]
+    waited: list[bool] = []
+    _watch_parsing(monkeypatch, lambda name: waited.append(made.wait(WAIT_S) if cold[0] else made.is_set()))
+
+    def factory(dist: Path, config: Config) -> MiniRacerEngine:
+        made.set()
+        return MiniRacerEngine(dist, trust_links=config.trust_links)
+
+    config = Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache")
+    build_site(config, factory)
+    assert waited == [True]  # the engine was being made while the note was parsed
+    made.clear()
+    waited.clear()
+    cold[0] = False
+    note.write_text("# A\n\nFirst $a^2$, edited.\n", encoding="utf-8")
+    build_site(config, factory)
+    assert waited == [False]  # a note the cache knows: no engine before its formulas ask
+    assert not made.is_set()  # nor after: they were all cached
+
+
+def test_workers_that_overlap_v8_and_python_build_the_same_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "site-basic", src)
+    shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
+    outputs = {}
+    for cores in (2, 8):  # two workers overlap only with a core for each of their threads
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        out = tmp_path / f"out{cores}"
+        report = build_site(Config(src=src, out=out, jobs=2), pool_min_bytes=0)
+        assert report.workers == 2
+        outputs[cores] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert outputs[2] == outputs[8]
