@@ -114,3 +114,43 @@ def test_workers_that_overlap_v8_and_python_build_the_same_site(
         assert report.workers == 2
         outputs[cores] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert outputs[2] == outputs[8]
+
+
+def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notes_render.markdown import highlight
+    from notes_render.site import templates
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.md").write_text("# A\n\nSee $a^2$.\n\n```python\nx = 1\n```\n", encoding="utf-8")
+    coloured: list[str] = []
+    prepared: list[Path] = []
+    ready = threading.Event()
+    highlight_code, prepare = highlight.highlight_code, templates.prepare
+
+    def colour(code: str, language: str, attrs: str) -> str:
+        coloured.append(code)
+        if prepared:
+            ready.set()
+        return highlight_code(code, language, attrs)
+
+    def compile_templates(templates_dir: Path) -> None:
+        prepared.append(templates_dir)
+        prepare(templates_dir)
+
+    monkeypatch.setattr(highlight, "highlight_code", colour)
+    monkeypatch.setattr(templates, "prepare", compile_templates)
+    engines: list[GatedEngine] = []
+
+    def factory(dist: Path, config: Config) -> GatedEngine:
+        engines.append(GatedEngine(dist, config, "a^2", ready))
+        return engines[-1]
+
+    build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"), factory)
+    assert engines[0].opened == [True]  # both were done while the formula waited
+    assert coloured == ["x = 1\n"]  # once: the renderer took the colouring made ahead
+    assert len(prepared) == 1 and not templates._PREPARED  # the page renderer took the environment
+    page = (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
+    assert '<pre class="highlight"><code class="language-python"><span class="n">x</span>' in page

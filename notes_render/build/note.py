@@ -9,7 +9,9 @@ rebuild that finds nothing to do never loads them.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+import functools
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
     from markdown_it.utils import OptionsDict
 
+    from ..markdown.highlight import CachedHighlighter
     from ..markdown.parsing import ParsedNote
     from ..passes.citations import Resolved
     from ..passes.crossrefs import CrossRefs
@@ -126,15 +129,21 @@ def start_note(
     )  # fmt: skip
 
 
-def finish_note(started: StartedNote, store: Store | None = None) -> BuiltNote:
+def finish_note(
+    started: StartedNote, store: Store | None = None, idle: Sequence[Callable[[], None]] = ()
+) -> BuiltNote:
     """A started note's record and body, once its formulas are typeset. With a store,
-    highlighted code comes from and goes to the cache."""
+    highlighted code comes from and goes to the cache. `idle`: work for later that may be
+    done now if V8 is not finished yet (see _wait_usefully)."""
+    from ..markdown.highlight import CachedHighlighter
     from ..passes import crossrefs
     from ..passes.headings import note_title
     from ..site import navigation
     from ..typeset.formulas import join_trailing_punctuation, place_math, reach_scroll_boxes
 
     note, parsed, diagnostics = started.note, started.parsed, started.diagnostics
+    highlighter = CachedHighlighter(store)
+    _wait_usefully(started, highlighter, idle)
     if started.typesetting is not None:
         diagnostics += place_math(parsed, started.items, started.typesetting.result())
         join_trailing_punctuation(parsed)
@@ -142,7 +151,9 @@ def finish_note(started: StartedNote, store: Store | None = None) -> BuiltNote:
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(started.headings, started.md, parsed.env)
-    body = _render_body(started.md, parsed, store, started.blocks)  # last: it takes the formulas' HTML out
+    body = _render_body(
+        started.md, parsed, highlighter, started.blocks
+    )  # last: it takes the formulas' HTML out
     date = parsed.front_matter.get("date")
     record = NoteRecord(
         source=note,
@@ -195,27 +206,44 @@ def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Di
     return parsed, source_stat, source_digest
 
 
-def _render_body(md: MarkdownIt, parsed: ParsedNote, store: Store | None, blocks: CrossRefs) -> list[bytes]:
+def _render_body(
+    md: MarkdownIt, parsed: ParsedNote, highlighter: CachedHighlighter, blocks: CrossRefs
+) -> list[bytes]:
     """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it refers to."""
     from markdown_it.utils import OptionsDict, OptionsType
 
-    from ..markdown.highlight import CachedHighlighter
     from ..markdown.mathsyntax import CONSUME_HTML
     from ..passes.previews import render_previews
 
-    options, highlighter = md.options, None
-    if store is not None:
-        highlighter = CachedHighlighter(store)
-        options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
+    options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter}))
     # First: rendering the body takes each formula's HTML out of its token.
     previews = render_previews(md, parsed.tokens, options, parsed.env, blocks.previews).encode("utf-8")
     parsed.env[CONSUME_HTML] = True
     body = _render_utf8(md, parsed.tokens, options, parsed.env)
     if previews:
         body.append(previews)
-    if highlighter is not None:
-        highlighter.save()
+    highlighter.save()
     return body
+
+
+def _wait_usefully(
+    started: StartedNote, highlighter: CachedHighlighter, idle: Sequence[Callable[[], None]]
+) -> None:
+    """While V8 still typesets the note's formulas, do what the build needs next: colour
+    the note's code (finding and compiling a lexer is tens of milliseconds) and whatever
+    the caller adds (the templates). Stops at the first task after V8 is done."""
+    pending = started.typesetting
+    if pending is None:
+        return
+    fences = [t for t in started.parsed.tokens if t.type == "fence" and t.info]
+    colour: list[Callable[[], None]] = [
+        functools.partial(highlighter.prepare, t.content, t.info) for t in fences
+    ]
+    tasks = itertools.chain(idle, colour)
+    for task in tasks:
+        if pending.done():
+            return
+        task()
 
 
 BODY_PIECE = 1 << 16

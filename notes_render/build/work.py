@@ -4,9 +4,10 @@ keep its body in the cache, and write a note's page or the home page.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterable, Iterator
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from ..config import Config
@@ -53,15 +54,22 @@ def finish_and_keep(
     parallel); its formulas, code and body go to the cache in one transaction."""
     if isinstance(started, Diagnostic):
         return started
+    idle = [functools.partial(_prepare_templates, config.templates_dir)]
     if config.cache_dir is None:
-        return finish_note(started)
+        return finish_note(started, idle=idle)
     store = get_engine.store()
     with store.batch():
-        built = finish_note(started, store)
+        built = finish_note(started, store, idle)
         whole = b"".join(built.body)  # the cache keeps it as one value
         built.record.body_key = body_key(whole)
         store.put_many(BODIES, [(built.record.body_key, whole)])
     return built
+
+
+def _prepare_templates(templates_dir: Path) -> None:
+    from ..site import templates  # Jinja: imported now, as it is needed soon
+
+    templates.prepare(templates_dir)
 
 
 def write_page(config: Config, renderer: PageRenderer, record: NoteRecord, body: list[bytes]) -> Stat | None:

@@ -68,15 +68,32 @@ def _formatter() -> HtmlFormatter[str]:
 
 
 class CachedHighlighter:
-    """highlight_code answering from the cache; call save() to store what it coloured."""
+    """highlight_code answering from the cache (if there is one); call save() to store what
+    it coloured. `prepare` colours a block ahead of the renderer's call (while V8 typesets
+    the note's formulas, see build/note.py), which is then answered from memory."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store | None) -> None:
         self._store = store
         self._fresh: list[tuple[str, bytes]] = []
+        self._prepared: dict[tuple[str, str, str], str] = {}
 
     def __call__(self, code: str, language: str, attrs: str) -> str:
         if not language:
             return ""
+        prepared = self._prepared.pop((code, language, attrs), None)
+        return prepared if prepared is not None else self._colour(code, language, attrs)
+
+    def prepare(self, code: str, info: str) -> None:
+        """Colour a fence of this info string now, for the renderer's call to come."""
+        from markdown_it.common.utils import unescapeAll
+
+        language, _, attrs = unescapeAll(info).strip().partition(" ")
+        if language:  # a guess at markdown-it's split: a wrong one only costs its time
+            self._prepared[(code, language, attrs.strip())] = self._colour(code, language, attrs.strip())
+
+    def _colour(self, code: str, language: str, attrs: str) -> str:
+        if self._store is None:
+            return highlight_code(code, language, attrs)
         from ..typeset.cache import CODE
 
         key = code_key(code, language, attrs)
@@ -94,7 +111,8 @@ class CachedHighlighter:
         """Store the code coloured since the last save."""
         from ..typeset.cache import CODE
 
-        self._store.put_many(CODE, self._fresh)
+        if self._store is not None:
+            self._store.put_many(CODE, self._fresh)
         self._fresh = []
 
 

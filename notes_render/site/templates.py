@@ -42,6 +42,25 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
+_PREPARED: dict[Path, jinja2.Environment] = {}
+"""Environments whose page templates are compiled already, for the next PageRenderer."""
+
+
+def prepare(templates_dir: Path) -> None:
+    """Make the environment of templates_dir and compile its page templates now, for the
+    next PageRenderer of this process (a build does it while V8 typesets, see
+    build/note.py). A problem with them is left for rendering to report."""
+    if templates_dir in _PREPARED:
+        return
+    try:
+        environment = make_environment(templates_dir)
+        for name in ("note.html", "index.html"):
+            environment.get_template(name)
+    except (ConfigError, jinja2.TemplateError, OSError):
+        return
+    _PREPARED[templates_dir] = environment
+
+
 def render_page(environment: jinja2.Environment, name: str, context: dict[str, Any]) -> bytes:
     """Render one template as UTF-8, turning Jinja's errors into a ConfigError naming the
     template. Each piece Jinja yields is encoded as it comes, so a big page is never held
@@ -116,7 +135,10 @@ class PageRenderer:
 
     def __init__(self, site: Site) -> None:
         self._site = site
-        self._environment = make_environment(site.templates_dir)
+        # Jinja checks each template's modification time on use (auto_reload), so one
+        # prepared earlier still renders the templates as they are now.
+        prepared = _PREPARED.pop(site.templates_dir, None)
+        self._environment = prepared or make_environment(site.templates_dir)
         self._splice_body = only_prints(self._environment, "content", "note.html")
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}

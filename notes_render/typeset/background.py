@@ -25,6 +25,10 @@ class PendingResults(Protocol):
         """The batch's results in order, once they are all there (an engine's error is raised here)."""
         ...
 
+    def done(self) -> bool:
+        """Whether result() would return at once."""
+        ...
+
 
 class Done:
     """A batch typeset already (by an engine that cannot work in the background)."""
@@ -34,6 +38,9 @@ class Done:
 
     def result(self) -> list[MathResult]:
         return self._results
+
+    def done(self) -> bool:
+        return True
 
 
 def start_batch(

@@ -137,6 +137,9 @@ class _Completion:
         self._store, self._keys, self._results = store, keys, results
         self._sent, self._wanted, self._pending = sent, wanted, pending
 
+    def done(self) -> bool:
+        return self._pending.done()
+
     def result(self) -> list[MathResult]:
         results, to_store = self._results, []
         for index, answer in zip(self._sent, self._pending.result(), strict=True):
