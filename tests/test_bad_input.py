@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
+from notes_render import sources
 from notes_render.build.pipeline import build_site, default_engine
 from notes_render.config import Config
 from notes_render.errors import ConfigError
@@ -60,18 +61,23 @@ def test_a_note_that_cannot_be_read_is_named_and_fails_strict(
     assert lenient.code == 0 and BAD_NOTES[name] in lenient.stderr
 
 
-def test_a_note_gone_before_it_is_built_is_named_and_fails_strict(tmp_path: Path) -> None:
+def test_a_note_gone_before_it_is_built_is_named_and_fails_strict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "good.md").write_text("# Good\n\n$x$\n", encoding="utf-8")
     (src / "later.md").write_text("# Soon gone\n", encoding="utf-8")
+    read = sources.read_fingerprinted
 
-    def engine(dist: Path, config: Config) -> MathEngine:  # made for good.md's formula
-        (src / "later.md").unlink()  # after the build found it, before it reads it
-        return default_engine(dist, config)
+    def read_and_remove(path: Path) -> tuple[bytes, sources.Stat, str]:
+        if path.name == "good.md":
+            (src / "later.md").unlink()  # after the build found it, before it reads it
+        return read(path)
 
+    monkeypatch.setattr(sources, "read_fingerprinted", read_and_remove)
     out = tmp_path / "out"
-    report = build_site(Config(src=src, out=out, strict=True), engine)
+    report = build_site(Config(src=src, out=out, strict=True))
     assert [d.message for d in report.errors] == ["cannot be read: No such file or directory"]
     assert report.errors[0].position.path.name == "later.md"
     assert (out / "good.html").is_file() and not (out / "later.html").exists()

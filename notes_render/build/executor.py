@@ -9,7 +9,7 @@ its page is written there.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -93,10 +93,11 @@ class Executor:
         self._bodies[rel] = body
 
     def write_pages(
-        self, site: Site, records: Sequence[NoteRecord], *, home: bool
+        self, site: Site, records: Sequence[NoteRecord], *, home: bool, meanwhile: Callable[[], None]
     ) -> dict[PurePosixPath, Stat | None]:
         """Render and write the pages of notes, each where its body is, and with `home` the
-        home page listing them; returns the stat of each note's page, by note."""
+        home page listing them; returns the stat of each note's page, by note. `meanwhile`
+        is done here while the workers write theirs (the site's other files)."""
         from .work import write_home, write_page
 
         here = [r for r in records if r.source.rel in self._bodies]
@@ -105,12 +106,15 @@ class Executor:
         if there:  # the workers write theirs, and the home page, while this process writes its own
             assert self._pool is not None and all(self._pool.holds(rel) for rel in there)
             writing = self._pool.send_writes(site, there, home=home)
+            meanwhile()
         stats: dict[PurePosixPath, Stat | None] = {}
         for record in here:
             body = self._bodies.pop(record.source.rel)
             stats[record.source.rel] = write_page(self._config, self._renderer(site), record, body)
         if home and not there:
             write_home(self._config, self._renderer(site))
+        if not writing:
+            meanwhile()
         if writing:
             assert self._pool is not None
             stats.update(self._pool.collect_writes(writing))

@@ -1,7 +1,7 @@
 """build_site: the build's stages, one named call each.
 
 discover the notes -> take the output folder's lock -> plan what to build from the last
-build's state -> build the notes -> write their pages -> write the assets -> finish the
+build's state -> build the notes -> write their pages and the assets -> finish the
 output folder -> save the state (still under the lock). What to do and why is the
 planner's (plan.py); running the work, here or in worker processes, the executor's.
 
@@ -11,7 +11,7 @@ so a rebuild where nothing changed costs little more than a stat of every file.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -129,8 +129,7 @@ def build_site(
             build.home = only is None and HOME_NOTE not in build.current.notes
             rendered = _pages_to_render(build, notes)
             output, planned = _claim_output(build, notes)
-            _write_pages(build, notes, rendered)
-            _write_assets(build, planned)
+            _write_pages(build, notes, rendered, meanwhile=lambda: _write_assets(build, planned))
             output.finish(set(planned), keep=only is not None)
             _save_state(build, state_file)
         finally:  # workers stop and the cache's connection is let go even when a stage fails
@@ -259,15 +258,22 @@ def _in_order(build: _Build, notes: list[NoteSource]) -> list[NoteRecord]:
     return [build.current.notes[n.rel] for n in notes if n.rel in build.current.notes]
 
 
-def _write_pages(build: _Build, notes: list[NoteSource], rendered: list[PurePosixPath]) -> None:
+def _write_pages(
+    build: _Build, notes: list[NoteSource], rendered: list[PurePosixPath], *, meanwhile: Callable[[], None]
+) -> None:
     """Render the page of every note built now or planned to render again, where its body
-    is, and the home page if it needs it; leave the others as they are."""
+    is, and the home page if it needs it; leave the others as they are. `meanwhile` (the
+    assets) is done while the workers write their pages."""
     records = _in_order(build, notes)
     again = set(rendered) | set(build.report.built)
     pages = [record for record in records if record.source.rel in again]
     render_home = build.home and HOME in rendered
-    if pages or render_home:
-        stats = build.executor.write_pages(_site(build, records), pages, home=render_home)
+    if not (pages or render_home):
+        meanwhile()
+    else:
+        stats = build.executor.write_pages(
+            _site(build, records), pages, home=render_home, meanwhile=meanwhile
+        )
         for page in pages:
             build.current.notes[page.source.rel].output_stat = stats[page.source.rel]
             build.report.rendered.append(page.source.output)
