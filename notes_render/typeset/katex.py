@@ -137,6 +137,8 @@ var notesRender = (function () {
       return drop ? "" : tag;
     });
   }
+  var LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  var LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
   function renderOne(item, macros) {
     var warnings = [];
     var refused = [];
@@ -150,7 +152,9 @@ var notesRender = (function () {
       },
       strict: function (code, message, token) {
         if (code === "htmlExtension") return "ignore";  // \htmlId is allowed (equation anchors)
-        warnings.push([message, token && token.loc ? token.loc.start : null]);
+        warnings.push([message.replace(LONE_SURROGATES, function (unit) {  // "\\char"D800"
+          return "U+" + unit.charCodeAt(0).toString(16).toUpperCase();
+        }), token && token.loc ? token.loc.start : null]);
         return "ignore";
       }
     };
@@ -160,7 +164,13 @@ var notesRender = (function () {
         var at = item.tex.indexOf(refused[0].command);
         return {error: refusal(refused[0]), position: at < 0 ? null : at, warnings: warnings};
       }
-      return {html: validMathml(html), warnings: warnings};
+      html = validMathml(html);
+      if (LONE_SURROGATE.test(html)) {  // \\char"D800: no UTF-8 can carry it to the page
+        var char = item.tex.indexOf("\\char");
+        return {error: "\\char makes a lone UTF-16 surrogate here, which is not a character",
+                position: char < 0 ? null : char, warnings: warnings};
+      }
+      return {html: html, warnings: warnings};
     } catch (e) {
       if (e instanceof katex.ParseError) {
         return {error: e.rawMessage || e.message,
