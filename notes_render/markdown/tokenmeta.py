@@ -100,7 +100,12 @@ CITATION_HTML: Key[str] = Key("html")
 """`citation`: its text and links, written by the citation pass."""
 
 MAY_SCROLL: Key[bool] = Key("may_scroll")
-"""Display math: its typeset HTML may be wider than a phone, so its box scrolls."""
+"""Display math: its typeset HTML may be wider than a phone, so its box scrolls. Inline
+math, when the engine said so: its paragraph may scroll (else that is read from its HTML)."""
+
+LAST_PIECE: Key[tuple[int, int] | None] = Key("last_piece")
+"""Inline math, when the engine said where: its last piece in MATH_HTML, for holding it to
+its punctuation (see katex.MathResult.last_piece)."""
 
 TRAIL: Key[str] = Key("trail")
 """Inline math: the punctuation right after it, rendered with it so no line starts with it."""

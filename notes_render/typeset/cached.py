@@ -151,20 +151,29 @@ class _Completion:
         return [result for result in results if result is not None]
 
 
-# A formula that typeset without warnings (nearly all) is stored as its HTML behind a one-byte
-# tag; anything else as JSON. Both decode to exactly the MathResult that was stored.
+# A formula that typeset without warnings (nearly all) is stored as its HTML behind a short
+# header: a one-byte tag, and with the layout facts the engine gave (`L`), them in ASCII up
+# to a colon; anything else as JSON. Each decodes to exactly the MathResult that was stored.
 _HTML_TAG = b"H"
+_LAID_OUT_TAG = b"L"
 _JSON_TAG = b"J"
 
 
 def _encode(result: MathResult) -> bytes:
     if result.html is not None and result.error is None and not result.warnings:
-        return _HTML_TAG + result.html
+        if result.may_scroll is None:
+            return _HTML_TAG + result.html
+        start, end = result.last_piece or (-1, -1)
+        facts = f"{int(result.fitted)},{int(result.may_scroll)},{start},{end}:"
+        return _LAID_OUT_TAG + facts.encode("ascii") + result.html
     data = {
         "html": None if result.html is None else result.html.decode("utf-8"),
         "error": result.error,
         "position": result.position,
         "warnings": [list(w) for w in result.warnings],
+        "fitted": result.fitted,
+        "may_scroll": result.may_scroll,
+        "last_piece": result.last_piece,
     }
     return _JSON_TAG + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -172,23 +181,48 @@ def _encode(result: MathResult) -> bytes:
 def _decode(value: bytes) -> MathResult | None:
     """The result stored in value, or None when it is not one (then it is typeset again)."""
     if value.startswith(_HTML_TAG):
-        html = value[1:]
+        return _checked(MathResult(html=value[1:]))
+    if value.startswith(_LAID_OUT_TAG):
+        facts, colon, html = value[1:].partition(b":")
         try:
-            html.decode("utf-8")  # only checked: it goes to the page as it is
-        except UnicodeDecodeError:
+            fitted, scroll, start, end = map(int, facts.split(b","))
+        except ValueError:
             return None
-        return MathResult(html=html)
+        piece = None if start < 0 else (start, end)
+        return _checked(MathResult(html=html, fitted=fitted == 1, may_scroll=scroll == 1, last_piece=piece))
     try:
         if not value.startswith(_JSON_TAG):
             return None
         data = json.loads(value[1:])
         html, error, position = data["html"], data["error"], data["position"]
         warnings = tuple((str(m), p) for m, p in data["warnings"])
-    except (ValueError, KeyError, TypeError):
+        fitted, scroll = data.get("fitted", False), data.get("may_scroll")
+        said = data.get("last_piece")
+        piece = None if said is None else (int(said[0]), int(said[1]))
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
     if not (isinstance(html, str) or (html is None and isinstance(error, str))):
         return None
     if position is not None and not isinstance(position, int):
         return None
     encoded = None if html is None else html.encode("utf-8")
-    return MathResult(html=encoded, error=error, position=position, warnings=warnings)
+    result = MathResult(
+        html=encoded, error=error, position=position, warnings=warnings,
+        fitted=fitted is True, may_scroll=scroll if isinstance(scroll, bool) else None, last_piece=piece,
+    )  # fmt: skip
+    return _checked(result)
+
+
+def _checked(result: MathResult) -> MathResult | None:
+    """The result if its HTML is UTF-8 and its last piece lies inside it, else None."""
+    html = result.html
+    if html is None:
+        return result
+    try:
+        html.decode("utf-8")  # only checked: it goes to the page as it is
+    except UnicodeDecodeError:
+        return None
+    piece = result.last_piece
+    if piece is not None and not (0 <= piece[1] <= piece[0] <= len(html)):
+        return None
+    return result

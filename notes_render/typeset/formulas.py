@@ -17,13 +17,13 @@ from markdown_it.token import Token
 
 from ..errors import Diagnostic
 from ..markdown.parsing import ParsedNote
-from ..markdown.tokenmeta import MATH_HTML, MAY_SCROLL, TRAIL
+from ..markdown.tokenmeta import LAST_PIECE, MATH_HTML, MAY_SCROLL, TRAIL
 from ..passes.citations import Resolved
 from ..passes.math import MathItem
 from ..passes.positions import walk
 from .background import PendingResults, start_batch
 from .katex import MathEngine, MathRequest, MathResult
-from .mathlayout import fit_display, hold_last_piece, may_scroll
+from .mathlayout import fit_display, hold_last_piece, hold_piece_at, may_scroll
 from .messages import explain
 from .texdefs import warning_offsets
 
@@ -45,22 +45,38 @@ def place_math(note: ParsedNote, items: list[MathItem], results: list[MathResult
     """Put KaTeX's HTML on each formula's token; one diagnostic per problem."""
     diagnostics = []
     for item, result in zip(items, results, strict=True):
-        html = result.html
-        if html is not None and (item.edits or item.display):  # text for a while, one formula
+        diagnostics += apply_result(note, item, result)
+    return diagnostics
+
+
+def apply_result(note: ParsedNote, item: MathItem, result: MathResult) -> list[Diagnostic]:
+    """Put one formula's typeset HTML, laid out, and its layout facts on its token; return
+    its diagnostics."""
+    html = result.html
+    token = item.token
+    if html is not None:
+        if item.edits or (item.display and not result.fitted):  # text for a while, one formula
             text = html.decode("utf-8")
-            if item.edits:
+            if item.edits:  # in the MathML, ahead of what layout looks at (see MathResult.last_piece)
                 text = restore_annotation(text, item.tex)
-            if item.display:
+            if item.display and not result.fitted:
                 text = fit_display(text)
-                MAY_SCROLL.set(item.token, may_scroll(text))
             html = text.encode("utf-8")
-        # UTF-8, as it came (see MathResult.html); the renderer decodes one formula at a time.
-        MATH_HTML.set(item.token, html or _error_html(item, result).encode("utf-8"))
-        for message, offset in _placed(item.sent_tex, result.warnings):
-            diagnostics.append(_math_diagnostic(note, item, message, offset, "warning"))
-        if result.html is None:
-            message = explain(result.error or "", item.tex)
-            diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
+        if result.may_scroll is not None:
+            MAY_SCROLL.set(token, result.may_scroll)
+            if not item.display:
+                LAST_PIECE.set(token, result.last_piece)
+        elif item.display:
+            MAY_SCROLL.set(token, may_scroll(html.decode("utf-8")))
+    # UTF-8, as it came (see MathResult.html); the renderer decodes one formula at a time.
+    MATH_HTML.set(token, html or _error_html(item, result).encode("utf-8"))
+    diagnostics = [
+        _math_diagnostic(note, item, message, offset, "warning")
+        for message, offset in _placed(item.sent_tex, result.warnings)
+    ]
+    if result.html is None:
+        message = explain(result.error or "", item.tex)
+        diagnostics.append(_math_diagnostic(note, item, message, result.position, "error"))
     return diagnostics
 
 
@@ -119,8 +135,23 @@ def join_trailing_punctuation(note: ParsedNote) -> None:
             match = _TRAILING_PUNCTUATION.match(after.content)
             if match and MATH_HTML.get(formula):
                 TRAIL.set(formula, match.group())
-                MATH_HTML.set(formula, hold_last_piece(_html_text(formula)).encode("utf-8"))
+                MATH_HTML.set(formula, _held(formula))
                 after.content = after.content[match.end() :]
+
+
+def _held(formula: Token) -> bytes:
+    """The formula's HTML with its last piece held (mathlayout.hold_last_piece), by the
+    place the engine gave when it gave one."""
+    if not LAST_PIECE.has(formula):
+        return hold_last_piece(_html_text(formula)).encode("utf-8")
+    return hold_piece_at(MATH_HTML(formula), LAST_PIECE(formula))
+
+
+def _inline_may_scroll(formula: Token) -> bool:
+    """mathlayout.may_scroll of an inline formula, as the engine said it when it did (the
+    last piece held or not: the tags around it hide no character)."""
+    said = MAY_SCROLL.get(formula)
+    return may_scroll(_html_text(formula)) if said is None else said
 
 
 def reach_scroll_boxes(note: ParsedNote) -> None:
@@ -133,7 +164,7 @@ def reach_scroll_boxes(note: ParsedNote) -> None:
             token.attrSet("tabindex", "0")
         elif token.type == "paragraph_open" and index + 2 < len(tokens):
             children = tokens[index + 1].children or []
-            if any(c.type == "math_inline" and may_scroll(_html_text(c)) for c in children):
+            if any(c.type == "math_inline" and _inline_may_scroll(c) for c in children):
                 token.attrSet("tabindex", "0")
                 if token.hidden:
                     # An item of a tight list shows its text without a paragraph, and an item

@@ -7,6 +7,7 @@ cached or run in several worker processes without the pipeline knowing.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import hashlib
 import json
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..config import PACKAGE_ROOT
 from ..errors import ConfigError
+from .layoutglue import LAYOUT_SCRIPT
 from .texdefs import defines_macros
 
 if TYPE_CHECKING:
@@ -87,6 +89,13 @@ class MathResult:
     """(message, offset) for each construct KaTeX's strict mode complains about."""
     transient: bool = False
     """The answer depends on the moment (a time-out), so it must not be cached."""
+    fitted: bool = False
+    """html is a display already fitted for breaking (mathlayout.fit_display), not to refit."""
+    may_scroll: bool | None = None
+    """mathlayout.may_scroll of html; None when the engine did not say (nor last_piece)."""
+    last_piece: tuple[int, int] | None = None
+    """An inline formula's last piece, which mathlayout.hold_last_piece wraps: (start, end)
+    in bytes back from the end of html; None when there is none to wrap (or not said)."""
 
 
 class MathEngine(Protocol):
@@ -139,7 +148,7 @@ var notesRender = (function () {
   }
   var LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
   var LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
-  function renderOne(item, macros) {
+  function renderOne(item, macros, layout) {
     var warnings = [];
     var refused = [];
     var options = {
@@ -170,7 +179,9 @@ var notesRender = (function () {
         return {error: "\\char makes a lone UTF-16 surrogate here, which is not a character",
                 position: char < 0 ? null : char, warnings: warnings};
       }
-      return {html: html, warnings: warnings};
+      if (!layout) return {html: html, warnings: warnings};
+      var laid = notesLayout(html, item.display);  // see layoutglue.py
+      return {html: laid.html, facts: laid.facts, warnings: warnings};
     } catch (e) {
       if (e instanceof katex.ParseError) {
         return {error: e.rawMessage || e.message,
@@ -180,8 +191,9 @@ var notesRender = (function () {
     }
   }
   // The answer is one string: a JSON object of the formulas that did not simply typeset
-  // (errors, warnings; by index, usually empty), then every formula's HTML, each after a
-  // NUL. Quoting 60 MB of HTML as JSON and parsing it again in Python cost ~0.4 s of CPU
+  // (errors, warnings; by index, usually empty), after a NUL the layout facts of every
+  // formula (three numbers each, see layoutglue.py), then every formula's HTML, each after
+  // a NUL. Quoting 60 MB of HTML as JSON and parsing it again in Python cost ~0.4 s of CPU
   // on 15,000 formulas. An HTML holding a NUL (only `\char0` makes one, with a warning)
   // travels in the JSON part. The indexOf also flattens KaTeX's string while it is young,
   // which makes the join cheaper than flattening thousands of ropes at the end.
@@ -193,8 +205,10 @@ var notesRender = (function () {
       // A batch comes in parts: a part that continues one keeps the macros defined so far.
       if (!request.more) macros = Object.assign({}, request.macros);
       var special = {};
+      var facts = [];
       var parts = request.items.map(function (item, index) {
-        var result = renderOne(item, macros);
+        var result = renderOne(item, macros, request.layout);
+        facts.push.apply(facts, result.facts || [0, -1, -1]);
         var html = result.html;
         if (html === undefined || result.warnings.length || html.indexOf("\u0000") >= 0) {
           special[index] = result;
@@ -202,11 +216,12 @@ var notesRender = (function () {
         }
         return html;
       });
-      return JSON.stringify(special) + "\u0000" + parts.join("\u0000");
+      return JSON.stringify(special) + "\u0000" + facts.join(",") + "\u0000" + parts.join("\u0000");
     }
   };
 })();
 """.replace("__MAX_EXPAND__", str(MAX_EXPAND))
+_GLUE = LAYOUT_SCRIPT + _GLUE  # the layout of KaTeX's HTML (layoutglue.py), called by render
 
 
 def engine_id(version: str, *, trust_links: bool) -> str:
@@ -252,8 +267,10 @@ class MiniRacerEngine:
         trust_links: bool = False,
         limits: TimeLimits = TimeLimits(),
         clock: Callable[[], float] = time.monotonic,
+        layout: bool = True,
     ) -> None:
-        """`limits` bound each V8 call; `clock` is what a batch's parts share their deadline by."""
+        """`limits` bound each V8 call; `clock` is what a batch's parts share their deadline by;
+        without `layout`, KaTeX's HTML comes as it is, for Python to lay out (the same page)."""
         from py_mini_racer import MiniRacer, init_mini_racer  # heavy: only when math is rendered
 
         init_mini_racer(flags=V8_FLAGS, ignore_duplicate_init=True)
@@ -261,6 +278,7 @@ class MiniRacerEngine:
         self.version = katex_version(dist)
         self.limits = limits
         self._clock = clock
+        self._layout = layout
         self.timeouts = 0
         """How many V8 calls ran out of time: each cost a whole limit."""
         self._context: MiniRacer = MiniRacer()
@@ -315,7 +333,7 @@ class MiniRacerEngine:
         from py_mini_racer import JSTimeoutException
 
         items = [{"tex": r.tex, "display": r.display} for r in requests]
-        payload = json.dumps({"macros": dict(macros), "more": more, "items": items})
+        payload = json.dumps({"macros": dict(macros), "more": more, "layout": self._layout, "items": items})
         # eval, not call: call would JSON-quote the answer (60 MB of HTML on a big site) to
         # parse it again in Python; a string comes back from eval as it is.
         try:
@@ -326,9 +344,13 @@ class MiniRacerEngine:
         # UTF-8 from here on (see MathResult.html); it has no NUL byte but NUL's own, so the
         # answer splits the same once encoded.
         special, _, rest = str(answer).encode("utf-8").partition(b"\0")
-        results = [MathResult(html=html) for html in rest.split(b"\0")]
-        for index, item in json.loads(special).items():
-            results[int(index)] = _math_result(item)
+        facts, _, rest = rest.partition(b"\0")
+        numbers = json.loads(b"[" + facts + b"]")
+        flags, starts, ends = numbers[0::3], numbers[1::3], numbers[2::3]
+        results = list(map(_laid_out, rest.split(b"\0"), flags, starts, ends))
+        for key, item in json.loads(special).items():
+            index = int(key)
+            results[index] = _math_result(item, flags[index], starts[index], ends[index])
         return results
 
 
@@ -348,13 +370,22 @@ def _timeout_result(seconds: float) -> MathResult:
     )
 
 
-def _math_result(item: dict[str, object]) -> MathResult:
+def _laid_out(html: bytes, flags: int, start: int, end: int) -> MathResult:
+    """A formula's result with the layout facts the glue gave (see layoutglue.py)."""
+    if not flags:
+        return MathResult(html=html)
+    piece = None if start < 0 else (start, end)
+    return MathResult(html=html, fitted=flags & 4 != 0, may_scroll=flags & 2 != 0, last_piece=piece)
+
+
+def _math_result(item: dict[str, object], flags: int, start: int, end: int) -> MathResult:
     warnings = tuple(
         (str(message), position if isinstance(position, int) else None)
         for message, position in item.get("warnings", [])  # type: ignore[attr-defined]
     )
     if "html" in item:
-        return MathResult(html=str(item["html"]).encode("utf-8"), warnings=warnings)
+        laid = _laid_out(str(item["html"]).encode("utf-8"), flags, start, end)
+        return dataclasses.replace(laid, warnings=warnings)
     position = item.get("position")
     return MathResult(
         html=None,

@@ -138,6 +138,16 @@ def hold_last_piece(html: str) -> str:
     return f'{html[:last_start]}<span class="math-last">{html[last_start:last_end]}</span>{html[last_end:]}'
 
 
+def hold_piece_at(html: bytes, piece: tuple[int, int] | None) -> bytes:
+    """What hold_last_piece makes of html (UTF-8) when its last piece is at piece: (start,
+    end) counted in bytes back from the end of html, as the engine gives it
+    (katex.MathResult.last_piece); None when there is nothing to hold."""
+    if piece is None:
+        return html
+    start, end = len(html) - piece[0], len(html) - piece[1]
+    return b"".join((html[:start], b'<span class="math-last">', html[start:end], b"</span>", html[end:]))
+
+
 _MARKUP = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&(?:#x?[0-9a-fA-F]+|\w+);")
 MAY_SCROLL_CHARACTERS = 14

@@ -1,0 +1,159 @@
+"""The JavaScript twin of mathlayout.py, run in V8 right after KaTeX makes a formula's HTML:
+scanning KaTeX's HTML again in Python cost a cold corpus200 build about 0.7 s of CPU, the
+same scans in V8's regex engine a few tens of milliseconds.
+
+mathlayout.py stays the reference: a result whose engine did not give these facts (a test's
+engine, an error, an old cache entry) is laid out there, and
+tests/test_layout_glue.py checks that both give the same answer for every formula of
+tests/fixtures/layout_formulas.txt. The markup these scans look for is mathlayout's own,
+put into the script from there.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .mathlayout import _BASE_START, _HTML_START, _QUADS, MAY_SCROLL_CHARACTERS
+
+LAYOUT_SCRIPT = r"""
+var notesLayout = (function () {
+  var HTML_START = __HTML_START__, BASE_START = __BASE_START__, QUADS = __QUADS__;
+  var MAY_SCROLL = __MAY_SCROLL__;
+  var TAG = /<(\/?)[a-zA-Z][^>]*>/g;
+  var STRUT = /<span class="katex-strut" style="[^"]*"><\/span>/y;
+  var MARKUP = /<[^>]*>/g;
+  // Python's \w (str.isalnum() or "_"), for mathlayout._ENTITY: the same up to the Unicode
+  // version (V8's may be newer than Python's), and KaTeX writes "&" only in its five escapes.
+  var ENTITY = /&(?:#x?[0-9a-fA-F]+|[\p{L}\p{N}_]+);/gu;
+  // What Python's str.strip() takes off (str.isspace()); JavaScript's trim() differs.
+  var SPACE = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+
+  // mathlayout._children: [start, end] of each element directly inside the element whose
+  // content starts at pos, up to its closing tag; null if the markup does not balance.
+  function children(html, pos) {
+    var found = [], depth = 0, start = 0, match;
+    TAG.lastIndex = pos;
+    while ((match = TAG.exec(html)) !== null) {
+      if (depth === 0) start = match.index;
+      if (!match[0].endsWith("/>")) depth += match[1] ? -1 : 1;
+      if (depth < 0) return found;
+      if (depth === 0) found.push([start, TAG.lastIndex]);
+    }
+    return null;
+  }
+  function isBase(html, child) { return html.startsWith(BASE_START, child[0]); }
+
+  // mathlayout.fit_display.
+  function fitDisplay(html) {
+    var start = html.indexOf(HTML_START);
+    if (start < 0) return html;
+    var inner = start + HTML_START.length;
+    var kids = children(html, inner);
+    if (kids === null) return html;
+    var count = 0;  // the katex-base children, which must come first
+    while (count < kids.length && isBase(html, kids[count])) count++;
+    if (count === 0 || kids.slice(count).some(function (kid) { return isBase(html, kid); })) return html;
+    var parts = [[]], gaps = [];
+    for (var i = 0; i < count; i++) {
+      splitAtQuads(html.slice(kids[i][0], kids[i][1])).forEach(function (item) {
+        var last = parts[parts.length - 1];
+        if (item.charAt(0) === "<") last.push(item);
+        else if (last.length) { parts.push([]); gaps.push(item); }
+        else if (gaps.length) gaps[gaps.length - 1] = wider(gaps[gaps.length - 1], item);
+      });
+    }
+    if (!parts[parts.length - 1].length && gaps.length) { parts.pop(); gaps.pop(); }
+    var lines = '<span class="math-part">' + parts[0].join("") + "</span>";
+    gaps.forEach(function (gap, index) {
+      lines += '<span class="math-part" style="--quad:' + gap + '">' + parts[index + 1].join("") + "</span>";
+    });
+    var end = kids[count - 1][1];
+    return html.slice(0, inner) + '<span class="math-lines">' + lines + "</span>" + html.slice(end);
+  }
+  // mathlayout._split_at_quads.
+  function splitAtQuads(base) {
+    if (!Object.keys(QUADS).some(function (quad) { return base.indexOf(quad) >= 0; })) return [base];
+    var kids = children(base, BASE_START.length);
+    STRUT.lastIndex = BASE_START.length;
+    var strut = STRUT.exec(base);
+    if (kids === null || strut === null) return [base];
+    strut = strut[0];
+    var items = [], current = [];
+    function notStrut(element) { return element !== strut; }
+    kids.forEach(function (kid) {
+      var element = base.slice(kid[0], kid[1]);
+      if (!Object.prototype.hasOwnProperty.call(QUADS, element)) { current.push(element); return; }
+      if (current.some(notStrut)) items.push(BASE_START + current.join("") + "</span>");
+      items.push(QUADS[element]);
+      current = [strut];
+    });
+    if (current.some(notStrut) || !items.length) items.push(BASE_START + current.join("") + "</span>");
+    return items;
+  }
+  function wider(first, second) { return parseFloat(second) > parseFloat(first) ? second : first; }
+
+  // mathlayout.may_scroll; lengths in code points, as Python counts them.
+  function mayScroll(html) {
+    var start = html.indexOf(HTML_START);
+    if (start < 0) return false;
+    var pieces = html.slice(start).split(BASE_START);
+    for (var i = 1; i < pieces.length; i++) {
+      var text = pieces[i].replace(MARKUP, "");
+      if (text.indexOf("&") >= 0) text = text.replace(ENTITY, "x");
+      if (shown(text.replace(/\u200b/g, "")) >= MAY_SCROLL) return true;
+    }
+    return false;
+  }
+  function shown(text) {  // len(text.strip()) in Python
+    var from = 0, to = text.length;
+    while (from < to && SPACE.test(text.charAt(from))) from++;
+    while (to > from && SPACE.test(text.charAt(to - 1))) to--;
+    var count = to - from;
+    for (var i = from; i < to - 1; i++) {
+      var unit = text.charCodeAt(i);
+      if (unit >= 0xd800 && unit < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { count--; i++; }
+    }
+    return count;
+  }
+
+  // Where mathlayout.hold_last_piece would wrap: [start, end] of the last piece in UTF-8
+  // bytes back from the end of the HTML (Python holds it as UTF-8, and whatever it changes
+  // ahead of the piece, the MathML annotation, does not move it), or null.
+  function lastPiece(html) {
+    var start = html.indexOf(HTML_START);
+    if (start < 0) return null;
+    var kids = children(html, start + HTML_START.length);
+    if (!kids || !kids.length || !isBase(html, kids[kids.length - 1])) return null;
+    var last = kids[kids.length - 1];
+    var after = utf8Length(html, last[1], html.length);
+    return [after + utf8Length(html, last[0], last[1]), after];
+  }
+  function utf8Length(text, from, to) {
+    var bytes = to - from;
+    for (var i = from; i < to; i++) {
+      var unit = text.charCodeAt(i);
+      if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
+    }
+    return bytes;
+  }
+
+  // A formula's HTML laid out (a display fitted) and its facts, three numbers as
+  // katex._laid_out reads them: 1 + 2 if it may scroll + 4 if fitted; the last piece's
+  // place (an inline formula) or -1, -1.
+  return function (html, display) {
+    if (display) {
+      var fitted = fitDisplay(html);
+      return {html: fitted, facts: [1 + (mayScroll(fitted) ? 2 : 0) + 4, -1, -1]};
+    }
+    var piece = lastPiece(html) || [-1, -1];
+    return {html: html, facts: [1 + (mayScroll(html) ? 2 : 0), piece[0], piece[1]]};
+  };
+})();
+"""
+for _name, _value in {
+    "__HTML_START__": _HTML_START,
+    "__BASE_START__": _BASE_START,
+    "__QUADS__": _QUADS,
+    "__MAY_SCROLL__": MAY_SCROLL_CHARACTERS,
+}.items():
+    LAYOUT_SCRIPT = LAYOUT_SCRIPT.replace(_name, json.dumps(_value))
