@@ -23,8 +23,9 @@ then times, --repeat rounds in alternation, each row a separate process:
 and prints each median, best, the ratio to (a), the median CPU time (user + system, all
 threads and processes; steadier than wall time on a shared machine) and the peak memory of
 the largest single process (the build or one worker; bench/processes.py), the peak of the
-whole build's processes together ("all", Linux: their PSS summed, sampled every 20 ms)
-and the machine's load, then the ratios of our cold builds to the raw loop and to the peer.
+whole build's processes together ("all", Linux: their PSS summed, sampled every 20 ms in
+one more, untimed run of each row: the sampling itself took ~0.5 s of a 4 s cold build on
+two cores) and the machine's load, then the ratios of our cold builds to the raw loop and to the peer.
 Nothing here asserts a time: the figures are for people (see bench/README.md).
 """
 
@@ -49,11 +50,14 @@ PYTHON = sys.executable
 KEYS = ("raw", "cold", "nochange", "onenote", "notes", "floor", "peer", "peer2", "small", "smallpeer")
 
 
-def timed(command: list[str], before: Callable[[], None] | None = None) -> Measured:
-    """Wall-clock time, CPU time and peak memory of one process, from start to exit; it must succeed."""
+def timed(
+    command: list[str], before: Callable[[], None] | None = None, *, sample_tree: bool = False
+) -> Measured:
+    """Wall-clock time, CPU time and peak memory of one process, from start to exit; it must
+    succeed. With `sample_tree`, the peak of its whole tree too (a run not to time)."""
     if before is not None:
         before()
-    done = run_measured(command, REPO)
+    done = run_measured(command, REPO, sample_tree=sample_tree)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.errors}")
     return done
@@ -199,7 +203,6 @@ def main() -> int:
             times[key].append(done.seconds)
             cpus[key].append(done.cpu or 0.0)
             peaks[key].append(done.peak or 0)
-            trees[key].append(done.tree_peak or 0)
 
         for _ in range(args.repeat):
             for key in (key for key in chosen if not rows[key].small):
@@ -207,6 +210,8 @@ def main() -> int:
             for _ in range(SMALL_RUNS):
                 for key in (key for key in chosen if rows[key].small):
                     measure(key)
+        for key in chosen:  # one more round, untimed, for the memory of each whole tree
+            trees[key].append(timed(rows[key].command, rows[key].before, sample_tree=True).tree_peak or 0)
 
     print(
         f"corpus: {args.notes} notes, {count} formulas; {os.cpu_count()} CPUs; "
