@@ -18,6 +18,7 @@ from conftest import FIXTURES, REPO
 
 from notes_render.build.pipeline import build_site
 from notes_render.config import Config
+from notes_render.errors import ConfigError
 from notes_render.markdown import parsing
 from notes_render.typeset.katex import MathRequest, MathResult, MiniRacerEngine
 
@@ -128,7 +129,7 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     coloured: list[str] = []
     prepared: list[Path] = []
     ready = threading.Event()
-    highlight_code, prepare = highlight.highlight_code, templates.prepare
+    highlight_code, prepare = highlight.highlight_code, templates.prepared_environment
 
     def colour(code: str, language: str, attrs: str) -> str:
         coloured.append(code)
@@ -136,12 +137,12 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
             ready.set()
         return highlight_code(code, language, attrs)
 
-    def compile_templates(templates_dir: Path) -> None:
+    def compile_templates(templates_dir: Path) -> object:
         prepared.append(templates_dir)
-        prepare(templates_dir)
+        return prepare(templates_dir)
 
     monkeypatch.setattr(highlight, "highlight_code", colour)
-    monkeypatch.setattr(templates, "prepare", compile_templates)
+    monkeypatch.setattr(templates, "prepared_environment", compile_templates)
     engines: list[GatedEngine] = []
 
     def factory(dist: Path, config: Config) -> GatedEngine:
@@ -151,6 +152,39 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"), factory)
     assert engines[0].opened == [True]  # both were done while the formula waited
     assert coloured == ["x = 1\n"]  # once: the renderer took the colouring made ahead
-    assert len(prepared) == 1 and not templates._PREPARED  # the page renderer took the environment
+    assert len(prepared) == 1  # once, for the page renderer
     page = (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
     assert '<pre class="highlight"><code class="language-python"><span class="n">x</span>' in page
+
+
+def test_templates_compiled_ahead_serve_only_their_own_build(tmp_path: Path) -> None:
+    src, templates_dir = tmp_path / "src", tmp_path / "templates"
+    src.mkdir()
+    shutil.copytree(REPO / "templates", templates_dir)
+    (src / "a.md").write_text("# A\n\nSee $a^2$.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.html").write_text("not the build's own", encoding="utf-8")
+    config = Config(src=src, out=out, templates_dir=templates_dir)
+    with pytest.raises(ConfigError):  # after its notes are built, before any page is written
+        build_site(config)
+    (out / "a.html").unlink()
+    base_html = templates_dir / "base.html"
+    stat = base_html.stat()
+    base_html.write_text(base_html.read_text(encoding="utf-8").replace("<main", "<main data-edited"), "utf-8")
+    os.utime(base_html, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # as `cp -p` leaves it
+    build_site(config)  # in the same process, as the preview does
+    assert "<main data-edited" in (out / "a.html").read_text(encoding="utf-8")
+
+
+def test_workers_are_not_forked_while_an_engine_thread_loads_v8() -> None:
+    from notes_render.build import workers
+    from notes_render.typeset.background import ThreadedEngine
+
+    release = threading.Event()
+    engine = ThreadedEngine(lambda: release.wait(WAIT_S) and None, "0")  # type: ignore[arg-type, return-value]
+    try:  # V8 not imported yet, but a thread is on its way to it: a fork would copy it half made
+        assert workers.start_method("linux") == "spawn"
+    finally:
+        release.set()
+        engine.close()

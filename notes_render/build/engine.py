@@ -79,7 +79,9 @@ class LazyEngine:
 
     def close(self) -> None:
         """Let go of the engine's thread and the cache's database."""
-        if self._threaded is not None:
-            self._threaded.close()
-        if self._store is not None:
-            self._store.close()
+        try:
+            if self._threaded is not None:
+                self._threaded.close()
+        finally:
+            if self._store is not None:
+                self._store.close()

@@ -22,6 +22,7 @@ from .record import NoteRecord, Site
 
 if TYPE_CHECKING:
     from ..site.templates import PageRenderer
+    from .work import PreparedTemplates
     from .workers import WorkerPool
 
 # The work itself (.work, and through it .note) is imported where it is first run: a
@@ -56,6 +57,8 @@ class Executor:
         self._bodies: dict[PurePosixPath, list[bytes]] = {}
         """The bodies of notes whose page this process writes."""
         self._own_renderer: PageRenderer | None = None
+        self._templates: PreparedTemplates | None = None
+        """The page templates, compiled while V8 typesets the notes built here."""
 
     @property
     def workers(self) -> int:
@@ -77,10 +80,12 @@ class Executor:
             return self._pool.build(notes, sizes)
         if prestart:
             self._engine.prestart()
-        from .work import build_all
+        from .work import PreparedTemplates, build_all
 
+        if self._templates is None:
+            self._templates = PreparedTemplates(self._config.templates_dir)
         records: list[NoteRecord | Diagnostic] = []
-        for built in build_all(notes, self._config, self._engine):
+        for built in build_all(notes, self._config, self._engine, self._templates):
             if isinstance(built, Diagnostic):
                 records.append(built)
             else:
@@ -125,7 +130,7 @@ class Executor:
         if self._own_renderer is None:
             from ..site.templates import PageRenderer
 
-            self._own_renderer = PageRenderer(site)
+            self._own_renderer = PageRenderer(site, self._templates.take() if self._templates else None)
         return self._own_renderer
 
     def cache_trouble(self) -> Diagnostic | None:
@@ -133,10 +138,13 @@ class Executor:
         return self._engine.trouble() or (self._pool.cache_trouble if self._pool is not None else None)
 
     def close(self) -> None:
-        """Stop the workers and let go of the engine and the cache."""
-        if self._pool is not None:
-            self._pool.close()
-        self._engine.close()
+        """Stop the workers and let go of the engine and the cache (each even if another
+        fails: a second Ctrl-C while the first waits for V8)."""
+        try:
+            if self._pool is not None:
+                self._pool.close()
+        finally:
+            self._engine.close()
 
     def _wants_pool(self, sizes: Sequence[int]) -> bool:
         return (

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..passes.references import Numbering
     from ..typeset.background import PendingResults
     from ..typeset.cache import Store
+    from ..typeset.formulas import TitleFormulas
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class StartedNote:
     numbering: Numbering
     diagnostics: list[Diagnostic]
     cited: Resolved
+    titles: TitleFormulas | None
+    """The formulas in the titles of the works it lists, on their way through the engine."""
     typesetting: PendingResults | None
     """The note's formulas on their way through the engine; None: it has none."""
     source_stat: Stat
@@ -97,7 +100,7 @@ def start_note(
     from ..passes.links import rewrite_links
     from ..passes.math import collect_math, text_math_warnings
     from ..typeset import mathjax
-    from ..typeset.formulas import start_math
+    from ..typeset.formulas import start_math, start_titles
 
     read = _read(note, config)
     if isinstance(read, Diagnostic):
@@ -120,12 +123,12 @@ def start_note(
         *references.resolve_text_references(parsed, numbering),
     ]
     cited = citations.resolve(parsed, config)
-    macros = _typeset_titles(parsed, cited, config, get_engine)
-    diagnostics += cited.diagnostics
+    macros = {**config.macros, **_note_macros(parsed)}
+    titles = start_titles(cited, get_engine, macros)
     typesetting = start_math(items, get_engine(), macros) if items else None
     return StartedNote(
-        note, parsed, md, headings, blocks, links, items, numbering, diagnostics, cited, typesetting,
-        source_stat, source_digest,
+        note, parsed, md, headings, blocks, links, items, numbering, diagnostics, cited, titles,
+        typesetting, source_stat, source_digest,
     )  # fmt: skip
 
 
@@ -136,14 +139,16 @@ def finish_note(
     highlighted code comes from and goes to the cache. `idle`: work for later that may be
     done now if V8 is not finished yet (see _wait_usefully)."""
     from ..markdown.highlight import CachedHighlighter
-    from ..passes import crossrefs
+    from ..passes import citations, crossrefs
     from ..passes.headings import note_title
     from ..site import navigation
-    from ..typeset.formulas import join_trailing_punctuation, place_math, reach_scroll_boxes
+    from ..typeset.formulas import join_trailing_punctuation, place_math, place_titles, reach_scroll_boxes
 
     note, parsed, diagnostics = started.note, started.parsed, started.diagnostics
     highlighter = CachedHighlighter(store)
     _wait_usefully(started, highlighter, idle)
+    citations.append_bibliography(parsed, started.cited, place_titles(started.cited, started.titles))
+    diagnostics += started.cited.diagnostics
     if started.typesetting is not None:
         diagnostics += place_math(parsed, started.items, started.typesetting.result())
         join_trailing_punctuation(parsed)
@@ -170,19 +175,6 @@ def finish_note(
         depends=started.cited.depends,
     )
     return BuiltNote(record, body)
-
-
-def _typeset_titles(
-    parsed: ParsedNote, cited: Resolved, config: Config, get_engine: Callable[[], MathEngine]
-) -> dict[str, str]:
-    """Typeset the formulas in the bibliography's titles (now: they are few) and list it;
-    the macros the note's formulas are typeset with."""
-    from ..passes import citations
-    from ..typeset.formulas import typeset_titles
-
-    macros = {**config.macros, **_note_macros(parsed)}
-    citations.append_bibliography(parsed, cited, typeset_titles(cited, get_engine, macros))
-    return macros
 
 
 def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:

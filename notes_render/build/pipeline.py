@@ -133,9 +133,11 @@ def build_site(
             output.finish(set(planned), keep=only is not None)
             _save_state(build, state_file)
         finally:  # workers stop and the cache's connection is let go even when a stage fails
-            build.executor.close()
-            if build.store is not None:
-                build.store.close()
+            try:
+                build.executor.close()
+            finally:
+                if build.store is not None:
+                    build.store.close()
     return _report(build, notes)
 
 

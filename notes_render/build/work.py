@@ -4,7 +4,6 @@ keep its body in the cache, and write a note's page or the home page.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -20,6 +19,8 @@ from .note import BuiltNote, StartedNote, build_note, finish_note, start_note
 from .record import NoteRecord
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..site.templates import PageRenderer
 
 
@@ -28,13 +29,39 @@ AHEAD = 1
 started is finished: V8 typesets one note while Python parses the next."""
 
 
+class PreparedTemplates:
+    """The page templates of one build, compiled while V8 typesets (at most once), until
+    the build's page renderer takes them."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self._templates_dir = templates_dir
+        self._environment: jinja2.Environment | None = None
+        self._tried = False
+
+    def prepare(self) -> None:
+        """Compile them now, if not tried yet."""
+        if not self._tried:
+            self._tried = True
+            from ..site import templates  # Jinja: imported now, as it is needed soon
+
+            self._environment = templates.prepared_environment(self._templates_dir)
+
+    def take(self) -> jinja2.Environment | None:
+        """The environment compiled, if it was; let go here."""
+        environment, self._environment = self._environment, None
+        return environment
+
+
 def build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> BuiltNote | Diagnostic:
     """Build one note and keep its body in the cache (see finish_and_keep)."""
     return finish_and_keep(start_note(note, config, get_engine), config, get_engine)
 
 
 def build_all(
-    notes: Iterable[NoteSource], config: Config, get_engine: LazyEngine
+    notes: Iterable[NoteSource],
+    config: Config,
+    get_engine: LazyEngine,
+    templates: PreparedTemplates | None = None,
 ) -> Iterator[BuiltNote | Diagnostic]:
     """Build notes in order, each started AHEAD notes before it is finished, so that V8
     typesets one note's formulas while the next is parsed."""
@@ -42,19 +69,23 @@ def build_all(
     for note in notes:
         started.append(start_note(note, config, get_engine))
         if len(started) > AHEAD:
-            yield finish_and_keep(started.popleft(), config, get_engine)
+            yield finish_and_keep(started.popleft(), config, get_engine, templates)
     while started:
-        yield finish_and_keep(started.popleft(), config, get_engine)
+        yield finish_and_keep(started.popleft(), config, get_engine, templates)
 
 
 def finish_and_keep(
-    started: StartedNote | Diagnostic, config: Config, get_engine: LazyEngine
+    started: StartedNote | Diagnostic,
+    config: Config,
+    get_engine: LazyEngine,
+    templates: PreparedTemplates | None = None,
 ) -> BuiltNote | Diagnostic:
     """Finish a started note and keep its body in the cache, where it was built (so in
-    parallel); its formulas, code and body go to the cache in one transaction."""
+    parallel); its formulas, code and body go to the cache in one transaction. While V8 is
+    still at work on it, `templates` are compiled."""
     if isinstance(started, Diagnostic):
         return started
-    idle = [functools.partial(_prepare_templates, config.templates_dir)]
+    idle = [templates.prepare] if templates is not None else []
     if config.cache_dir is None:
         return finish_note(started, idle=idle)
     store = get_engine.store()
@@ -64,12 +95,6 @@ def finish_and_keep(
         built.record.body_key = body_key(whole)
         store.put_many(BODIES, [(built.record.body_key, whole)])
     return built
-
-
-def _prepare_templates(templates_dir: Path) -> None:
-    from ..site import templates  # Jinja: imported now, as it is needed soon
-
-    templates.prepare(templates_dir)
 
 
 def write_page(config: Config, renderer: PageRenderer, record: NoteRecord, body: list[bytes]) -> Stat | None:

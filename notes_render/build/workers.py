@@ -17,6 +17,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,18 +27,19 @@ from typing import TYPE_CHECKING
 from ..config import Config
 from ..errors import BuildError, Diagnostic
 from ..sources import NoteSource, Stat
+from ..typeset.background import ENGINE_THREAD
 from .engine import EngineFactory, LazyEngine
 from .note import StartedNote, start_note
 from .record import NoteRecord, Site
-from .work import AHEAD, HeldBodies, finish_and_keep, write_home, write_page
+from .work import AHEAD, HeldBodies, PreparedTemplates, finish_and_keep, write_home, write_page
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
-IN_FLIGHT = AHEAD + 2
-"""Notes sent ahead to each worker, so it never waits for the next one: one being finished,
-AHEAD started behind it, and one more on its way."""
+IN_FLIGHT = 2
+"""Notes sent ahead to each worker beyond those it starts before finishing one (its
+`ahead`), so it never waits for the next one: one being built, one more on its way."""
 
 STOP_WAIT_S = 1.0
 """How long a stopping worker may take to finish what it does before it is killed."""
@@ -109,7 +111,9 @@ def start_method(platform: str = sys.platform) -> str:
     Windows has none, and on macOS the system's own libraries may break a forked child
     (Python itself starts workers by "spawn" there)."""
     forks = platform not in ("win32", "cygwin", "darwin")
-    return "fork" if forks and "py_mini_racer" not in sys.modules else "spawn"
+    # An engine thread may be loading V8 without having imported it yet (typeset/background.py).
+    engine_thread = any(t.name.startswith(ENGINE_THREAD) for t in threading.enumerate())
+    return "fork" if forks and not engine_thread and "py_mini_racer" not in sys.modules else "spawn"
 
 
 class WorkerPool:
@@ -132,8 +136,8 @@ class WorkerPool:
         # Two threads a worker (Python, V8) pay only where each has a core: on two cores, two
         # workers that each finish a note before starting the next were 5 % faster than two
         # that overlap them (corpus200), which only add thread switches to busy cores.
-        ahead = AHEAD if 2 * jobs <= (os.cpu_count() or 1) else 0
-        setup = WorkerSetup(config, dist, engine_factory, os.getpid(), prestart, ahead)
+        self._ahead = AHEAD if 2 * jobs <= (os.cpu_count() or 1) else 0
+        setup = WorkerSetup(config, dist, engine_factory, os.getpid(), prestart, self._ahead)
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
@@ -166,7 +170,7 @@ class WorkerPool:
                 self._connections[worker].send(BuildNote(index, notes[index]))
 
         for worker in range(len(self._connections)):
-            for _ in range(IN_FLIGHT):
+            for _ in range(IN_FLIGHT + self._ahead):
                 send_next(worker)
         while len(built) < len(notes):
             for worker, reply in self._replies(range(len(self._connections))):
@@ -265,13 +269,14 @@ def _serve(connection: Connection, setup: WorkerSetup) -> None:
     if setup.prestart:
         engine.prestart()
     kept = HeldBodies(engine.store() if config.cache_dir is not None else None)
+    templates = PreparedTemplates(config.templates_dir)
     started: deque[tuple[int, StartedNote | Diagnostic]] = deque()
     try:
         while True:
             try:
                 if started and (len(started) > setup.ahead or not _ready(connection)):
                     index, note = started.popleft()
-                    connection.send(_finished(index, note, config, engine, kept))
+                    connection.send(_finished(index, note, config, engine, kept, templates))
                     continue
                 message = _receive(connection, parent)
                 if message is None or isinstance(message, Stop):
@@ -279,7 +284,7 @@ def _serve(connection: Connection, setup: WorkerSetup) -> None:
                 if isinstance(message, BuildNote):
                     started.append((message.index, start_note(message.note, config, engine)))
                 else:
-                    connection.send(_write_pages(message, config, engine, kept))
+                    connection.send(_write_pages(message, config, engine, kept, templates))
             except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
                 with contextlib.suppress(OSError):
                     connection.send(Failed(_sendable(exc)))
@@ -312,21 +317,28 @@ def _receive(connection: Connection, parent: int) -> Request | None:
 
 
 def _finished(
-    index: int, started: StartedNote | Diagnostic, config: Config, engine: LazyEngine, kept: HeldBodies
+    index: int,
+    started: StartedNote | Diagnostic,
+    config: Config,
+    engine: LazyEngine,
+    kept: HeldBodies,
+    templates: PreparedTemplates,
 ) -> NoteBuilt:
     """The reply for a started note, finished now; its body is kept for writing its page."""
-    built = finish_and_keep(started, config, engine)
+    built = finish_and_keep(started, config, engine, templates)
     if isinstance(built, Diagnostic):
         return NoteBuilt(index, built, engine.trouble())
     kept.keep(built)
     return NoteBuilt(index, built.record, engine.trouble())
 
 
-def _write_pages(message: WritePages, config: Config, engine: LazyEngine, kept: HeldBodies) -> PagesWritten:
+def _write_pages(
+    message: WritePages, config: Config, engine: LazyEngine, kept: HeldBodies, templates: PreparedTemplates
+) -> PagesWritten:
     """Write the pages asked for, of notes this worker built."""
     from ..site.templates import PageRenderer
 
-    renderer = PageRenderer(message.site)
+    renderer = PageRenderer(message.site, templates.take())
     stats = {}
     for rel in message.notes:
         done = kept.take(rel, config, engine)

@@ -42,23 +42,17 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
-_PREPARED: dict[Path, jinja2.Environment] = {}
-"""Environments whose page templates are compiled already, for the next PageRenderer."""
-
-
-def prepare(templates_dir: Path) -> None:
-    """Make the environment of templates_dir and compile its page templates now, for the
-    next PageRenderer of this process (a build does it while V8 typesets, see
-    build/note.py). A problem with them is left for rendering to report."""
-    if templates_dir in _PREPARED:
-        return
+def prepared_environment(templates_dir: Path) -> jinja2.Environment | None:
+    """The environment of templates_dir with its page templates compiled now, for a
+    PageRenderer to come (a build makes it while V8 typesets, see build/work.py); None if
+    they have a problem, which rendering then reports."""
     try:
         environment = make_environment(templates_dir)
         for name in ("note.html", "index.html"):
             environment.get_template(name)
     except (ConfigError, jinja2.TemplateError, OSError):
-        return
-    _PREPARED[templates_dir] = environment
+        return None
+    return environment
 
 
 def render_page(environment: jinja2.Environment, name: str, context: dict[str, Any]) -> bytes:
@@ -133,12 +127,11 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
 class PageRenderer:
     """Renders the pages of one site; the environment and navigation are made once."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, environment: jinja2.Environment | None = None) -> None:
+        """`environment`: one made for site.templates_dir earlier in this build (its files'
+        modification times are checked again on use), else one is made now."""
         self._site = site
-        # Jinja checks each template's modification time on use (auto_reload), so one
-        # prepared earlier still renders the templates as they are now.
-        prepared = _PREPARED.pop(site.templates_dir, None)
-        self._environment = prepared or make_environment(site.templates_dir)
+        self._environment = environment or make_environment(site.templates_dir)
         self._splice_body = only_prints(self._environment, "content", "note.html")
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}

@@ -53,6 +53,10 @@ def start_batch(
     return Done(engine.render_batch(requests, macros))
 
 
+ENGINE_THREAD = "notes-render-engine"
+"""The name (prefix) of the thread an engine runs on."""
+
+
 @runtime_checkable
 class BatchStarter(Protocol):
     """An engine that starts a batch and lets the caller go on (the cache's, over a ThreadedEngine)."""
@@ -71,7 +75,7 @@ class ThreadedEngine:
         from concurrent.futures import ThreadPoolExecutor  # only a build that typesets needs it
 
         self.version = version
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notes-render-engine")
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=ENGINE_THREAD)
         self._engine: Future[MathEngine] = self._thread.submit(make_engine)  # starts now
 
     def start_batch(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from markdown_it.token import Token
 
@@ -80,19 +80,31 @@ def apply_result(note: ParsedNote, item: MathItem, result: MathResult) -> list[D
     return diagnostics
 
 
-def typeset_titles(
+TitleFormulas = tuple[list[tuple[Any, str]], PendingResults]
+"""The formulas of a listing's titles, (entry, TeX) each, and their batch on its way."""
+
+
+def start_titles(
     resolved: Resolved, get_engine: Callable[[], MathEngine], macros: Mapping[str, str]
-) -> dict[tuple[str, str], str]:
-    """The formulas in the titles of the works a note lists, typeset in one batch: HTML by
-    (entry key, TeX); an invalid one is reported at its place in the .bib file."""
+) -> TitleFormulas | None:
+    """Start typesetting the formulas in the titles of the works a note lists, in one batch
+    (in the background, with the note's own); None when there are none."""
     listing = resolved.listing
     formulas = listing.title_formulas() if listing is not None else []
-    if listing is None or not formulas:
+    if not formulas:
+        return None
+    return formulas, start_batch(get_engine(), [MathRequest(tex, False) for _, tex in formulas], macros)
+
+
+def place_titles(resolved: Resolved, started: TitleFormulas | None) -> dict[tuple[str, str], str]:
+    """The titles' formulas typeset: HTML by (entry key, TeX); an invalid one is reported at
+    its place in the .bib file."""
+    if started is None or resolved.listing is None:
         return {}
-    results = get_engine().render_batch([MathRequest(tex, False) for _, tex in formulas], macros)
+    formulas, pending = started
     typeset: dict[tuple[str, str], str] = {}
-    bibliography = listing.bibliography
-    for (entry, tex), result in zip(formulas, results, strict=True):
+    bibliography = resolved.listing.bibliography
+    for (entry, tex), result in zip(formulas, pending.result(), strict=True):
         if result.html is not None:
             typeset[(entry.key, tex)] = result.html.decode("utf-8")  # a title's few formulas
             continue
