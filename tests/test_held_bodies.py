@@ -11,7 +11,7 @@ import pytest
 
 from notes_render.build.engine import LazyEngine, default_engine
 from notes_render.build.note import BuiltNote
-from notes_render.build.work import HeldBodies, build_and_keep
+from notes_render.build.work import HeldBodies, build_all
 from notes_render.config import Config, make_config
 from notes_render.errors import BuildError
 from notes_render.sources import discover_notes
@@ -32,7 +32,7 @@ def _built(tmp_path: Path) -> tuple[Config, LazyEngine, list[BuiltNote]]:
         (src / name).write_text(text, encoding="utf-8")
     config = make_config(src=src, out=tmp_path / "site", cache_dir=tmp_path / "cache")
     engine = LazyEngine(config, find_katex(None), default_engine)
-    built = [build_and_keep(note, config, engine) for note in discover_notes(src)]
+    built = list(build_all(discover_notes(src), config, engine))
     assert all(isinstance(b, BuiltNote) for b in built)
     return config, engine, [b for b in built if isinstance(b, BuiltNote)]
 

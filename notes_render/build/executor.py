@@ -118,7 +118,7 @@ class Executor:
             stats[record.source.rel] = write_page(self._config, self._renderer(site), record, body)
         if home and not there:
             write_home(self._config, self._renderer(site))
-        if not writing:
+        if not there:
             meanwhile()
         if writing:
             assert self._pool is not None

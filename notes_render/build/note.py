@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -156,9 +156,8 @@ def finish_note(
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(started.headings, started.md, parsed.env)
-    body = _render_body(
-        started.md, parsed, highlighter, started.blocks
-    )  # last: it takes the formulas' HTML out
+    # Last: rendering the body takes the formulas' HTML out of their tokens.
+    body = _render_body(started.md, parsed, highlighter, started.blocks)
     date = parsed.front_matter.get("date")
     record = NoteRecord(
         source=note,
@@ -224,14 +223,22 @@ def _wait_usefully(
     """While V8 still typesets the note's formulas, do what the build needs next: colour
     the note's code (finding and compiling a lexer is tens of milliseconds) and whatever
     the caller adds (the templates). Stops at the first task after V8 is done."""
+    from markdown_it.utils import OptionsDict, OptionsType
+
     pending = started.typesetting
     if pending is None:
         return
-    fences = [t for t in started.parsed.tokens if t.type == "fence" and t.info]
-    colour: list[Callable[[], None]] = [
-        functools.partial(highlighter.prepare, t.content, t.info) for t in fences
-    ]
-    tasks = itertools.chain(idle, colour)
+    md, tokens, env = started.md, started.parsed.tokens, started.parsed.env
+    # markdown-it's own fence rule, so the code reaches the highlighter split into language
+    # and attributes exactly as the body's rendering will give it.
+    fence = cast("RendererHTML", md.renderer).rules["fence"]
+    options = OptionsDict(cast("OptionsType", {**md.options, "highlight": highlighter.prepare}))
+    colour: Iterator[Callable[[], object]] = (
+        functools.partial(fence, tokens, index, options, env)
+        for index, token in enumerate(tokens)
+        if token.type == "fence" and token.info
+    )
+    tasks: Iterator[Callable[[], object]] = itertools.chain(idle, colour)
     for task in tasks:
         if pending.done():
             return

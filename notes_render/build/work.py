@@ -52,11 +52,6 @@ class PreparedTemplates:
         return environment
 
 
-def build_and_keep(note: NoteSource, config: Config, get_engine: LazyEngine) -> BuiltNote | Diagnostic:
-    """Build one note and keep its body in the cache (see finish_and_keep)."""
-    return finish_and_keep(start_note(note, config, get_engine), config, get_engine)
-
-
 def build_all(
     notes: Iterable[NoteSource],
     config: Config,
@@ -126,7 +121,7 @@ class HeldBodies:
         self._bytes = 0
 
     def keep(self, built: BuiltNote) -> None:
-        """Hold a note just built (build_and_keep has put its body in the cache, if any)."""
+        """Hold a note just built (finish_and_keep has put its body in the cache, if any)."""
         size = sum(map(len, built.body))
         in_cache = self._store is not None and self._store.trouble is None and bool(built.record.body_key)
         if in_cache and self._bytes + size > self._limit:

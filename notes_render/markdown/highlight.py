@@ -83,13 +83,12 @@ class CachedHighlighter:
         prepared = self._prepared.pop((code, language, attrs), None)
         return prepared if prepared is not None else self._colour(code, language, attrs)
 
-    def prepare(self, code: str, info: str) -> None:
-        """Colour a fence of this info string now, for the renderer's call to come."""
-        from markdown_it.common.utils import unescapeAll
-
-        language, _, attrs = unescapeAll(info).strip().partition(" ")
-        if language:  # a guess at markdown-it's split: a wrong one only costs its time
-            self._prepared[(code, language, attrs.strip())] = self._colour(code, language, attrs.strip())
+    def prepare(self, code: str, language: str, attrs: str) -> str:
+        """Colour a block now, for the renderer's call to come with the same arguments; as
+        markdown-it's `highlight` option (see build/note.py), it answers "" (escape it)."""
+        if language:
+            self._prepared[(code, language, attrs)] = self._colour(code, language, attrs)
+        return ""
 
     def _colour(self, code: str, language: str, attrs: str) -> str:
         if self._store is None:

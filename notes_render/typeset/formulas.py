@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from markdown_it.token import Token
 
@@ -27,12 +27,8 @@ from .mathlayout import fit_display, hold_last_piece, hold_piece_at, may_scroll
 from .messages import explain
 from .texdefs import warning_offsets
 
-
-def typeset_math(
-    note: ParsedNote, items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]
-) -> list[Diagnostic]:
-    """Typeset every formula of a note in one batch; return one diagnostic per problem."""
-    return place_math(note, items, start_math(items, engine, macros).result())
+if TYPE_CHECKING:
+    from ..passes.bibtex import Entry  # loaded only by a note that cites
 
 
 def start_math(items: list[MathItem], engine: MathEngine, macros: Mapping[str, str]) -> PendingResults:
@@ -80,7 +76,7 @@ def apply_result(note: ParsedNote, item: MathItem, result: MathResult) -> list[D
     return diagnostics
 
 
-TitleFormulas = tuple[list[tuple[Any, str]], PendingResults]
+TitleFormulas = tuple[list[tuple["Entry", str]], PendingResults]
 """The formulas of a listing's titles, (entry, TeX) each, and their batch on its way."""
 
 
