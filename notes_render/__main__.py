@@ -1,5 +1,5 @@
 """`python -m notes_render`."""
 
-from .cli import main
+from .cli import run
 
-raise SystemExit(main())
+run()

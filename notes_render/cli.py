@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import options
 from .errors import ConfigError, Diagnostic, NotesRenderError, file_error
@@ -40,6 +44,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def run() -> NoReturn:
+    """The command line as a program (build.py, `python -m notes_render`, the
+    `notes-render` script): main(), then the process ends.
+
+    Ending it takes its exit handlers (what they save, coverage's data included) and its
+    streams, flushed, and leaves out what a returning interpreter does next: taking apart
+    every module and object it holds one by one, ~35 ms after a build that loaded
+    markdown-it, Jinja, Pygments and V8, a tenth of a small site's cold build. Only when no
+    other thread is left, which a returning interpreter would wait for."""
+    code = main()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+            stream.flush()
+    os._exit(code)
 
 
 def _build(args: argparse.Namespace) -> int:

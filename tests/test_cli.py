@@ -157,3 +157,54 @@ def test_a_build_whose_notes_cite_nothing_loads_no_bibtex_reader(tmp_path: Path)
         )
         loaded[name] = done.stdout.splitlines()[-1]
     assert loaded == {"plain": "[]", "citing": str(heavy)}
+
+
+def _run_probe(tmp_path: Path, before_run: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command line as build.py does (cli.run), after `before_run`, building a small
+    site into tmp_path/out with the given options."""
+    argv = ["build.py", "--src", str(FIXTURES / "site-basic"), "--out", str(tmp_path / "out"), *args]
+    probe = f"import sys\n{before_run}\nsys.argv = {argv!r}\nfrom notes_render.cli import run\nrun()\n"
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    return subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, env=buffered, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_program_ends_with_its_exit_handlers_run_and_its_output_whole(tmp_path: Path) -> None:
+    handler = tmp_path / "handler-ran"
+    done = _run_probe(
+        tmp_path,
+        f"import atexit, pathlib\natexit.register(pathlib.Path({str(handler)!r}).write_text, 'yes')\n"
+        "print('written before the build')",
+        "--no-cache",
+    )
+    assert done.returncode == 0, done.stderr
+    assert handler.read_text() == "yes"  # coverage saves a process's data this way
+    # stdout is a pipe, so block-buffered: the line is there only if it was flushed at the end.
+    assert done.stdout == "written before the build\n"
+    assert done.stderr.startswith("built ") and done.stderr.endswith("pages rendered)\n")
+
+
+def test_the_program_exit_code_is_the_builds(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.md").write_text("# Bad\n\n$\\undefinedmacro$\n", encoding="utf-8")
+    argv = ["build.py", "--src", str(src), "--out", str(tmp_path / "out"), "--strict", "--no-cache"]
+    probe = f"import sys\nsys.argv = {argv!r}\nfrom notes_render.cli import run\nrun()\n"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "bad.md:3:2: Undefined control sequence" in done.stderr
+
+
+def test_the_program_waits_for_a_thread_still_working(tmp_path: Path) -> None:
+    """A thread that is not a daemon still runs when the build is done: the process ends
+    the way Python ends one, after it."""
+    mark = tmp_path / "thread-done"
+    thread = (
+        "import threading, time, pathlib\n"
+        f"finish = lambda: (time.sleep(0.5), pathlib.Path({str(mark)!r}).write_text('done'))\n"
+        "threading.Thread(target=finish).start()"
+    )
+    done = _run_probe(tmp_path, thread, "--no-cache", "-q")
+    assert done.returncode == 0, done.stderr
+    assert mark.read_text() == "done"
