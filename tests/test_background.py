@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,6 +101,25 @@ def test_a_cold_build_starts_v8_before_parsing_and_a_rebuild_only_when_it_must(
     build_site(config, factory)
     assert waited == [False]  # a note the cache knows: no engine before its formulas ask
     assert not made.is_set()  # nor after: they were all cached
+
+
+def test_prestarting_the_default_engine_imports_mini_racer_on_the_calling_thread(tmp_path: Path) -> None:
+    """Before the engine's thread starts V8 (while this one goes on to import markdown-it)."""
+    probe = (
+        "import sys\nfrom pathlib import Path\n"
+        "from notes_render.build.engine import LazyEngine, default_engine\n"
+        "from notes_render.config import Config\nfrom notes_render.typeset.katex import find_katex\n"
+        f"config = Config(src=Path({str(tmp_path)!r}), out=Path({str(tmp_path / 'out')!r}))\n"
+        "engine = LazyEngine(config, find_katex(None), default_engine)\n"
+        "before = 'py_mini_racer' in sys.modules\n"
+        "engine.prestart()\n"
+        "print(before, 'py_mini_racer' in sys.modules)\n"
+        "engine.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]
 
 
 def test_workers_that_overlap_v8_and_python_build_the_same_site(

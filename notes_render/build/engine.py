@@ -58,6 +58,11 @@ class LazyEngine:
 
     def prestart(self) -> None:
         """Start the real engine now, in the background, for a build that will need it."""
+        if self._factory is default_engine and self._threaded is None:
+            # mini-racer's import (asyncio with it: ~35 ms of Python) is done on this thread
+            # first: on the engine's, it shared the GIL with markdown-it's import here, and
+            # V8's start, which lets go of the GIL, waited behind it (2-note cold build -7 %).
+            import py_mini_racer  # noqa: F401
         self._real()
 
     def _real(self) -> ThreadedEngine:
