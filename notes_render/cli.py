@@ -54,9 +54,11 @@ def run() -> NoReturn:
     streams, flushed, and leaves out what a returning interpreter does next: taking apart
     every module and object it holds one by one, ~35 ms after a build that loaded
     markdown-it, Jinja, Pygments and V8, a tenth of a small site's cold build. Only when no
-    other thread is left, which a returning interpreter would wait for."""
+    other thread is left, which a returning interpreter would wait for, and no profiler or
+    tracer watches (`python -m cProfile build.py` writes its figures once the script returns)."""
     code = main()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if any(t.is_alive() for t in others) or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

@@ -208,3 +208,12 @@ def test_the_program_waits_for_a_thread_still_working(tmp_path: Path) -> None:
     done = _run_probe(tmp_path, thread, "--no-cache", "-q")
     assert done.returncode == 0, done.stderr
     assert mark.read_text() == "done"
+
+
+def test_the_program_profiled_lets_the_profiler_write_its_figures(tmp_path: Path) -> None:
+    figures = tmp_path / "build.prof"
+    argv = ["--src", str(FIXTURES / "site-basic"), "--out", str(tmp_path / "out"), "--no-cache", "-q"]
+    command = [sys.executable, "-m", "cProfile", "-o", str(figures), "build.py", *argv]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert figures.stat().st_size > 0
