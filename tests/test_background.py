@@ -167,6 +167,15 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     monkeypatch.setattr(highlight, "highlight_code", colour)
     monkeypatch.setattr(templates, "prepared_environment", compile_templates)
     engines: list[GatedEngine] = []
+    # How the templates use the body is read once, also while the formula waits.
+    while_waiting: list[bool] = []
+    only_prints = templates.only_prints
+
+    def read_use(*args: object) -> bool:
+        while_waiting.append(not (engines and engines[0].opened))
+        return only_prints(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(templates, "only_prints", read_use)
 
     def factory(dist: Path, config: Config) -> GatedEngine:
         engines.append(GatedEngine(dist, config, "a^2", ready))
@@ -176,6 +185,7 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     assert engines[0].opened == [True]  # both were done while the formula waited
     assert coloured == ["x = 1\n", "y = 2\n"]  # once each: the renderer took the colouring made ahead
     assert len(prepared) == 1  # once, for the page renderer
+    assert while_waiting == [True]
     page = (tmp_path / "out" / "a.html").read_text(encoding="utf-8")
     assert '<pre class="highlight"><code class="language-python"><span class="n">x</span>' in page
 

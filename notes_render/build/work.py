@@ -19,9 +19,7 @@ from .note import BuiltNote, StartedNote, build_note, finish_note, start_note
 from .record import NoteRecord
 
 if TYPE_CHECKING:
-    import jinja2
-
-    from ..site.templates import PageRenderer
+    from ..site.templates import CompiledTemplates, PageRenderer
 
 
 AHEAD = 1
@@ -35,7 +33,7 @@ class PreparedTemplates:
 
     def __init__(self, templates_dir: Path) -> None:
         self._templates_dir = templates_dir
-        self._environment: jinja2.Environment | None = None
+        self._compiled: CompiledTemplates | None = None
         self._tried = False
 
     def prepare(self) -> None:
@@ -44,12 +42,12 @@ class PreparedTemplates:
             self._tried = True
             from ..site import templates  # Jinja: imported now, as it is needed soon
 
-            self._environment = templates.prepared_environment(self._templates_dir)
+            self._compiled = templates.prepared_environment(self._templates_dir)
 
-    def take(self) -> jinja2.Environment | None:
-        """The environment compiled, if it was; let go here."""
-        environment, self._environment = self._environment, None
-        return environment
+    def take(self) -> CompiledTemplates | None:
+        """The templates compiled, if they were; let go here."""
+        compiled, self._compiled = self._compiled, None
+        return compiled
 
 
 def build_all(

@@ -8,6 +8,7 @@ worker processes that built notes can render those notes' pages themselves.
 from __future__ import annotations
 
 import traceback
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -42,17 +43,31 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     )
 
 
-def prepared_environment(templates_dir: Path) -> jinja2.Environment | None:
-    """The environment of templates_dir with its page templates compiled now, for a
-    PageRenderer to come (a build makes it while V8 typesets, see build/work.py); None if
-    they have a problem, which rendering then reports."""
+@dataclass(frozen=True, slots=True)
+class CompiledTemplates:
+    """A build's page templates compiled, and what their use of `content` allows."""
+
+    environment: jinja2.Environment
+    splice_body: bool
+    """The templates only print a note's body (see only_prints)."""
+
+
+def compile_templates(templates_dir: Path) -> CompiledTemplates:
+    """The environment of templates_dir with its page templates compiled, read for how they
+    use the body (raises what make_environment and Jinja raise)."""
+    environment = make_environment(templates_dir)
+    for name in ("note.html", "index.html"):
+        environment.get_template(name)
+    return CompiledTemplates(environment, only_prints(environment, "content", "note.html"))
+
+
+def prepared_environment(templates_dir: Path) -> CompiledTemplates | None:
+    """compile_templates now, for a PageRenderer to come (a build does it while V8
+    typesets, see build/work.py); None if they have a problem, which rendering then reports."""
     try:
-        environment = make_environment(templates_dir)
-        for name in ("note.html", "index.html"):
-            environment.get_template(name)
+        return compile_templates(templates_dir)
     except (ConfigError, jinja2.TemplateError, OSError):
         return None
-    return environment
 
 
 def render_page(environment: jinja2.Environment, name: str, context: dict[str, Any]) -> bytes:
@@ -127,12 +142,15 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
 class PageRenderer:
     """Renders the pages of one site; the environment and navigation are made once."""
 
-    def __init__(self, site: Site, environment: jinja2.Environment | None = None) -> None:
-        """`environment`: one made for site.templates_dir earlier in this build (its files'
-        modification times are checked again on use), else one is made now."""
+    def __init__(self, site: Site, compiled: CompiledTemplates | None = None) -> None:
+        """`compiled`: the templates of site.templates_dir compiled earlier in this build (their
+        files' modification times are checked again on use), else they are compiled now."""
         self._site = site
-        self._environment = environment or make_environment(site.templates_dir)
-        self._splice_body = only_prints(self._environment, "content", "note.html")
+        if compiled is None:
+            self._environment = make_environment(site.templates_dir)
+            self._splice_body = only_prints(self._environment, "content", "note.html")
+        else:
+            self._environment, self._splice_body = compiled.environment, compiled.splice_body
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
         self._labels = {n.output: (n.title, dict(n.labels)) for n in site.notes}
