@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..passes.math import MathItem
     from ..passes.references import Numbering
     from ..typeset.background import PendingResults
+    from ..typeset.bodies import Recipe
     from ..typeset.cache import Store
     from ..typeset.formulas import TitleFormulas
 
@@ -53,6 +54,8 @@ class BuiltNote:
     U+00FF (KaTeX's zero-width spaces) takes two bytes a character, four past U+FFFF, which
     for a big note is gigabytes. Pieces, never joined on the way to the page (see
     _render_utf8)."""
+    recipe: Recipe | None = None
+    """The body as the cache keeps it (made when there is a cache, see typeset/bodies.py)."""
 
 
 @dataclass(slots=True)
@@ -149,15 +152,18 @@ def finish_note(
     _wait_usefully(started, highlighter, idle)
     citations.append_bibliography(parsed, started.cited, place_titles(started.cited, started.titles))
     diagnostics += started.cited.diagnostics
+    recipe = _recipe(started) if store is not None else None
     if started.typesetting is not None:
         diagnostics += place_math(parsed, started.items, started.typesetting.result())
-        join_trailing_punctuation(parsed)
+        for original, held, piece in join_trailing_punctuation(parsed):
+            if recipe is not None:
+                recipe.know_held(original, held, piece)
         reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
     toc = navigation.table_of_contents(started.headings, started.md, parsed.env)
     # Last: rendering the body takes the formulas' HTML out of their tokens.
-    body = _render_body(started.md, parsed, highlighter, started.blocks)
+    body = _render_body(started.md, parsed, highlighter, started.blocks, recipe)
     date = parsed.front_matter.get("date")
     record = NoteRecord(
         source=note,
@@ -173,7 +179,22 @@ def finish_note(
         source_digest=started.source_digest,
         depends=started.cited.depends,
     )
-    return BuiltNote(record, body)
+    return BuiltNote(record, body, recipe)
+
+
+def _recipe(started: StartedNote) -> Recipe:
+    """The recipe of the note's body to come: which of its formulas' HTML the cache holds."""
+    from ..typeset.bodies import Recipe
+    from ..typeset.cached import stored_keys
+
+    recipe = Recipe()
+    pending = started.typesetting
+    keys = stored_keys(pending) if pending is not None else None
+    if pending is not None and keys is not None:
+        for result, key in zip(pending.result(), keys, strict=True):
+            if key is not None and result.html is not None:
+                recipe.know(result.html, key)
+    return recipe
 
 
 def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:
@@ -198,9 +219,14 @@ def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Di
 
 
 def _render_body(
-    md: MarkdownIt, parsed: ParsedNote, highlighter: CachedHighlighter, blocks: CrossRefs
+    md: MarkdownIt,
+    parsed: ParsedNote,
+    highlighter: CachedHighlighter,
+    blocks: CrossRefs,
+    recipe: Recipe | None,
 ) -> list[bytes]:
-    """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it refers to."""
+    """The note's HTML as UTF-8 in pieces, followed by the hidden previews of what it
+    refers to; each piece goes to the recipe too, if there is one."""
     from markdown_it.utils import OptionsDict, OptionsType
 
     from ..markdown.mathsyntax import CONSUME_HTML
@@ -210,9 +236,11 @@ def _render_body(
     # First: rendering the body takes each formula's HTML out of its token.
     previews = render_previews(md, parsed.tokens, options, parsed.env, blocks.previews).encode("utf-8")
     parsed.env[CONSUME_HTML] = True
-    body = _render_utf8(md, parsed.tokens, options, parsed.env)
+    body = _render_utf8(md, parsed.tokens, options, parsed.env, recipe)
     if previews:
         body.append(previews)
+        if recipe is not None:
+            recipe.add(previews)
     highlighter.save()
     return body
 
@@ -250,7 +278,11 @@ BODY_PIECE = 1 << 16
 
 
 def _render_utf8(
-    md: MarkdownIt, tokens: list[Token], options: OptionsDict, env: dict[str, Any]
+    md: MarkdownIt,
+    tokens: list[Token],
+    options: OptionsDict,
+    env: dict[str, Any],
+    recipe: Recipe | None = None,
 ) -> list[bytes]:
     """What md.renderer.render gives, as UTF-8 in pieces of about BODY_PIECE bytes, each
     block encoded as it is rendered: the body never exists as one string (see BuiltNote.body),
@@ -268,6 +300,9 @@ def _render_utf8(
     size = 0
     for index in range(len(tokens)):  # markdown-it's RendererHTML.render, piece by piece
         html = render_utf8(tokens, index, options, env)
+        if recipe is not None:
+            for part in html:
+                recipe.add(part)
         piece += html
         size += sum(map(len, html))
         if size >= BODY_PIECE:

@@ -20,7 +20,8 @@ from ..config import Config
 from ..errors import ConfigError, Diagnostic
 from ..site import writer
 from ..sources import HOME, NoteSource, discover_notes
-from ..typeset.cache import BODIES, Store, cache_warning
+from ..typeset.bodies import load_bodies
+from ..typeset.cache import Store, cache_warning
 from ..typeset.katex import find_katex, katex_version
 from . import assets, state
 from .engine import EngineFactory, default_engine
@@ -216,7 +217,7 @@ def _pages_to_render(build: _Build, notes: list[NoteSource]) -> list[PurePosixPa
     pages = plan_pages(build.previous, build.now, notes_now, build.report.built, out, Disk(), home=build.home)
     wanted = [build.current.notes[rel] for rel in pages.render]
     keys = [record.body_key for record in wanted]
-    found = build.store.get_many(BODIES, keys) if build.store is not None and keys else {}
+    found = load_bodies(build.store, keys) if build.store is not None and keys else {}
     rendered: list[PurePosixPath] = []
     missing: dict[PurePosixPath, str] = {}
     for record in wanted:

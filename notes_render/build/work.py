@@ -13,6 +13,7 @@ from ..config import Config
 from ..errors import BuildError, Diagnostic
 from ..site import writer
 from ..sources import HOME, NoteSource, Stat, file_stat
+from ..typeset.bodies import load_bodies
 from ..typeset.cache import BODIES, Store, body_key
 from .engine import LazyEngine
 from .note import BuiltNote, StartedNote, build_note, finish_note, start_note
@@ -84,10 +85,11 @@ def finish_and_keep(
     store = get_engine.store()
     with store.batch():
         built = finish_note(started, store, idle)
-        whole = b"".join(built.body)  # the cache keeps it as one value
-        built.record.body_key = body_key(whole)
-        store.put_many(BODIES, [(built.record.body_key, whole)])
-    return built
+        assert built.recipe is not None  # made with a store
+        kept = built.recipe.encode()  # without the formulas the cache holds (typeset/bodies.py)
+        built.record.body_key = body_key(kept)
+        store.put_many(BODIES, [(built.record.body_key, kept)])
+    return BuiltNote(built.record, built.body)  # the recipe let go, and the formulas it held
 
 
 def write_page(config: Config, renderer: PageRenderer, record: NoteRecord, body: list[bytes]) -> Stat | None:
@@ -135,7 +137,7 @@ class HeldBodies:
         if body is not None:
             self._bytes -= sum(map(len, body))
             return BuiltNote(record, body)
-        found = self._store.get_many(BODIES, [record.body_key]) if self._store is not None else {}
+        found = load_bodies(self._store, [record.body_key]) if self._store is not None else {}
         if record.body_key in found:
             return BuiltNote(record, [found[record.body_key]])
         again = build_note(record.source, config, get_engine)

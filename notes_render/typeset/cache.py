@@ -3,8 +3,8 @@
 `Store` holds them, and cached.py's `CachedEngine` answers from it. Entries live in one
 SQLite file (WAL mode, so two builds may read and write at once), each with a checksum: an
 entry that does not match is ignored and typeset again, never served. Rendered note bodies
-are kept there too (see build/), so a template change re-renders pages without typesetting
-anything, and so is highlighted code, so a note whose code blocks did not change never
+are kept there too (see build/ and bodies.py), so a template change re-renders pages without
+typesetting anything, and so is highlighted code, so a note whose code blocks did not change never
 loads Pygments.
 
 A cache is an optimisation: one that is locked by another process for long, cannot be

@@ -90,7 +90,7 @@ class CachedEngine:
             results[index] = value
         missing = [index for index, result in enumerate(results) if result is None]
         if not missing:
-            return Done([result for result in results if result is not None])
+            return _Found([result for result in results if result is not None], keys)
         if self._engine is None:
             self._engine = self._make_engine()
         send = _to_send(requests, missing)
@@ -121,6 +121,22 @@ def _to_send(requests: Sequence[MathRequest], missing: list[int]) -> list[int]:
     return [i for i in range(missing[-1] + 1) if i in wanted or defines_macros(requests[i].tex)]
 
 
+def stored_keys(pending: PendingResults) -> list[str | None] | None:
+    """For a batch CachedEngine started, once its results are in: the key under which the
+    cache holds each result (None: one it does not keep, typeset at a time-out); None for
+    a batch from elsewhere."""
+    return pending.stored if isinstance(pending, _Found | _Completion) else None
+
+
+class _Found(Done):
+    """A batch the cache answered whole."""
+
+    def __init__(self, results: list[MathResult], keys: list[str]) -> None:
+        super().__init__(results)
+        self.stored: list[str | None] = list(keys)
+        self._done: list[MathResult] | None = None
+
+
 class _Completion:
     """A batch of which the cache answered some formulas and the engine is typesetting the
     others: all results once the engine's are in, which are then stored."""
@@ -136,19 +152,26 @@ class _Completion:
     ) -> None:
         self._store, self._keys, self._results = store, keys, results
         self._sent, self._wanted, self._pending = sent, wanted, pending
+        self.stored: list[str | None] = list(keys)
+        self._done: list[MathResult] | None = None
 
     def done(self) -> bool:
         return self._pending.done()
 
     def result(self) -> list[MathResult]:
-        results, to_store = self._results, []
-        for index, answer in zip(self._sent, self._pending.result(), strict=True):
-            if index in self._wanted:
-                results[index] = answer
-                if not answer.transient:
-                    to_store.append((self._keys[index], _encode(answer)))
-        self._store.put_many(FORMULAS, to_store)
-        return [result for result in results if result is not None]
+        """All results; the engine's are stored the first time (later calls only return them)."""
+        if self._done is None:
+            results, to_store = self._results, []
+            for index, answer in zip(self._sent, self._pending.result(), strict=True):
+                if index in self._wanted:
+                    results[index] = answer
+                    if answer.transient:
+                        self.stored[index] = None
+                    else:
+                        to_store.append((self._keys[index], _encode(answer)))
+            self._store.put_many(FORMULAS, to_store)
+            self._done = [result for result in results if result is not None]
+        return self._done
 
 
 # A formula that typeset without warnings (nearly all) is stored as its HTML behind a short
@@ -176,6 +199,12 @@ def _encode(result: MathResult) -> bytes:
         "last_piece": result.last_piece,
     }
     return _JSON_TAG + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_html(value: bytes) -> bytes | None:
+    """The typeset HTML of a stored result (None: not a result, or one without HTML)."""
+    result = _decode(value)
+    return None if result is None else result.html
 
 
 def _decode(value: bytes) -> MathResult | None:

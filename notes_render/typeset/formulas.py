@@ -132,19 +132,26 @@ def _html_text(formula: Token) -> str:
     return (MATH_HTML.get(formula) or b"").decode("utf-8")
 
 
-def join_trailing_punctuation(note: ParsedNote) -> None:
+def join_trailing_punctuation(note: ParsedNote) -> list[tuple[bytes, bytes, tuple[int, int]]]:
     """Give each inline formula the punctuation right after it, as TRAIL, so they
-    are rendered together and a line never starts with the comma or full stop of a formula."""
+    are rendered together and a line never starts with the comma or full stop of a formula.
+    Returns the formulas held at the place the engine gave: (HTML before, after, place)."""
+    held: list[tuple[bytes, bytes, tuple[int, int]]] = []
     for token, _parent in walk(note.tokens):
         children = token.children or []
         for formula, after in zip(children, children[1:], strict=False):
             if formula.type != "math_inline" or after.type != "text":
                 continue
             match = _TRAILING_PUNCTUATION.match(after.content)
-            if match and MATH_HTML.get(formula):
+            before = MATH_HTML.get(formula)
+            if match and before:
                 TRAIL.set(formula, match.group())
                 MATH_HTML.set(formula, _held(formula))
                 after.content = after.content[match.end() :]
+                piece = LAST_PIECE.get(formula)
+                if piece is not None:
+                    held.append((before, MATH_HTML(formula), piece))
+    return held
 
 
 def _held(formula: Token) -> bytes:
