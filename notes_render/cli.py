@@ -58,13 +58,23 @@ def run() -> NoReturn:
     tracer watches (`python -m cProfile build.py` writes its figures once the script returns)."""
     code = main()
     others = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if any(t.is_alive() for t in others) or sys.getprofile() is not None or sys.gettrace() is not None:
+    if any(t.is_alive() for t in others) or _watched():
         sys.exit(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
-            stream.flush()
+        if stream is not None:  # None: no console (pythonw), or started with it closed
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe, a closed stream
+                stream.flush()
     os._exit(code)
+
+
+def _watched() -> bool:
+    """Whether a profiler, tracer or debugger watches this process: the old hooks, or from
+    Python 3.12 a sys.monitoring tool (cProfile and profile use one there)."""
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return True
+    monitoring = getattr(sys, "monitoring", None)
+    return monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6))
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -221,3 +221,18 @@ def test_workers_are_not_forked_while_an_engine_thread_loads_v8() -> None:
     finally:
         release.set()
         engine.close()
+
+
+def test_templates_compiled_ahead_are_read_again_if_one_changes_before_the_pages(tmp_path: Path) -> None:
+    from notes_render.site import templates
+
+    folder = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", folder)
+    compiled = templates.compile_templates(folder)
+    assert compiled.splices(folder)  # the project's templates only print the body
+    note = folder / "note.html"
+    text = note.read_text(encoding="utf-8")
+    assert "{{ content }}" in text
+    note.write_text(text.replace("{{ content }}", "{{ content|striptags }}"), encoding="utf-8")
+    os.utime(note, ns=(note.stat().st_atime_ns, note.stat().st_mtime_ns + 10**9))
+    assert not compiled.splices(folder)  # what Jinja will render now looks at the body's text

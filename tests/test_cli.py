@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
 
@@ -217,3 +218,26 @@ def test_the_program_profiled_lets_the_profiler_write_its_figures(tmp_path: Path
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert figures.stat().st_size > 0
+
+
+def test_the_program_ends_with_the_builds_code_when_it_has_no_output_streams(tmp_path: Path) -> None:
+    """As under pythonw on Windows, or started with stdout and stderr closed."""
+    done = _run_probe(tmp_path, "sys.stdout = sys.stderr = None", "--no-cache", "-q")
+    assert done.returncode == 0
+
+
+def test_a_monitoring_tool_counts_as_watching(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From Python 3.12 cProfile watches through sys.monitoring, not sys.setprofile."""
+    from notes_render import cli
+
+    class Monitoring:
+        @staticmethod
+        def get_tool(tool: int) -> str | None:
+            return "cProfile" if tool == 2 else None
+
+    monkeypatch.setattr(sys, "getprofile", lambda: None)  # as when no profiler nor coverage runs
+    monkeypatch.setattr(sys, "gettrace", lambda: None)
+    monkeypatch.delattr(sys, "monitoring", raising=False)
+    assert not cli._watched()
+    monkeypatch.setattr(sys, "monitoring", Monitoring, raising=False)
+    assert cli._watched()

@@ -7,6 +7,7 @@ worker processes that built notes can render those notes' pages themselves.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -50,15 +51,33 @@ class CompiledTemplates:
     environment: jinja2.Environment
     splice_body: bool
     """The templates only print a note's body (see only_prints)."""
+    stamps: tuple[tuple[str, int, int], ...]
+    """Every file of the templates folder when splice_body was read: (path, mtime, size)."""
+
+    def splices(self, templates_dir: Path) -> bool:
+        """splice_body, read again if a template changed since (Jinja renders the new one)."""
+        if _stamps(templates_dir) == self.stamps:
+            return self.splice_body
+        return only_prints(self.environment, "content", "note.html")
+
+
+def _stamps(templates_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    found = []
+    for path in sorted(templates_dir.rglob("*")):
+        with contextlib.suppress(OSError):  # gone meanwhile: its absence is the change
+            stat = path.stat()
+            found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
 
 
 def compile_templates(templates_dir: Path) -> CompiledTemplates:
     """The environment of templates_dir with its page templates compiled, read for how they
     use the body (raises what make_environment and Jinja raise)."""
     environment = make_environment(templates_dir)
+    stamps = _stamps(templates_dir)
     for name in ("note.html", "index.html"):
         environment.get_template(name)
-    return CompiledTemplates(environment, only_prints(environment, "content", "note.html"))
+    return CompiledTemplates(environment, only_prints(environment, "content", "note.html"), stamps)
 
 
 def prepared_environment(templates_dir: Path) -> CompiledTemplates | None:
@@ -150,7 +169,8 @@ class PageRenderer:
             self._environment = make_environment(site.templates_dir)
             self._splice_body = only_prints(self._environment, "content", "note.html")
         else:
-            self._environment, self._splice_body = compiled.environment, compiled.splice_body
+            self._environment = compiled.environment
+            self._splice_body = compiled.splices(site.templates_dir)
         self._navigation = Navigation([(n.output, n.title) for n in site.notes], site.title)
         self._listings: dict[PurePosixPath, list[dict[str, Any]]] = {}
         self._labels = {n.output: (n.title, dict(n.labels)) for n in site.notes}
