@@ -220,6 +220,17 @@ def file_stat(path: Path) -> Stat | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
+def template_stats(templates_dir: Path) -> list[tuple[str, Stat | None]]:
+    """(path relative to templates_dir, file_stat) of each template, sorted: every file
+    of the folder but its assets (copied to the site, not rendered)."""
+    files = sorted(
+        p
+        for p in templates_dir.rglob("*")
+        if p.is_file() and "assets" not in p.relative_to(templates_dir).parts
+    )
+    return [(p.relative_to(templates_dir).as_posix(), file_stat(p)) for p in files]
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -145,6 +145,8 @@ def finish_note(
     from ..passes import citations, crossrefs
     from ..passes.headings import note_title
     from ..site import navigation
+    from ..typeset.bodies import Recipe
+    from ..typeset.cached import stored_keys
     from ..typeset.formulas import join_trailing_punctuation, place_math, place_titles, reach_scroll_boxes
 
     note, parsed, diagnostics = started.note, started.parsed, started.diagnostics
@@ -152,12 +154,17 @@ def finish_note(
     _wait_usefully(started, highlighter, idle)
     citations.append_bibliography(parsed, started.cited, place_titles(started.cited, started.titles))
     diagnostics += started.cited.diagnostics
-    recipe = _recipe(started) if store is not None else None
+    # With a cache, the body is kept there as a recipe over the formulas it holds.
+    recipe = Recipe() if store is not None else None
     if started.typesetting is not None:
-        diagnostics += place_math(parsed, started.items, started.typesetting.result())
-        for original, held, piece in join_trailing_punctuation(parsed):
-            if recipe is not None:
-                recipe.know_held(original, held, piece)
+        results = started.typesetting.result()
+        keys = stored_keys(started.typesetting)
+        if recipe is not None and keys is not None:
+            recipe.know_results(results, keys)
+        diagnostics += place_math(parsed, started.items, results)
+        held = join_trailing_punctuation(parsed)
+        if recipe is not None:
+            recipe.know_held(held)
         reach_scroll_boxes(parsed)
     # The note's problems in order, then those of the files it reads (the bibliography).
     diagnostics.sort(key=lambda d: (d.position.path != note.display_path, d.position.line, d.position.column))
@@ -180,21 +187,6 @@ def finish_note(
         depends=started.cited.depends,
     )
     return BuiltNote(record, body, recipe)
-
-
-def _recipe(started: StartedNote) -> Recipe:
-    """The recipe of the note's body to come: which of its formulas' HTML the cache holds."""
-    from ..typeset.bodies import Recipe
-    from ..typeset.cached import stored_keys
-
-    recipe = Recipe()
-    pending = started.typesetting
-    keys = stored_keys(pending) if pending is not None else None
-    if pending is not None and keys is not None:
-        for result, key in zip(pending.result(), keys, strict=True):
-            if key is not None and result.html is not None:
-                recipe.know(result.html, key)
-    return recipe
 
 
 def _read(note: NoteSource, config: Config) -> tuple[ParsedNote, Stat, str] | Diagnostic:

@@ -21,7 +21,7 @@ from .. import __version__
 from ..config import Config
 from ..errors import Diagnostic, SourcePosition
 from ..site import writer
-from ..sources import NoteSource, PathKind, Stat, file_stat
+from ..sources import NoteSource, PathKind, Stat, file_stat, template_stats
 from ..typeset.katex import engine_id
 from .record import NoteRecord
 
@@ -84,16 +84,7 @@ def inputs_fingerprint(config: Config, katex: str) -> str:
 
 def layout_fingerprint(config: Config, katex: str) -> str:
     """Everything besides the notes that decides the pages around their bodies."""
-    templates = config.templates_dir
-    files = sorted(
-        p for p in templates.rglob("*") if p.is_file() and "assets" not in p.relative_to(templates).parts
-    )
-    material = [
-        str(config.out.resolve()),
-        config.site_title,
-        katex,
-        [(str(p.relative_to(templates)), file_stat(p)) for p in files],
-    ]
+    material = [str(config.out.resolve()), config.site_title, katex, template_stats(config.templates_dir)]
     return _hash(material)
 
 

@@ -7,7 +7,6 @@ worker processes that built notes can render those notes' pages themselves.
 
 from __future__ import annotations
 
-import contextlib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -19,7 +18,7 @@ from markupsafe import Markup
 
 from ..errors import ConfigError, display_path
 from ..passes.previews import fill_note_references, stylesheet
-from ..sources import HOME, relative_url
+from ..sources import HOME, Stat, relative_url, template_stats
 from ..typeset.fonts import page_fonts
 from .navigation import Navigation
 
@@ -51,30 +50,21 @@ class CompiledTemplates:
     environment: jinja2.Environment
     splice_body: bool
     """The templates only print a note's body (see only_prints)."""
-    stamps: tuple[tuple[str, int, int], ...]
-    """Every file of the templates folder when splice_body was read: (path, mtime, size)."""
+    stamps: list[tuple[str, Stat | None]]
+    """sources.template_stats when splice_body was read."""
 
     def splices(self, templates_dir: Path) -> bool:
         """splice_body, read again if a template changed since (Jinja renders the new one)."""
-        if _stamps(templates_dir) == self.stamps:
+        if template_stats(templates_dir) == self.stamps:
             return self.splice_body
         return only_prints(self.environment, "content", "note.html")
-
-
-def _stamps(templates_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    found = []
-    for path in sorted(templates_dir.rglob("*")):
-        with contextlib.suppress(OSError):  # gone meanwhile: its absence is the change
-            stat = path.stat()
-            found.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(found)
 
 
 def compile_templates(templates_dir: Path) -> CompiledTemplates:
     """The environment of templates_dir with its page templates compiled, read for how they
     use the body (raises what make_environment and Jinja raise)."""
     environment = make_environment(templates_dir)
-    stamps = _stamps(templates_dir)
+    stamps = template_stats(templates_dir)
     for name in ("note.html", "index.html"):
         environment.get_template(name)
     return CompiledTemplates(environment, only_prints(environment, "content", "note.html"), stamps)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .cache import BODIES, FORMULAS, Store
+from .katex import MathResult
 from .mathlayout import hold_piece_at
 
 _MAGIC = b"\x00recipe1\n"
@@ -43,11 +44,19 @@ class Recipe:
         """html is a formula's result as the cache holds it, under key."""
         self.known[id(html)] = (html, [key])
 
-    def know_held(self, original: bytes, held: bytes, piece: tuple[int, int]) -> None:
-        """held is mathlayout.hold_piece_at(original, piece), for a formula known as original."""
-        found = self.known.get(id(original))
-        if found is not None and found[0] is original:
-            self.known[id(held)] = (held, [*found[1], *piece])
+    def know_results(self, results: Sequence[MathResult], keys: Sequence[str | None]) -> None:
+        """A batch's results, with the key the cache holds each under (None: not kept)."""
+        for result, key in zip(results, keys, strict=True):
+            if key is not None and result.html is not None:
+                self.know(result.html, key)
+
+    def know_held(self, held: Sequence[tuple[bytes, bytes, tuple[int, int]]]) -> None:
+        """Formulas whose last piece was held: (HTML known, mathlayout.hold_piece_at of it,
+        the place held), as formulas.join_trailing_punctuation gives them."""
+        for original, after, piece in held:
+            found = self.known.get(id(original))
+            if found is not None and found[0] is original:
+                self.known[id(after)] = (after, [*found[1], *piece])
 
     def add(self, piece: bytes) -> None:
         """The body's next piece."""

@@ -134,7 +134,6 @@ class _Found(Done):
     def __init__(self, results: list[MathResult], keys: list[str]) -> None:
         super().__init__(results)
         self.stored: list[str | None] = list(keys)
-        self._done: list[MathResult] | None = None
 
 
 class _Completion:
