@@ -174,7 +174,7 @@ var notesRender = (function () {
         return {error: refusal(refused[0]), position: at < 0 ? null : at, warnings: warnings};
       }
       html = validMathml(html);
-      if (LONE_SURROGATE.test(html)) {  // \\char"D800: no UTF-8 can carry it to the page
+      if (!html.isWellFormed()) {  // \\char"D800: no UTF-8 can carry it to the page
         var char = item.tex.indexOf("\\char");
         return {error: "\\char makes a lone UTF-16 surrogate here, which is not a character",
                 position: char < 0 ? null : char, warnings: warnings};
