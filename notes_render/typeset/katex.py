@@ -146,8 +146,7 @@ var notesRender = (function () {
       return drop ? "" : tag;
     });
   }
-  var LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-  var LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, "g");
+  var LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
   function renderOne(item, macros, layout) {
     var warnings = [];
     var refused = [];
