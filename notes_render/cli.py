@@ -78,7 +78,6 @@ def _watched() -> bool:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .build.pipeline import build_site
     from .config import make_config
 
     started = time.perf_counter()
@@ -93,11 +92,19 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
+    forked = _start_katex(config)  # before the pipeline's imports, which it overlaps
+    from .build.pipeline import build_site
+
     try:
         report = build_site(config)
     except OSError as exc:  # what failed decides: a file of the notes, or the build's own folders
         own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
         raise file_error(exc, notes=config.src, own=own) from exc
+    finally:
+        if forked:
+            from .typeset import forked as forked_engine
+
+            forked_engine.end_all()
     if args.verbose:
         for reason in report.reasons:
             print(reason, file=sys.stderr)
@@ -118,6 +125,25 @@ def _build(args: argparse.Namespace) -> int:
     if config.strict and errors:
         return EXIT_CONTENT
     return EXIT_OK
+
+
+def _start_katex(config: Config) -> bool:
+    """Start KaTeX in a child process now, for a build that has no state yet (a new site,
+    an emptied cache, CI): every note is new, so its formulas will be typeset. Whether it
+    was started (not where fork is unsound: typeset/forked.py)."""
+    from .build.statefile import state_path
+
+    state = state_path(config)
+    if state is not None and state.exists():
+        return False
+    from .typeset import forked
+    from .typeset.katex import find_katex
+
+    try:
+        dist: Path | None = find_katex(config.katex_dir)
+    except ConfigError:  # the build says so
+        dist = None
+    return forked.start(dist, trust_links=config.trust_links)
 
 
 def _check_written(out: Path, src: Path, known: list[Diagnostic]) -> list[Diagnostic]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import Diagnostic
+from ..typeset import forked
 from ..typeset.background import ThreadedEngine
 from ..typeset.cache import Store
 from ..typeset.cached import CachedEngine
@@ -21,7 +22,11 @@ EngineFactory = Callable[[Path, Config], MathEngine]
 
 
 def default_engine(dist: Path, config: Config) -> MathEngine:
-    """One embedded KaTeX per process."""
+    """One embedded KaTeX per process: the one the command line started in a child (see
+    typeset/forked.py), else one in this process."""
+    early = forked.take()
+    if early is not None:
+        return early.open(dist, trust_links=config.trust_links)
     return MiniRacerEngine(dist, trust_links=config.trust_links)
 
 
@@ -58,7 +63,7 @@ class LazyEngine:
 
     def prestart(self) -> None:
         """Start the real engine now, in the background, for a build that will need it."""
-        if self._factory is default_engine and self._threaded is None:
+        if self._factory is default_engine and self._threaded is None and not forked.waiting():
             # mini-racer's import (asyncio with it: ~35 ms of Python) is done on this thread
             # first: on the engine's, it shared the GIL with markdown-it's import here, and
             # V8's start, which lets go of the GIL, waited behind it (2-note cold build -7 %).

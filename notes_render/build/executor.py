@@ -72,7 +72,10 @@ class Executor:
         still being parsed, rather than on the first formula the cache does not know."""
         sizes = [_size(note) for note in notes]  # decide on workers, and feed them biggest first
         if self._pool is None and self._wants_pool(sizes):
+            from ..typeset import forked
             from .workers import WorkerPool
+
+            forked.discard()  # each worker makes its own V8
 
             jobs = min(self._config.jobs, len(notes))
             self._pool = WorkerPool(self._config, self._dist, self._factory, jobs, prestart=prestart)

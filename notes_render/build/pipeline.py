@@ -23,7 +23,7 @@ from ..sources import HOME, NoteSource, discover_notes
 from ..typeset.bodies import load_bodies
 from ..typeset.cache import Store, cache_warning
 from ..typeset.katex import find_katex, katex_version
-from . import assets, state
+from . import assets, state, statefile
 from .engine import EngineFactory, default_engine
 from .executor import POOL_MIN_BYTES, Executor
 from .plan import Disk, Fingerprints, Plan, linked_to_changed, plan_builds, plan_pages
@@ -120,7 +120,7 @@ def build_site(
     """
     dist = find_katex(config.katex_dir)
     notes = _discover(config, only)
-    state_file = state.state_path(config) if only is None else None
+    state_file = statefile.state_path(config) if only is None else None
     with writer.locked(config.out):  # before the state is read: it is this folder's
         build = _start(config, dist, engine_factory, state_file, pool_min_bytes)
         try:

@@ -24,6 +24,7 @@ from ..site import writer
 from ..sources import NoteSource, PathKind, Stat, file_stat, template_stats
 from ..typeset.katex import engine_id
 from .record import NoteRecord
+from .statefile import state_name
 
 _T = TypeVar("_T")
 
@@ -93,18 +94,6 @@ def _hash(material: Any) -> str:
 
 
 # --- the file ---------------------------------------------------------------------------
-
-
-def state_path(config: Config) -> Path | None:
-    """Where the state of building config.src into config.out is kept (None: no cache)."""
-    if config.cache_dir is None:
-        return None
-    return config.cache_dir / "builds" / _state_name(str(config.src.resolve()), str(config.out.resolve()))
-
-
-def _state_name(src: str, out: str) -> str:
-    """The state file's name: a hash of its (resolved) source and output folders."""
-    return hashlib.sha256(f"{src}\0{out}".encode()).hexdigest()[:24] + ".json"
 
 
 def load(path: Path | None) -> BuildState:
@@ -179,7 +168,7 @@ def _own_state_folders(path: Path) -> tuple[Path, Path] | None:
     if not isinstance(data, dict) or data.get("kind") != STATE_KIND:
         return None
     src, out = data.get("src"), data.get("out")
-    if not isinstance(src, str) or not isinstance(out, str) or path.name != _state_name(src, out):
+    if not isinstance(src, str) or not isinstance(out, str) or path.name != state_name(src, out):
         return None
     return Path(src), Path(out)
 

@@ -1,0 +1,205 @@
+"""KaTeX started in a child process at the very start of a cold build, before the build's
+own imports.
+
+On a small site V8's chain is a cold build's critical path: mini-racer's import (~45 ms of
+Python), V8's start and KaTeX's evaluation (~55 ms), then the formulas on a cold JIT. On a
+thread of this process the chain could only start once the pipeline was imported, and its
+Python shared the GIL with markdown-it's import. A child forked at once runs it on the other
+core: the 2-note cold build took 0.395 s with the thread and 0.337 s this way (medians of
+15 alternating runs).
+
+The child is forked only where fork is sound (not Windows, not macOS; no other thread yet,
+no V8 in this process) and holds nothing of the build: it starts V8 and KaTeX with the
+settings it was forked with (KaTeX's folder, trust-links), then reads batches from a pipe,
+answers each on another, and ends when its pipe closes or it is stopped. A build that
+turns out not to need it (a pool of workers, each with its own V8) stops it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .katex import MathRequest, MathResult
+
+
+class ForkedEngine:
+    """The parent's side: KaTeX in the child, one batch at a time (MathEngine, once opened)."""
+
+    def __init__(self, pid: int, commands: IO[bytes], answers: IO[bytes]) -> None:
+        self.pid = pid
+        self.parent = os.getpid()
+        self.version = ""
+        self._commands = commands
+        self._answers = answers
+        self._ended = False
+
+    def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine:
+        """KaTeX from dist evaluated in the child's V8 (started already); returns self."""
+        self.version = str(self._ask(("open", str(dist), trust_links)))
+        return self
+
+    def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
+        """Typeset formulas in order, as MiniRacerEngine.render_batch does in the child."""
+        if not requests:
+            return []
+        results: list[MathResult] = self._ask(("batch", list(requests), dict(macros)))
+        return results
+
+    def _ask(self, command: tuple[Any, ...]) -> Any:
+        try:
+            pickle.dump(command, self._commands, protocol=pickle.HIGHEST_PROTOCOL)
+            self._commands.flush()
+            kind, value = pickle.load(self._answers)
+        except (EOFError, OSError) as exc:  # the child is gone: killed, out of memory, V8 crashed
+            raise RuntimeError(f"KaTeX's process ended: {self.end()}") from exc
+        if kind == "error":
+            raise value
+        return value
+
+    def end(self) -> str:
+        """Stop the child and reap it (it holds nothing to save); how it ended."""
+        if self._ended:
+            return "ended already"
+        self._ended = True
+        _stop(self.pid)
+        for stream in (self._commands, self._answers):
+            with contextlib.suppress(OSError):  # a child gone mid-answer leaves a broken pipe
+                stream.close()
+        _, status = os.waitpid(self.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
+
+_early: ForkedEngine | None = None
+"""The child started in this process, until it is taken."""
+_started: list[ForkedEngine] = []
+"""Every child started in this process, stopped at its exit."""
+
+
+def start(dist: Path | None, *, trust_links: bool) -> bool:
+    """Fork the child now, where fork is sound, to start V8 and KaTeX from dist (KaTeX's
+    dist/ folder; None: not found, an error the build reports itself); whether it was."""
+    global _early
+    fork = getattr(os, "fork", None)  # None on Windows
+    if fork is None or not _can_fork() or _early is not None:
+        return False
+    commands_in, commands_out = os.pipe()
+    answers_in, answers_out = os.pipe()
+    pid = fork()
+    if pid == 0:  # the child: never returns to the caller
+        code = 1
+        try:
+            os.close(commands_out)
+            os.close(answers_in)
+            code = _serve(os.fdopen(commands_in, "rb"), os.fdopen(answers_out, "wb"), dist, trust_links)
+        finally:
+            os._exit(code)  # no exit handler or stream of the parent's may run here
+    os.close(commands_in)
+    os.close(answers_out)
+    _early = ForkedEngine(pid, os.fdopen(commands_out, "wb"), os.fdopen(answers_in, "rb"))
+    if not _started:
+        import atexit
+
+        atexit.register(end_all)
+    _started.append(_early)
+    return True
+
+
+def take() -> ForkedEngine | None:
+    """The child started in this process, if it is still unused; only its first taker gets it."""
+    global _early
+    early, _early = _early, None
+    if early is not None and early.parent != os.getpid():  # a worker forked from its parent
+        return None
+    return early
+
+
+def waiting() -> bool:
+    """Whether a child started in this process waits to be taken."""
+    return _early is not None and _early.parent == os.getpid()
+
+
+def discard() -> None:
+    """Stop the unused child: this build typesets elsewhere (in workers) or not at all."""
+    early = take()
+    if early is not None:
+        early.end()
+
+
+def end_all() -> None:
+    """Stop and reap every child this process started: its build is over."""
+    for engine in _started:
+        if engine.parent == os.getpid():
+            engine.end()
+
+
+def _can_fork() -> bool:
+    # The same rule as a pool's workers (workers.start_method): fork only where it is sound,
+    # and from one thread, before V8.
+    return (
+        sys.platform not in ("win32", "cygwin", "darwin")
+        and threading.active_count() == 1
+        and "py_mini_racer" not in sys.modules
+    )
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)  # its default action: the child has no handler for it
+
+
+def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path | None, trust_links: bool) -> int:
+    """The child: start V8 and KaTeX (from dist, if found), then answer commands until the
+    pipe closes."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # how the parent stops it, even if it ignores it
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):  # a caller that reads the build's output must not wait for this child
+        os.dup2(devnull, fd)
+    from .katex import MiniRacerEngine  # light: mini-racer itself is imported by the engine
+
+    engine, made_with = None, None
+    failure: Exception | None = None
+    try:
+        if dist is not None:
+            engine, made_with = MiniRacerEngine(dist, trust_links=trust_links), (dist, trust_links)
+    except Exception as exc:  # told at "open", where the parent can report it
+        failure = exc
+    while True:
+        try:
+            command = pickle.load(commands)
+        except EOFError:
+            return 0
+        try:
+            if command[0] == "open" and (Path(command[1]), command[2]) != made_with:
+                # not the settings it was started with
+                failure, engine = None, MiniRacerEngine(Path(command[1]), trust_links=command[2])
+                made_with = (Path(command[1]), command[2])
+            if failure is not None:
+                raise failure
+            assert engine is not None
+            value = engine.version if command[0] == "open" else engine.render_batch(command[1], command[2])
+            answer: tuple[str, Any] = ("ok", value)
+        except Exception as exc:
+            answer = ("error", _portable(exc))
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def _portable(exc: Exception) -> Exception:
+    """exc as the parent can unpickle it without importing the child's modules (mini-racer's)."""
+    if type(exc).__module__ == "builtins" or type(exc).__module__.startswith("notes_render."):
+        try:
+            pickle.loads(pickle.dumps(exc))
+            return exc
+        except Exception:
+            pass
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
