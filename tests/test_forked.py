@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,36 @@ stop.set()
 print(json.dumps({**answers, "children": len(forked._started)}))
 """)
     assert answer == {"darwin": False, "win32": False, "a thread": False, "children": 0}
+
+
+def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
+    # Ctrl-C reaches the whole process group; the build must say it was interrupted, not
+    # that KaTeX's process ended, and leave no child behind.
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("finds the child through Linux's /proc")
+    src = tmp_path / "src"
+    src.mkdir()
+    formulas = " ".join(f"$x_{{{n}}}^{{2}} + \\frac{{{n}}}{{y}}$" for n in range(6000))
+    (src / "many.md").write_text(f"# Many\n\n{formulas}\n", encoding="utf-8")
+    command = [sys.executable, "build.py", "--src", str(src), "--out", str(tmp_path / "out")]
+    build = subprocess.Popen(
+        [*command, "--cache-dir", str(tmp_path / "cache")],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as a terminal gives
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in `cmd &`
+    )
+    children = Path(f"/proc/{build.pid}/task/{build.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child = int(children.read_text().split()[0])
+    time.sleep(0.3)  # the child is typesetting by now
+    os.killpg(build.pid, signal.SIGINT)
+    _, stderr = build.communicate(timeout=60)
+    assert (build.returncode, stderr) == (
+        130,
+        "notes-render: interrupted; pages already written are complete, none is half-written\n",
+    )
+    assert not Path(f"/proc/{child}").exists()

@@ -161,6 +161,9 @@ def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path | None, trust_lin
     """The child: start V8 and KaTeX (from dist, if found), then answer commands until the
     pipe closes."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # how the parent stops it, even if it ignores it
+    # Ctrl-C reaches the whole process group: the parent says it was interrupted and stops
+    # this child; a child ending first would make that an error about KaTeX instead.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):  # a caller that reads the build's output must not wait for this child
         os.dup2(devnull, fd)
