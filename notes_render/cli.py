@@ -92,19 +92,19 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
-    forked = _start_katex(config)  # before the pipeline's imports, which it overlaps
-    from .build.pipeline import build_site
-
+    katex_started = _start_katex(config)  # before the pipeline's imports, which it overlaps
     try:
+        from .build.pipeline import build_site
+
         report = build_site(config)
     except OSError as exc:  # what failed decides: a file of the notes, or the build's own folders
         own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
         raise file_error(exc, notes=config.src, own=own) from exc
     finally:
-        if forked:
-            from .typeset import forked as forked_engine
+        if katex_started:
+            from .typeset import forked
 
-            forked_engine.end_all()
+            forked.end_all()
     if args.verbose:
         for reason in report.reasons:
             print(reason, file=sys.stderr)
@@ -134,15 +134,18 @@ def _start_katex(config: Config) -> bool:
     from .build.statefile import state_path
 
     state = state_path(config)
-    if state is not None and state.exists():
-        return False
+    try:
+        if state is not None and state.exists():
+            return False
+    except OSError:  # an unreadable cache: the build warns and goes on without a state
+        pass
     from .typeset import forked
     from .typeset.katex import find_katex
 
     try:
-        dist: Path | None = find_katex(config.katex_dir)
-    except ConfigError:  # the build says so
-        dist = None
+        dist = find_katex(config.katex_dir)
+    except ConfigError:  # the build says so, at once
+        return False
     return forked.start(dist, trust_links=config.trust_links)
 
 

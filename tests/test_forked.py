@@ -49,31 +49,92 @@ def _pages(out: Path) -> dict[str, bytes]:
 BUILD = """
 from notes_render import cli
 import threading
-src, out, cache, thread = sys.argv[1:] if len(sys.argv) > 1 else ({args})
-if thread == "thread":  # a second thread running: this process may not fork
+builds, thread = {args}
+if thread:  # a second thread running: this process may not fork
     threading.Thread(target=threading.Event().wait, daemon=True).start()
-codes = [cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q"]) for _ in range(2)]
-print(json.dumps({{"codes": codes, "children": len(forked._started),
-                  "mini_racer_here": "py_mini_racer" in sys.modules}}))
+discarded = []
+real_discard = forked.discard
+forked.discard = lambda: (discarded.append(len(forked._started)), real_discard())[1]
+codes = []
+for src, out, cache, add_note, arguments in builds:
+    if add_note:  # after a build that failed for want of notes
+        Path(src, "late.md").write_text("# Late\\n\\nThen $a^2$.\\n", encoding="utf-8")
+    codes.append(cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q", *arguments]))
+try:
+    os.waitpid(-1, os.WNOHANG)
+    left = True
+except ChildProcessError:
+    left = False
+print(json.dumps({{"codes": codes, "opened": [bool(child.version) for child in forked._started],
+                  "mini_racer_here": "py_mini_racer" in sys.modules, "children left": left,
+                  "discarded": discarded}}))
 """
 
 
-def _build(tmp_path: Path, name: str, thread: str) -> dict[str, object]:
-    src = tmp_path / "src"
-    args = (str(src), str(tmp_path / name), str(tmp_path / f"{name}-cache"), thread)
-    return _run(BUILD.format(args=repr(args)))
+def _build(
+    tmp_path: Path, name: str, *, thread: bool = False, times: int = 2, arguments: tuple[str, ...] = ()
+) -> dict[str, object]:
+    """Build tmp_path/src `times` in one new interpreter (with `thread`, one that cannot fork)."""
+    build = (str(tmp_path / "src"), str(tmp_path / name), str(tmp_path / f"{name}-cache"), False, arguments)
+    return _run(BUILD.format(args=repr(([build] * times, thread))))
 
 
 def test_a_cold_build_typesets_in_the_child_and_writes_the_same_pages(tmp_path: Path) -> None:
     _site(tmp_path)
-    forked_build = _build(tmp_path, "forked", "none")
-    # Two builds in a row: the first, cold, forked one child; the second found its state.
-    assert forked_build == {"codes": [0, 0], "children": 1, "mini_racer_here": False}
-    threaded_build = _build(tmp_path, "threaded", "thread")
-    assert threaded_build == {"codes": [0, 0], "children": 0, "mini_racer_here": True}
+    forked_build = _build(tmp_path, "forked")
+    # Two builds in a row: the first, cold, forked one child and typeset there; the second
+    # found its state and forked none.
+    assert forked_build == {
+        "codes": [0, 0],
+        "opened": [True],
+        "mini_racer_here": False,
+        "children left": False,
+        "discarded": [],
+    }
+    threaded_build = _build(tmp_path, "threaded", thread=True)
+    assert threaded_build == {
+        "codes": [0, 0],
+        "opened": [],
+        "mini_racer_here": True,
+        "children left": False,
+        "discarded": [],
+    }
     pages = _pages(tmp_path / "forked")
     assert pages == _pages(tmp_path / "threaded")
     assert 'class="katex-display"' in pages["sums.html"].decode("utf-8")
+
+
+def test_a_build_after_a_failed_one_starts_its_own_child(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()  # no notes: the first build fails before it takes its child
+    first = (str(tmp_path / "src"), str(tmp_path / "out"), str(tmp_path / "cache"), False, ())
+    second = (*first[:3], True, ())
+    answer = _run(BUILD.format(args=repr(([first, second], False))))
+    assert answer == {
+        "codes": [2, 0],
+        "opened": [False, True],
+        "mini_racer_here": False,
+        "children left": False,
+        "discarded": [],
+    }
+    assert "<mi>a</mi>" in (tmp_path / "out" / "late.html").read_text(encoding="utf-8")
+
+
+def test_a_build_for_workers_stops_its_child_unused(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    prose = "Words that take room but no typesetting, over and over again. " * 1200
+    for n in range(4):  # 4 × 75 KB: past the 256 KB from which a build uses workers
+        (src / f"n{n}.md").write_text(f"# Note {n}\n\n$x_{n}$ {prose}\n", encoding="utf-8")
+    answer = _build(tmp_path, "pooled", times=1, arguments=("--jobs", "2"))
+    # stopped as soon as the build chose workers (the one child started by then)
+    assert answer == {
+        "codes": [0],
+        "opened": [False],
+        "mini_racer_here": False,
+        "children left": False,
+        "discarded": [1],
+    }
+    assert "<mi>x</mi>" in (tmp_path / "pooled" / "n3.html").read_text(encoding="utf-8")
 
 
 def test_a_child_that_dies_is_an_error_that_says_how() -> None:
@@ -159,9 +220,63 @@ stop = threading.Event()
 threading.Thread(target=stop.wait).start()
 answers["a thread"] = forked.start(dist, trust_links=False)
 stop.set()
+import signal
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps: the pid could be reused
+answers["children not reaped"] = forked.start(dist, trust_links=False)
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+fds = len(os.listdir("/proc/self/fd"))
+def no_fork():
+    raise BlockingIOError(11, "Resource temporarily unavailable")
+real_fork, os.fork = os.fork, no_fork
+answers["no process to spare"] = forked.start(dist, trust_links=False)
+answers["descriptors kept"] = len(os.listdir("/proc/self/fd")) - fds
+os.fork = real_fork
+import py_mini_racer
+answers["mini-racer here"] = forked.start(dist, trust_links=False)
 print(json.dumps({**answers, "children": len(forked._started)}))
 """)
-    assert answer == {"darwin": False, "win32": False, "a thread": False, "children": 0}
+    assert answer == {
+        "darwin": False,
+        "win32": False,
+        "a thread": False,
+        "children not reaped": False,
+        "no process to spare": False,
+        "descriptors kept": 0,
+        "mini-racer here": False,
+        "children": 0,
+    }
+
+
+def test_a_build_whose_state_cannot_be_read_still_starts_its_child(tmp_path: Path) -> None:
+    _site(tmp_path)
+    answer = _run(f"""
+from unittest import mock
+from notes_render import cli
+from notes_render.config import make_config
+config = make_config(src=Path({str(tmp_path / "src")!r}), out=Path({str(tmp_path / "out")!r}))
+with mock.patch.object(Path, "exists", side_effect=PermissionError(13, "Permission denied")):
+    started = cli._start_katex(config)
+forked.end_all()
+print(json.dumps({{"started": started}}))
+""")
+    assert answer == {"started": True}
+
+
+def test_a_child_dead_before_its_first_use_leaves_the_build_to_v8_here(tmp_path: Path) -> None:
+    _site(tmp_path)
+    answer = _run(f"""
+from notes_render.build.pipeline import build_site
+from notes_render.config import make_config
+from notes_render.typeset.katex import find_katex
+assert forked.start(find_katex(None), trust_links=False)
+os.kill(forked._started[0].pid, 9)
+config = make_config(src=Path({str(tmp_path / "src")!r}), out=Path({str(tmp_path / "out")!r}))
+report = build_site(config)
+print(json.dumps({{"errors": len(report.errors), "mini_racer_here": "py_mini_racer" in sys.modules,
+                  "child": forked._started[0].end()}}))
+""")
+    assert answer == {"errors": 0, "mini_racer_here": True, "child": "killed by signal 9"}
+    assert 'class="katex-display"' in (tmp_path / "out" / "sums.html").read_text(encoding="utf-8")
 
 
 def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
@@ -195,3 +310,20 @@ def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None
         "notes-render: interrupted; pages already written are complete, none is half-written\n",
     )
     assert not Path(f"/proc/{child}").exists()
+
+
+def test_a_process_forked_from_the_parent_does_not_take_its_child(tmp_path: Path) -> None:
+    # A pool's worker is forked from the build: it must make its own V8, not share the
+    # parent's pipes to the child.
+    seen = tmp_path / "seen"
+    answer = _run(f"""
+from notes_render.typeset.katex import find_katex
+assert forked.start(find_katex(None), trust_links=False)
+worker = os.fork()
+if worker == 0:
+    Path({str(seen)!r}).write_text(json.dumps([forked.waiting(), forked.take() is None]))
+    os._exit(0)
+os.waitpid(worker, 0)
+print(json.dumps({{"worker": json.loads(Path({str(seen)!r}).read_text()), "parent": forked.waiting()}}))
+""")
+    assert answer == {"worker": [False, True], "parent": True}

@@ -26,7 +26,10 @@ def default_engine(dist: Path, config: Config) -> MathEngine:
     typeset/forked.py), else one in this process."""
     early = forked.take()
     if early is not None:
-        return early.open(dist, trust_links=config.trust_links)
+        try:
+            return early.open(dist, trust_links=config.trust_links)
+        except forked.ChildGone:  # died before its first use (killed, out of memory): V8 here
+            pass
     return MiniRacerEngine(dist, trust_links=config.trust_links)
 
 

@@ -1,18 +1,19 @@
-"""KaTeX started in a child process at the very start of a cold build, before the build's
-own imports.
+"""KaTeX started in a child process at the start of a cold build, before the build's own
+imports.
 
 On a small site V8's chain is a cold build's critical path: mini-racer's import (~45 ms of
-Python), V8's start and KaTeX's evaluation (~55 ms), then the formulas on a cold JIT. On a
-thread of this process the chain could only start once the pipeline was imported, and its
-Python shared the GIL with markdown-it's import. A child forked at once runs it on the other
-core: the 2-note cold build took 0.395 s with the thread and 0.337 s this way (medians of
-15 alternating runs).
+Python, asyncio with it), V8's start and KaTeX's evaluation (~55 ms), then the formulas on
+a cold JIT. On a thread of this process the chain could only start once the pipeline was
+imported, and its Python shared the GIL with markdown-it's import. A child forked by the
+command line right after reading its settings runs it on the other core: the 2-note cold
+build took 0.506 s with the thread and 0.426 s this way (medians of 21 alternating runs).
 
 The child is forked only where fork is sound (not Windows, not macOS; no other thread yet,
-no V8 in this process) and holds nothing of the build: it starts V8 and KaTeX with the
-settings it was forked with (KaTeX's folder, trust-links), then reads batches from a pipe,
-answers each on another, and ends when its pipe closes or it is stopped. A build that
-turns out not to need it (a pool of workers, each with its own V8) stops it at once.
+no V8 in this process, children reaped by this process) and holds nothing of the build: it
+starts V8 and KaTeX with the settings it was forked with (KaTeX's folder, trust-links),
+then reads batches from a pipe, answers each on another, and ends when its pipe closes or
+it is stopped. A build that turns out not to need it (a pool of workers, each with its own
+V8) stops it at once; a build whose child died before it was used typesets in-process.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from .katex import MathRequest, MathResult
 
 
+class ChildGone(RuntimeError):
+    """The child ended or was stopped before it answered."""
+
+
 class ForkedEngine:
     """The parent's side: KaTeX in the child, one batch at a time (MathEngine, once opened)."""
 
@@ -40,7 +45,13 @@ class ForkedEngine:
         self.version = ""
         self._commands = commands
         self._answers = answers
-        self._ended = False
+        self._status: str | None = None  # how it ended, once it has
+        self._ending = threading.Lock()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the child was stopped or found gone."""
+        return self._status is not None
 
     def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine:
         """KaTeX from dist evaluated in the child's V8 (started already); returns self."""
@@ -59,42 +70,55 @@ class ForkedEngine:
             pickle.dump(command, self._commands, protocol=pickle.HIGHEST_PROTOCOL)
             self._commands.flush()
             kind, value = pickle.load(self._answers)
-        except (EOFError, OSError) as exc:  # the child is gone: killed, out of memory, V8 crashed
-            raise RuntimeError(f"KaTeX's process ended: {self.end()}") from exc
+        # EOF or a broken pipe: the child is gone (killed, out of memory, V8 crashed); a
+        # closed file or a cut answer: the build stopped it meanwhile (another thread).
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+            raise ChildGone(f"KaTeX's process ended: {self.end()}") from exc
         if kind == "error":
             raise value
         return value
 
     def end(self) -> str:
-        """Stop the child and reap it (it holds nothing to save); how it ended."""
-        if self._ended:
-            return "ended already"
-        self._ended = True
-        _stop(self.pid)
-        for stream in (self._commands, self._answers):
-            with contextlib.suppress(OSError):  # a child gone mid-answer leaves a broken pipe
-                stream.close()
-        _, status = os.waitpid(self.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+        """Stop the child (it holds nothing to save) and reap it; how it ended."""
+        with self._ending:
+            if self._status is not None:
+                return self._status
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)  # its default action: the child has no handler
+            for stream in (self._commands, self._answers):
+                with contextlib.suppress(OSError):  # a child gone mid-answer leaves a broken pipe
+                    stream.close()
+            try:
+                _, status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # reaped by someone else after all
+                self._status = "reaped elsewhere"
+            else:
+                code = os.waitstatus_to_exitcode(status)
+                self._status = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            return self._status
 
 
 _early: ForkedEngine | None = None
 """The child started in this process, until it is taken."""
 _started: list[ForkedEngine] = []
-"""Every child started in this process, stopped at its exit."""
+"""Every child started in this process, stopped by end_all() and at its exit."""
 
 
-def start(dist: Path | None, *, trust_links: bool) -> bool:
+def start(dist: Path, *, trust_links: bool) -> bool:
     """Fork the child now, where fork is sound, to start V8 and KaTeX from dist (KaTeX's
-    dist/ folder; None: not found, an error the build reports itself); whether it was."""
+    dist/ folder); whether it was."""
     global _early
     fork = getattr(os, "fork", None)  # None on Windows
-    if fork is None or not _can_fork() or _early is not None:
+    if fork is None or not _can_fork() or waiting():
         return False
-    commands_in, commands_out = os.pipe()
-    answers_in, answers_out = os.pipe()
-    pid = fork()
+    pipes = os.pipe() + os.pipe()
+    commands_in, commands_out, answers_in, answers_out = pipes
+    try:
+        pid = fork()
+    except OSError:  # no process to spare (a container's limit): V8 starts here as before
+        for fd in pipes:
+            os.close(fd)
+        return False
     if pid == 0:  # the child: never returns to the caller
         code = 1
         try:
@@ -115,21 +139,22 @@ def start(dist: Path | None, *, trust_links: bool) -> bool:
 
 
 def take() -> ForkedEngine | None:
-    """The child started in this process, if it is still unused; only its first taker gets it."""
+    """The child started in this process, if it is still there and unused; only its first
+    taker gets it."""
     global _early
     early, _early = _early, None
-    if early is not None and early.parent != os.getpid():  # a worker forked from its parent
+    if early is None or early.parent != os.getpid() or early.ended:  # a worker forked from its parent
         return None
     return early
 
 
 def waiting() -> bool:
     """Whether a child started in this process waits to be taken."""
-    return _early is not None and _early.parent == os.getpid()
+    return _early is not None and _early.parent == os.getpid() and not _early.ended
 
 
 def discard() -> None:
-    """Stop the unused child: this build typesets elsewhere (in workers) or not at all."""
+    """Stop the unused child: this build typesets in workers."""
     early = take()
     if early is not None:
         early.end()
@@ -137,43 +162,45 @@ def discard() -> None:
 
 def end_all() -> None:
     """Stop and reap every child this process started: its build is over."""
+    global _early
+    _early = None
     for engine in _started:
         if engine.parent == os.getpid():
             engine.end()
 
 
 def _can_fork() -> bool:
-    # The same rule as a pool's workers (workers.start_method): fork only where it is sound,
-    # and from one thread, before V8.
+    # As a pool's workers (workers.start_method): fork only where it is sound, and before V8.
+    # From one thread only, as no other thread can be left half-way in the child; and not
+    # where this process does not reap its children (SIGCHLD ignored): the kernel would, and
+    # the pid stopped at the end could be another process's by then.
+    sigchld = getattr(signal, "SIGCHLD", None)  # None on Windows
     return (
         sys.platform not in ("win32", "cygwin", "darwin")
         and threading.active_count() == 1
         and "py_mini_racer" not in sys.modules
+        and sigchld is not None
+        and signal.getsignal(sigchld) is not signal.SIG_IGN
     )
 
 
-def _stop(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)  # its default action: the child has no handler for it
-
-
-def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path | None, trust_links: bool) -> int:
-    """The child: start V8 and KaTeX (from dist, if found), then answer commands until the
-    pipe closes."""
+def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path, trust_links: bool) -> int:
+    """The child: start V8 and KaTeX from dist, then answer commands until the pipe closes."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # how the parent stops it, even if it ignores it
     # Ctrl-C reaches the whole process group: the parent says it was interrupted and stops
     # this child; a child ending first would make that an error about KaTeX instead.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # stdin and stdout let go, so that a caller reading the build's output to its end does
+    # not wait for this child; stderr kept, for V8's own message if it dies.
     devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1):  # a caller that reads the build's output must not wait for this child
+    for fd in (0, 1):
         os.dup2(devnull, fd)
     from .katex import MiniRacerEngine  # light: mini-racer itself is imported by the engine
 
     engine, made_with = None, None
     failure: Exception | None = None
     try:
-        if dist is not None:
-            engine, made_with = MiniRacerEngine(dist, trust_links=trust_links), (dist, trust_links)
+        engine, made_with = MiniRacerEngine(dist, trust_links=trust_links), (dist, trust_links)
     except Exception as exc:  # told at "open", where the parent can report it
         failure = exc
     while True:
