@@ -148,7 +148,7 @@ os.kill(engine.pid, 9)
 try:
     engine.render_batch([MathRequest("y", False)], {})
     error = None
-except RuntimeError as exc:
+except forked.ChildGone as exc:
     error = str(exc)
 print(json.dumps({"first": first.error is None and b"katex" in first.html, "error": error}))
 """)
@@ -231,6 +231,16 @@ real_fork, os.fork = os.fork, no_fork
 answers["no process to spare"] = forked.start(dist, trust_links=False)
 answers["descriptors kept"] = len(os.listdir("/proc/self/fd")) - fds
 os.fork = real_fork
+pipes = []
+def second_pipe_fails():
+    if pipes:
+        raise OSError(24, "Too many open files")
+    pipes.append(real_pipe())
+    return pipes[-1]
+real_pipe, os.pipe = os.pipe, second_pipe_fails
+answers["no descriptor to spare"] = forked.start(dist, trust_links=False)
+answers["descriptors kept after"] = len(os.listdir("/proc/self/fd")) - fds
+os.pipe = real_pipe
 import py_mini_racer
 answers["mini-racer here"] = forked.start(dist, trust_links=False)
 print(json.dumps({**answers, "children": len(forked._started)}))
@@ -242,6 +252,8 @@ print(json.dumps({**answers, "children": len(forked._started)}))
         "children not reaped": False,
         "no process to spare": False,
         "descriptors kept": 0,
+        "no descriptor to spare": False,
+        "descriptors kept after": 0,
         "mini-racer here": False,
         "children": 0,
     }
@@ -327,3 +339,30 @@ os.waitpid(worker, 0)
 print(json.dumps({{"worker": json.loads(Path({str(seen)!r}).read_text()), "parent": forked.waiting()}}))
 """)
     assert answer == {"worker": [False, True], "parent": True}
+
+
+def test_a_child_killed_mid_build_stops_it_with_one_line(tmp_path: Path) -> None:
+    # As a worker that dies: exit 1 and one line that says how, no traceback.
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("finds the child through Linux's /proc")
+    src = tmp_path / "src"
+    src.mkdir()
+    formulas = " ".join(f"$x_{{{n}}}^{{2}} + \\frac{{{n}}}{{y}}$" for n in range(6000))
+    (src / "many.md").write_text(f"# Many\n\n{formulas}\n", encoding="utf-8")
+    command = [sys.executable, "build.py", "--src", str(src), "--out", str(tmp_path / "out")]
+    build = subprocess.Popen(
+        [*command, "--cache-dir", str(tmp_path / "cache")], cwd=REPO, stderr=subprocess.PIPE, text=True
+    )
+    children = Path(f"/proc/{build.pid}/task/{build.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Typesetting by now (opened ~0.2 s after its start; the build takes ~2 s): a child
+    # killed before its first use would leave the build to V8 in the parent instead.
+    time.sleep(0.8)
+    os.kill(int(children.read_text().split()[0]), signal.SIGKILL)
+    _, stderr = build.communicate(timeout=60)
+    assert (build.returncode, stderr) == (
+        1,
+        "notes-render: error: KaTeX's process ended: killed by signal 9\n",
+    )

@@ -28,12 +28,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..errors import BuildError
+
 if TYPE_CHECKING:
     from .katex import MathRequest, MathResult
 
 
-class ChildGone(RuntimeError):
-    """The child ended or was stopped before it answered."""
+class ChildGone(BuildError):
+    """The child ended or was stopped before it answered: the build stops with one line,
+    as when a worker dies."""
 
 
 class ForkedEngine:
@@ -70,8 +73,8 @@ class ForkedEngine:
             pickle.dump(command, self._commands, protocol=pickle.HIGHEST_PROTOCOL)
             self._commands.flush()
             kind, value = pickle.load(self._answers)
-        # EOF or a broken pipe: the child is gone (killed, out of memory, V8 crashed); a
-        # closed file or a cut answer: the build stopped it meanwhile (another thread).
+        # EOF, a broken pipe or a cut answer: the child is gone (killed, out of memory, V8
+        # crashed); a closed file: the build stopped it meanwhile, on another thread.
         except (EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
             raise ChildGone(f"KaTeX's process ended: {self.end()}") from exc
         if kind == "error":
@@ -84,7 +87,9 @@ class ForkedEngine:
             if self._status is not None:
                 return self._status
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGTERM)  # its default action: the child has no handler
+                # Its default action, which the child sets first (one stopped before that,
+                # where this process ignores SIGTERM, ends when it finds its pipe closed).
+                os.kill(self.pid, signal.SIGTERM)
             for stream in (self._commands, self._answers):
                 with contextlib.suppress(OSError):  # a child gone mid-answer leaves a broken pipe
                     stream.close()
@@ -111,14 +116,16 @@ def start(dist: Path, *, trust_links: bool) -> bool:
     fork = getattr(os, "fork", None)  # None on Windows
     if fork is None or not _can_fork() or waiting():
         return False
-    pipes = os.pipe() + os.pipe()
-    commands_in, commands_out, answers_in, answers_out = pipes
+    pipes: list[int] = []
     try:
+        pipes += os.pipe()
+        pipes += os.pipe()
         pid = fork()
-    except OSError:  # no process to spare (a container's limit): V8 starts here as before
+    except OSError:  # no descriptor or process to spare (a container's limits): V8 starts here
         for fd in pipes:
             os.close(fd)
         return False
+    commands_in, commands_out, answers_in, answers_out = pipes
     if pid == 0:  # the child: never returns to the caller
         code = 1
         try:
