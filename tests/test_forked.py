@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO
@@ -291,9 +292,9 @@ print(json.dumps({{"errors": len(report.errors), "mini_racer_here": "py_mini_rac
     assert 'class="katex-display"' in (tmp_path / "out" / "sums.html").read_text(encoding="utf-8")
 
 
-def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
-    # Ctrl-C reaches the whole process group; the build must say it was interrupted, not
-    # that KaTeX's process ended, and leave no child behind.
+def _long_cold_build(tmp_path: Path, **popen: Any) -> tuple[subprocess.Popen[str], int]:
+    """`build.py` started on one note of 6,000 formulas (~2 s, in one process), and the pid
+    of the child it forked, once there (found through Linux's /proc)."""
     if not Path("/proc/self/task").is_dir():
         pytest.skip("finds the child through Linux's /proc")
     src = tmp_path / "src"
@@ -306,14 +307,23 @@ def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None
         cwd=REPO,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # a process group of its own, as a terminal gives
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in `cmd &`
+        **popen,
     )
     children = Path(f"/proc/{build.pid}/task/{build.pid}/children")
     deadline = time.monotonic() + 30
     while not children.read_text().split() and time.monotonic() < deadline:
         time.sleep(0.01)
-    child = int(children.read_text().split()[0])
+    return build, int(children.read_text().split()[0])
+
+
+def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
+    # Ctrl-C reaches the whole process group; the build must say it was interrupted, not
+    # that KaTeX's process ended, and leave no child behind.
+    build, child = _long_cold_build(
+        tmp_path,
+        start_new_session=True,  # a process group of its own, as a terminal gives
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in `cmd &`
+    )
     time.sleep(0.3)  # the child is typesetting by now
     os.killpg(build.pid, signal.SIGINT)
     _, stderr = build.communicate(timeout=60)
@@ -343,24 +353,11 @@ print(json.dumps({{"worker": json.loads(Path({str(seen)!r}).read_text()), "paren
 
 def test_a_child_killed_mid_build_stops_it_with_one_line(tmp_path: Path) -> None:
     # As a worker that dies: exit 1 and one line that says how, no traceback.
-    if not Path("/proc/self/task").is_dir():
-        pytest.skip("finds the child through Linux's /proc")
-    src = tmp_path / "src"
-    src.mkdir()
-    formulas = " ".join(f"$x_{{{n}}}^{{2}} + \\frac{{{n}}}{{y}}$" for n in range(6000))
-    (src / "many.md").write_text(f"# Many\n\n{formulas}\n", encoding="utf-8")
-    command = [sys.executable, "build.py", "--src", str(src), "--out", str(tmp_path / "out")]
-    build = subprocess.Popen(
-        [*command, "--cache-dir", str(tmp_path / "cache")], cwd=REPO, stderr=subprocess.PIPE, text=True
-    )
-    children = Path(f"/proc/{build.pid}/task/{build.pid}/children")
-    deadline = time.monotonic() + 30
-    while not children.read_text().split() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    build, child = _long_cold_build(tmp_path)
     # Typesetting by now (opened ~0.2 s after its start; the build takes ~2 s): a child
     # killed before its first use would leave the build to V8 in the parent instead.
     time.sleep(0.8)
-    os.kill(int(children.read_text().split()[0]), signal.SIGKILL)
+    os.kill(child, signal.SIGKILL)
     _, stderr = build.communicate(timeout=60)
     assert (build.returncode, stderr) == (
         1,
