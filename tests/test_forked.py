@@ -156,18 +156,21 @@ print(json.dumps({"first": first.error is None and b"katex" in first.html, "erro
     assert answer == {"first": True, "error": "KaTeX's process ended: killed by signal 9"}
 
 
-def test_the_child_takes_the_settings_it_is_opened_with() -> None:
+def test_the_child_typesets_with_its_settings_and_is_not_used_with_others() -> None:
     answer = _run("""
 from notes_render.typeset.katex import MathRequest, find_katex
 dist = find_katex(None)
 link = [MathRequest(r"\\href{https://example.org/}{x}", False)]
 answers = {}
-for started, opened in [(None, True), (dist, False), (dist, True)]:
-    assert forked.start(started, trust_links=False)
-    result = forked.take().open(dist, trust_links=opened).render_batch(link, {})[0]
+for trust in (False, True):
+    assert forked.start(dist, trust_links=trust)
+    result = forked.take().open(dist, trust_links=trust).render_batch(link, {})[0]
     linked = b'href="https://example.org/"' in (result.html or b"")
-    answers[f"{started is not None} {opened}"] = result.error or "link" * linked
+    answers[f"trust {trust}"] = result.error or "link" * linked
     forked.end_all()
+assert forked.start(dist, trust_links=False)
+child = forked.take()
+answers["other settings"] = [child.open(dist, trust_links=True) is None, child.end()]
 missing = Path("/no/such/katex/dist")
 assert forked.start(missing, trust_links=False)
 try:
@@ -181,9 +184,9 @@ print(json.dumps(answers))
         "links are refused unless katex.trust-links = true (http and https only)"
     )
     assert answer == {
-        "False True": "link",
-        "True False": refused,
-        "True True": "link",
+        "trust False": refused,
+        "trust True": "link",
+        "other settings": [True, "killed by signal 15"],
         "missing": "FileNotFoundError",
     }
 

@@ -25,12 +25,8 @@ def default_engine(dist: Path, config: Config) -> MathEngine:
     """One embedded KaTeX per process: the one the command line started in a child (see
     typeset/forked.py), else one in this process."""
     early = forked.take()
-    if early is not None:
-        try:
-            return early.open(dist, trust_links=config.trust_links)
-        except forked.ChildGone:  # died before its first use (killed, out of memory): V8 here
-            pass
-    return MiniRacerEngine(dist, trust_links=config.trust_links)
+    opened = None if early is None else early.open(dist, trust_links=config.trust_links)
+    return opened or MiniRacerEngine(dist, trust_links=config.trust_links)
 
 
 class LazyEngine:

@@ -28,6 +28,7 @@ from ..config import Config
 from ..errors import BuildError, Diagnostic
 from ..sources import NoteSource, Stat
 from ..typeset.background import ENGINE_THREAD
+from ..typeset.forked import fork_is_sound
 from .engine import EngineFactory, LazyEngine
 from .note import StartedNote, start_note
 from .record import NoteRecord, Site
@@ -107,13 +108,11 @@ Reply = NoteBuilt | PagesWritten | Failed
 
 def start_method(platform: str = sys.platform) -> str:
     """How workers start on this system (or another `platform`): "fork" starts one in
-    milliseconds, but only from a process without V8 in it, and only where fork is sound:
-    Windows has none, and on macOS the system's own libraries may break a forked child
-    (Python itself starts workers by "spawn" there)."""
-    forks = platform not in ("win32", "cygwin", "darwin")
+    milliseconds, but only where fork is sound (typeset/forked.fork_is_sound: not Windows
+    or macOS, no V8 in this process)."""
     # An engine thread may be loading V8 without having imported it yet (typeset/background.py).
     engine_thread = any(t.name.startswith(ENGINE_THREAD) for t in threading.enumerate())
-    return "fork" if forks and not engine_thread and "py_mini_racer" not in sys.modules else "spawn"
+    return "fork" if fork_is_sound(platform) and not engine_thread else "spawn"
 
 
 class WorkerPool:

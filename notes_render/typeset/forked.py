@@ -13,7 +13,8 @@ no V8 in this process, children reaped by this process) and holds nothing of the
 starts V8 and KaTeX with the settings it was forked with (KaTeX's folder, trust-links),
 then reads batches from a pipe, answers each on another, and ends when its pipe closes or
 it is stopped. A build that turns out not to need it (a pool of workers, each with its own
-V8) stops it at once; a build whose child died before it was used typesets in-process.
+V8) stops it at once; one whose child died before its first use, or that asks for other
+settings than it was started with, typesets in-process.
 """
 
 from __future__ import annotations
@@ -42,9 +43,13 @@ class ChildGone(BuildError):
 class ForkedEngine:
     """The parent's side: KaTeX in the child, one batch at a time (MathEngine, once opened)."""
 
-    def __init__(self, pid: int, commands: IO[bytes], answers: IO[bytes]) -> None:
+    def __init__(
+        self, pid: int, commands: IO[bytes], answers: IO[bytes], settings: tuple[Path, bool]
+    ) -> None:
         self.pid = pid
         self.parent = os.getpid()
+        self.settings = settings
+        """KaTeX's dist/ folder and trust-links, as the child was started with them."""
         self.version = ""
         self._commands = commands
         self._answers = answers
@@ -56,9 +61,17 @@ class ForkedEngine:
         """Whether the child was stopped or found gone."""
         return self._status is not None
 
-    def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine:
-        """KaTeX from dist evaluated in the child's V8 (started already); returns self."""
-        self.version = str(self._ask(("open", str(dist), trust_links)))
+    def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine | None:
+        """This engine once the child's KaTeX is ready, if the child was started with these
+        settings and did not die before its first use; else None, the child stopped. An
+        error starting KaTeX there (a broken dist/ folder) is raised here."""
+        if (dist, trust_links) != self.settings:
+            self.end()
+            return None
+        try:
+            self.version = str(self._ask(("version",)))
+        except ChildGone:  # killed, out of memory: V8 is started by the caller instead
+            return None
         return self
 
     def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
@@ -136,7 +149,8 @@ def start(dist: Path, *, trust_links: bool) -> bool:
             os._exit(code)  # no exit handler or stream of the parent's may run here
     os.close(commands_in)
     os.close(answers_out)
-    _early = ForkedEngine(pid, os.fdopen(commands_out, "wb"), os.fdopen(answers_in, "rb"))
+    pipes_here = os.fdopen(commands_out, "wb"), os.fdopen(answers_in, "rb")
+    _early = ForkedEngine(pid, *pipes_here, (dist, trust_links))
     if not _started:
         import atexit
 
@@ -176,16 +190,22 @@ def end_all() -> None:
             engine.end()
 
 
+def fork_is_sound(platform: str = sys.platform) -> bool:
+    """Whether this process may fork a child that uses V8 (or another `platform` may):
+    Windows has no fork, on macOS the system's own libraries may break a forked child
+    (Python itself starts processes by "spawn" there), and V8 does not survive a fork, so
+    this process must not have loaded it."""
+    return platform not in ("win32", "cygwin", "darwin") and "py_mini_racer" not in sys.modules
+
+
 def _can_fork() -> bool:
-    # As a pool's workers (workers.start_method): fork only where it is sound, and before V8.
-    # From one thread only, as no other thread can be left half-way in the child; and not
-    # where this process does not reap its children (SIGCHLD ignored): the kernel would, and
-    # the pid stopped at the end could be another process's by then.
+    # Also from one thread only, as no other thread can be left half-way in the child; and
+    # not where this process does not reap its children (SIGCHLD ignored): the kernel would,
+    # and the pid stopped at the end could be another process's by then.
     sigchld = getattr(signal, "SIGCHLD", None)  # None on Windows
     return (
-        sys.platform not in ("win32", "cygwin", "darwin")
+        fork_is_sound(sys.platform)
         and threading.active_count() == 1
-        and "py_mini_racer" not in sys.modules
         and sigchld is not None
         and signal.getsignal(sigchld) is not signal.SIG_IGN
     )
@@ -204,11 +224,11 @@ def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path, trust_links: boo
         os.dup2(devnull, fd)
     from .katex import MiniRacerEngine  # light: mini-racer itself is imported by the engine
 
-    engine, made_with = None, None
+    engine = None
     failure: Exception | None = None
     try:
-        engine, made_with = MiniRacerEngine(dist, trust_links=trust_links), (dist, trust_links)
-    except Exception as exc:  # told at "open", where the parent can report it
+        engine = MiniRacerEngine(dist, trust_links=trust_links)
+    except Exception as exc:  # told when the parent first asks, where it can report it
         failure = exc
     while True:
         try:
@@ -216,14 +236,10 @@ def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path, trust_links: boo
         except EOFError:
             return 0
         try:
-            if command[0] == "open" and (Path(command[1]), command[2]) != made_with:
-                # not the settings it was started with
-                failure, engine = None, MiniRacerEngine(Path(command[1]), trust_links=command[2])
-                made_with = (Path(command[1]), command[2])
             if failure is not None:
                 raise failure
             assert engine is not None
-            value = engine.version if command[0] == "open" else engine.render_batch(command[1], command[2])
+            value = engine.version if command[0] == "version" else engine.render_batch(command[1], command[2])
             answer: tuple[str, Any] = ("ok", value)
         except Exception as exc:
             answer = ("error", _portable(exc))
