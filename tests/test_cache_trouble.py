@@ -145,6 +145,40 @@ def test_workers_that_find_the_cache_busy_make_one_warning_too(tmp_path: Path) -
     assert sorted(map(str, report.built)) == sorted(CHANGED)
 
 
+def test_a_new_cache_another_build_is_creating_is_waited_for(build: Build, tmp_path: Path) -> None:
+    # Another connection is writing the new file, not yet in WAL mode, for a moment. SQLite
+    # refuses the switch to WAL at once then, without waiting: two workers opening a new
+    # cache together met this, and one of them went on without the cache.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, time\n"
+            f"db = sqlite3.connect({str(cache / 'cache.sqlite3')!r}, isolation_level=None)\n"
+            "db.execute('BEGIN IMMEDIATE')\n"
+            "print('held', flush=True)\n"
+            "time.sleep(0.5)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        result = build(NOTES, "out", "--cache-dir", cache)
+    finally:
+        holder.communicate(timeout=30)
+    assert result.code == 0, result.stderr
+    assert _warnings(result.stderr) == []
+    db = sqlite3.connect(cache / "cache.sqlite3")
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT count(*) FROM formulas").fetchone() == (6,)
+    finally:
+        db.close()
+
+
 def _read_only(connect: Callable[..., sqlite3.Connection]) -> Callable[..., sqlite3.Connection]:
     def read_only(database: Any, **options: Any) -> sqlite3.Connection:
         return connect(f"file:{database}?mode=ro", uri=True, **options)

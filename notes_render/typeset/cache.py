@@ -83,7 +83,7 @@ class Store:
             # Entries are kilobytes (formulas) to megabytes (bodies): bigger pages than the
             # default 4 KB take a third less time to write. It applies to a new file only.
             db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             # No fsync: a cache may lose its last entries in a power cut, and a damaged entry
             # fails its checksum and is typeset again; fsyncs cost more than the typesetting.
             db.execute("PRAGMA synchronous=OFF")
@@ -248,6 +248,29 @@ def body_key(body: bytes) -> str:
 
 
 _COLUMNS = ["key", "value", "digest", "used"]
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting up to BUSY_TIMEOUT_S for other connections.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers "locked" at once,
+    without its busy handler, when another connection is writing or switching the same file:
+    two workers opening a new cache together would lose it for the whole build. WAL is a
+    property of the file, so once one of them has switched it the others find it done.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
