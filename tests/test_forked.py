@@ -319,6 +319,19 @@ def _long_cold_build(tmp_path: Path, **popen: Any) -> tuple[subprocess.Popen[str
     return build, int(children.read_text().split()[0])
 
 
+def _wait_until_typesetting(child: int) -> None:
+    """Until the child has used 0.3 s of CPU: it has ~0.06 s when V8 and KaTeX are ready, so
+    it is typesetting then, however slow a loaded machine makes the parent's parsing."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / ticks >= 0.3:  # utime + stime
+            return
+        time.sleep(0.01)
+    pytest.fail("the child never started typesetting")
+
+
 def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
     # Ctrl-C reaches the whole process group; the build must say it was interrupted, not
     # that KaTeX's process ended, and leave no child behind.
@@ -327,7 +340,7 @@ def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None
         start_new_session=True,  # a process group of its own, as a terminal gives
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in `cmd &`
     )
-    time.sleep(0.3)  # the child is typesetting by now
+    _wait_until_typesetting(child)
     os.killpg(build.pid, signal.SIGINT)
     _, stderr = build.communicate(timeout=60)
     assert (build.returncode, stderr) == (
@@ -357,9 +370,9 @@ print(json.dumps({{"worker": json.loads(Path({str(seen)!r}).read_text()), "paren
 def test_a_child_killed_mid_build_stops_it_with_one_line(tmp_path: Path) -> None:
     # As a worker that dies: exit 1 and one line that says how, no traceback.
     build, child = _long_cold_build(tmp_path)
-    # Typesetting by now (opened ~0.2 s after its start; the build takes ~2 s): a child
-    # killed before its first use would leave the build to V8 in the parent instead.
-    time.sleep(0.8)
+    # Killed while it typesets: a child killed before its first use would leave the build to
+    # V8 in the parent instead.
+    _wait_until_typesetting(child)
     os.kill(child, signal.SIGKILL)
     _, stderr = build.communicate(timeout=60)
     assert (build.returncode, stderr) == (
