@@ -105,6 +105,38 @@ def test_a_cold_build_typesets_in_the_child_and_writes_the_same_pages(tmp_path: 
     assert 'class="katex-display"' in pages["sums.html"].decode("utf-8")
 
 
+def test_the_child_ends_before_the_pages_are_written(tmp_path: Path) -> None:
+    # Nothing is typeset after the notes: the child's exit overlaps the pages, and the
+    # build's end only reaps it.
+    if not Path("/proc/self/stat").is_file():
+        pytest.skip("reads the child's state from Linux's /proc")
+    src = _site(tmp_path)
+    answer = _run(f"""
+import time
+from notes_render import cli
+from notes_render.build import pipeline
+seen = []
+write_pages = pipeline._write_pages
+def watched(*args, **kwargs):
+    pid = forked._started[0].pid
+    deadline = time.monotonic() + 10
+    state = ""
+    while time.monotonic() < deadline:  # ended: a zombie until the build reaps it
+        state = Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        time.sleep(0.01)
+    seen.append(state)
+    return write_pages(*args, **kwargs)
+pipeline._write_pages = watched
+code = cli.main(["--src", {str(src)!r}, "--out", {str(tmp_path / "out")!r}, "-q",
+                 "--cache-dir", {str(tmp_path / "cache")!r}])
+print(json.dumps({{"code": code, "seen": seen, "status": forked._started[0].end()}}))
+""")
+    assert answer == {"code": 0, "seen": ["Z"], "status": "killed by signal 15"}
+    assert 'class="katex-display"' in (tmp_path / "out" / "sums.html").read_text(encoding="utf-8")
+
+
 def test_a_build_after_a_failed_one_starts_its_own_child(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()  # no notes: the first build fails before it takes its child
     first = (str(tmp_path / "src"), str(tmp_path / "out"), str(tmp_path / "cache"), False, ())

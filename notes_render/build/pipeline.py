@@ -20,6 +20,7 @@ from ..config import Config
 from ..errors import ConfigError, Diagnostic
 from ..site import writer
 from ..sources import HOME, NoteSource, discover_notes
+from ..typeset import forked
 from ..typeset.bodies import load_bodies
 from ..typeset.cache import Store, cache_warning
 from ..typeset.katex import find_katex, katex_version
@@ -129,6 +130,7 @@ def build_site(
             _build_notes_again(build, notes)
             build.home = only is None and HOME_NOTE not in build.current.notes
             rendered = _pages_to_render(build, notes)
+            forked.stop_all()  # the last stage that may typeset: KaTeX's child ends meanwhile
             output, planned = _claim_output(build, notes)
             _write_pages(build, notes, rendered, meanwhile=lambda: _write_assets(build, planned))
             output.finish(set(planned), keep=only is not None)
