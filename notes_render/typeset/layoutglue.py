@@ -26,6 +26,19 @@ var notesLayout = (function () {
   var ENTITY = /&(?:#x?[0-9a-fA-F]+|[\p{L}\p{N}_]+);/gu;
   // What Python's str.strip() takes off (str.isspace()); JavaScript's trim() differs.
   var SPACE = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
+  // SPACE for one code unit, without a regex call for each character of a piece.
+  function isSpace(unit) {
+    if (unit <= 0x20) return unit >= 0x1c || (unit >= 9 && unit <= 13);
+    if (unit < 0x85) return false;
+    return unit === 0x85 || unit === 0xa0 || unit === 0x1680 || (unit >= 0x2000 && unit <= 0x200a) ||
+      unit === 0x2028 || unit === 0x2029 || unit === 0x202f || unit === 0x205f || unit === 0x3000;
+  }
+  // Any of the quads, found from its lastIndex on.
+  var ANY_QUAD = new RegExp(Object.keys(QUADS).map(function (quad) {
+    return quad.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&");
+  }).join("|"), "g");
+  // The code units UTF-8 writes in more than one byte (a surrogate: two of a pair's four).
+  var WIDE = /[\u0080-\uffff]/g;
 
   // mathlayout._children: [start, end] of each element directly inside the element whose
   // content starts at pos, up to its closing tag; null if the markup does not balance.
@@ -59,6 +72,13 @@ var notesLayout = (function () {
     var count = 0;  // the katex-base children, which must come first
     while (count < kids.length && isBase(html, kids[count])) count++;
     if (count === 0 || kids.slice(count).some(function (kid) { return isBase(html, kid); })) return html;
+    ANY_QUAD.lastIndex = inner;
+    if (!ANY_QUAD.test(html)) {  // nothing to cut (most displays): every base in one part
+      var bases = html.slice(kids[0][0], kids[0][1]);
+      for (var k = 1; k < count; k++) bases += html.slice(kids[k][0], kids[k][1]);
+      return html.slice(0, inner) + '<span class="math-lines"><span class="math-part">' + bases +
+        "</span></span>" + html.slice(kids[count - 1][1]);
+    }
     var parts = [[]], gaps = [];
     for (var i = 0; i < count; i++) {
       splitAtQuads(html.slice(kids[i][0], kids[i][1])).forEach(function (item) {
@@ -126,9 +146,10 @@ var notesLayout = (function () {
       } else if ((unit & 0xfc00) === 0xd800 && i + 1 < to && (html.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
         i++;  // one character in two units
       }
-      if (shown === 0 && upToLast === 0 && SPACE.test(html.charAt(i))) continue;  // leading
+      var space = isSpace(html.charCodeAt(i));
+      if (shown === 0 && upToLast === 0 && space) continue;  // leading
       shown++;
-      if (!SPACE.test(html.charAt(i))) upToLast = shown;
+      if (!space) upToLast = shown;
       if (upToLast >= MAY_SCROLL) return true;
     }
     return false;
@@ -161,9 +182,10 @@ var notesLayout = (function () {
   }
   function utf8Length(text, from, to) {
     var bytes = to - from;
-    for (var i = from; i < to; i++) {
-      var unit = text.charCodeAt(i);
-      if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
+    WIDE.lastIndex = from;  // KaTeX's HTML is nearly all ASCII: the regex jumps to the rest
+    for (var wide = WIDE.exec(text); wide !== null && wide.index < to; wide = WIDE.exec(text)) {
+      var unit = text.charCodeAt(wide.index);
+      bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
     }
     return bytes;
   }
