@@ -347,13 +347,12 @@ class MiniRacerEngine:
         except JSTimeoutException as exc:
             self.timeouts += 1
             raise _Timeout from exc
-        # UTF-8 from here on (see MathResult.html); it has no NUL byte but NUL's own, so the
-        # answer splits the same once encoded.
-        special, _, rest = str(answer).encode("utf-8").partition(b"\0")
-        facts, _, rest = rest.partition(b"\0")
+        # UTF-8 from here on (see MathResult.html); it has no NUL byte but NUL's own (JSON
+        # escapes one), so the answer splits the same once encoded, in one pass.
+        special, facts, *htmls = str(answer).encode("utf-8").split(b"\0")
         numbers = json.loads(b"[" + facts + b"]")
         flags, starts, ends = numbers[0::3], numbers[1::3], numbers[2::3]
-        results = list(map(_laid_out, rest.split(b"\0"), flags, starts, ends))
+        results = list(map(_laid_out, htmls, flags, starts, ends))
         for key, item in json.loads(special).items():
             index = int(key)
             results[index] = _math_result(item, flags[index], starts[index], ends[index])
