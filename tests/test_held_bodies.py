@@ -33,6 +33,7 @@ def _built(tmp_path: Path) -> tuple[Config, LazyEngine, list[BuiltNote]]:
     config = make_config(src=src, out=tmp_path / "site", cache_dir=tmp_path / "cache")
     engine = LazyEngine(config, find_katex(None), default_engine)
     built = list(build_all(discover_notes(src), config, engine))
+    engine.write_cache()  # as a worker does once its notes are built, before it takes their bodies
     assert all(isinstance(b, BuiltNote) for b in built)
     return config, engine, [b for b in built if isinstance(b, BuiltNote)]
 

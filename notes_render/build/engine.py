@@ -82,6 +82,11 @@ class LazyEngine:
             self._store = Store(self._config.cache_dir)
         return self._store
 
+    def write_cache(self) -> None:
+        """Write what the cache holds for later (see Store.batch), if there is a cache."""
+        if self._store is not None:
+            self._store.flush()
+
     def trouble(self) -> Diagnostic | None:
         """Why the store stopped using the cache, if it did."""
         return None if self._store is None else self._store.trouble

@@ -108,6 +108,7 @@ class Executor:
         is done here while the workers write theirs (the site's other files)."""
         from .work import write_home, write_page
 
+        self._engine.write_cache()  # every note is built: the state saved next may name their bodies
         here = [r for r in records if r.source.rel in self._bodies]
         there = [r.source.rel for r in records if r.source.rel not in self._bodies]
         writing: set[int] = set()

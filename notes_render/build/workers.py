@@ -93,6 +93,8 @@ class PagesWritten:
     """The pages asked for are written: each one's stat, by note."""
 
     stats: dict[PurePosixPath, Stat | None]
+    trouble: Diagnostic | None
+    """Why the worker stopped using the cache, if it did (by the last of its notes' entries)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,7 @@ class WorkerPool:
             for worker, reply in self._replies(sorted(writing)):
                 assert isinstance(reply, PagesWritten)
                 stats.update(reply.stats)
+                self.cache_trouble = self.cache_trouble or reply.trouble
                 writing.discard(worker)
         return stats
 
@@ -334,9 +337,11 @@ def _finished(
 def _write_pages(
     message: WritePages, config: Config, engine: LazyEngine, kept: HeldBodies, templates: PreparedTemplates
 ) -> PagesWritten:
-    """Write the pages asked for, of notes this worker built."""
+    """Write the pages asked for, of notes this worker built, once the cache has the last
+    of their entries: every note of the build is built by now."""
     from ..site.templates import PageRenderer
 
+    engine.write_cache()
     renderer = PageRenderer(message.site, templates.take())
     stats = {}
     for rel in message.notes:
@@ -344,7 +349,7 @@ def _write_pages(
         stats[rel] = write_page(config, renderer, done.record, done.body)
     if message.home:
         write_home(config, renderer)
-    return PagesWritten(stats)
+    return PagesWritten(stats, engine.trouble())
 
 
 def _sendable(exc: BaseException) -> BaseException:
