@@ -145,3 +145,17 @@ def test_the_cache_gives_back_the_layout_facts(tmp_path: Path, katex_engine: Min
     again = CachedEngine(store, no_engine, version=katex_engine.version, engine_id="glue")
     assert again.render_batch(requests, {}) == typeset
     store.close()
+
+
+def test_the_glues_space_is_pythons_str_isspace_for_every_code_unit() -> None:
+    from py_mini_racer import MiniRacer
+
+    from notes_render.typeset.layoutglue import LAYOUT_SCRIPT
+
+    context = MiniRacer()
+    context.eval(LAYOUT_SCRIPT)
+    spaces = context.eval(
+        "var found = []; for (var u = 0; u < 0x10000; u++) if (notesLayout.isSpace(u)) found.push(u);"
+        " found.join(',')"
+    )
+    assert [int(u) for u in str(spaces).split(",")] == [u for u in range(0x10000) if chr(u).isspace()]

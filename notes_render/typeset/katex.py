@@ -146,10 +146,9 @@ var notesRender = (function () {
       return drop ? "" : tag;
     });
   }
-  // What any of the rare cases below needs: MathML to fix, a surrogate (perhaps a lone one),
-  // a NUL. One regex scan of the HTML instead of four (two thirds of their time); it also
-  // flattens KaTeX's string while it is young, which makes the join cheaper than flattening
-  // thousands of ropes at the end.
+  // What any rare case below needs (it must find whatever validMathml fixes), a surrogate,
+  // a NUL: one regex scan instead of four, in less than half their time. It also flattens
+  // KaTeX's string while young, so the join is cheaper than flattening thousands of ropes.
   var RARE = /<m(?:td width="|o><m)|[\u0000\ud800-\udfff]/;
   var LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
   function renderOne(item, macros, layout) {

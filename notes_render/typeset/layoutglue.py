@@ -24,9 +24,8 @@ var notesLayout = (function () {
   // Python's \w (str.isalnum() or "_"), for mathlayout._ENTITY: the same up to the Unicode
   // version (V8's may be newer than Python's), and KaTeX writes "&" only in its five escapes.
   var ENTITY = /&(?:#x?[0-9a-fA-F]+|[\p{L}\p{N}_]+);/gu;
-  // What Python's str.strip() takes off (str.isspace()); JavaScript's trim() differs.
-  var SPACE = /^[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$/;
-  // SPACE for one code unit, without a regex call for each character of a piece.
+  // Whether Python's str.isspace() holds for a code unit (what str.strip() takes off;
+  // JavaScript's trim() differs), without a regex call for each character of a piece.
   function isSpace(unit) {
     if (unit <= 0x20) return unit >= 0x1c || (unit >= 9 && unit <= 13);
     if (unit < 0x85) return false;
@@ -158,8 +157,8 @@ var notesLayout = (function () {
   function exactLength(piece) {
     var text = piece.replace(MARKUP, "").replace(ENTITY, "x").replace(/\u200b/g, "");
     var from = 0, to = text.length;
-    while (from < to && SPACE.test(text.charAt(from))) from++;
-    while (to > from && SPACE.test(text.charAt(to - 1))) to--;
+    while (from < to && isSpace(text.charCodeAt(from))) from++;
+    while (to > from && isSpace(text.charCodeAt(to - 1))) to--;
     var count = to - from;
     for (var i = from; i < to - 1; i++) {
       var unit = text.charCodeAt(i);
@@ -193,7 +192,7 @@ var notesLayout = (function () {
   // A formula's HTML laid out (a display fitted) and its facts, three numbers as
   // katex._laid_out reads them: 1 + 2 if it may scroll + 4 if fitted; the last piece's
   // place (an inline formula) or -1, -1.
-  return function (html, display) {
+  var layout = function (html, display) {
     if (display) {
       var fitted = fitDisplay(html);
       return {html: fitted, facts: [1 + (mayScroll(fitted) ? 2 : 0) + 4, -1, -1]};
@@ -201,6 +200,8 @@ var notesLayout = (function () {
     var piece = lastPiece(html) || [-1, -1];
     return {html: html, facts: [1 + (mayScroll(html) ? 2 : 0), piece[0], piece[1]]};
   };
+  layout.isSpace = isSpace;  // for tests/test_layout_glue.py
+  return layout;
 })();
 """
 for _name, _value in {
