@@ -21,6 +21,21 @@ CACHE_DIR_VARIABLE = "NOTES_RENDER_CACHE_DIR"
 keep their caches out of the project's)."""
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity where the system keeps one (a
+    container's cpuset, `taskset`), which os.cpu_count ignores, else the machine's count."""
+    process_count = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if process_count is not None:
+        return int(process_count() or 1)
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS nor Windows
+    if affinity is not None:
+        try:
+            return max(1, len(affinity(0)))
+        except OSError:
+            pass
+    return os.cpu_count() or 1
+
+
 def default_cache_dir(project_dir: Path) -> Path:
     """$NOTES_RENDER_CACHE_DIR, else .notes-render-cache/ in the project folder."""
     named = os.environ.get(CACHE_DIR_VARIABLE)
@@ -260,7 +275,7 @@ def make_config(
         templates_dir=templates_dir or project_dir / site.pop("templates"),
         katex_dir=katex_dir,
         cache_dir=(cache_dir or default_cache_dir(project_dir)) if use_cache else None,
-        jobs=max(1, jobs if jobs is not None else os.cpu_count() or 1),
+        jobs=max(1, jobs if jobs is not None else usable_cpus()),
         **_katex_settings(settings, pyproject),
         **{key: value for key, value in site.items() if key != "templates"},
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
+from notes_render.build import workers
 from notes_render.build.pipeline import build_site
 from notes_render.config import Config
 from notes_render.errors import ConfigError
@@ -129,13 +130,37 @@ def test_workers_that_overlap_v8_and_python_build_the_same_site(
     shutil.copytree(FIXTURES / "site-basic", src)
     shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
     outputs = {}
+    asked: list[int] = []
     for cores in (2, 8):  # two workers overlap only with a core for each of their threads
-        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        monkeypatch.setattr(workers, "usable_cpus", lambda cores=cores: asked.append(cores) or cores)
         out = tmp_path / f"out{cores}"
         report = build_site(Config(src=src, out=out, jobs=2), pool_min_bytes=0)
         assert report.workers == 2
         outputs[cores] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert asked == [2, 8]
     assert outputs[2] == outputs[8]
+
+
+def test_the_default_jobs_are_the_cpus_this_process_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notes_render import config
+
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)  # Python 3.13 counts the same way
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)  # taskset -c 0,5
+    assert config.usable_cpus() == 2
+    (tmp_path / "src").mkdir()
+    made = config.make_config(src=tmp_path / "src", out=tmp_path / "out", project_dir=tmp_path)
+    assert made.jobs == 2
+
+    def refused(pid: int) -> set[int]:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "sched_getaffinity", refused)
+    assert config.usable_cpus() == 8
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS, Windows
+    assert config.usable_cpus() == 8
 
 
 def test_code_is_coloured_and_templates_compiled_while_v8_typesets(

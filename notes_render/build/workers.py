@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from ..config import Config
+from ..config import Config, usable_cpus
 from ..errors import BuildError, Diagnostic
 from ..sources import NoteSource, Stat
 from ..typeset.background import ENGINE_THREAD
@@ -137,7 +137,7 @@ class WorkerPool:
         # Two threads a worker (Python, V8) pay only where each has a core: on two cores, two
         # workers that each finish a note before starting the next were 5 % faster than two
         # that overlap them (corpus200), which only add thread switches to busy cores.
-        self._ahead = AHEAD if 2 * jobs <= (os.cpu_count() or 1) else 0
+        self._ahead = AHEAD if 2 * jobs <= usable_cpus() else 0
         setup = WorkerSetup(config, dist, engine_factory, os.getpid(), prestart, self._ahead)
         try:
             for _ in range(jobs):
