@@ -364,6 +364,15 @@ def _wait_until_typesetting(child: int) -> None:
     pytest.fail("the child never started typesetting")
 
 
+def _status_field(pid: int, name: str) -> str:
+    """A field of Linux's /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key == name:
+            return value.strip()
+    raise AssertionError(f"no {name} in /proc/{pid}/status")
+
+
 def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None:
     # Ctrl-C reaches the whole process group; the build must say it was interrupted, not
     # that KaTeX's process ended, and leave no child behind.
@@ -373,6 +382,10 @@ def test_ctrl_c_stops_a_cold_build_and_its_child_cleanly(tmp_path: Path) -> None
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored, as in `cmd &`
     )
     _wait_until_typesetting(child)
+    # The child ignores Ctrl-C, and the parent stops it: were it to end first, the build
+    # could report that KaTeX's process ended (a race the parent's own interrupt mostly wins).
+    ignored = int(_status_field(child, "SigIgn"), 16)
+    assert ignored & (1 << (signal.SIGINT - 1))
     os.killpg(build.pid, signal.SIGINT)
     _, stderr = build.communicate(timeout=60)
     assert (build.returncode, stderr) == (
