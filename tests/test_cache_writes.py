@@ -88,6 +88,33 @@ def test_every_entry_of_a_cold_build_is_in_the_file_when_it_ends(tmp_path: Path,
     assert len(_in_file(tmp_path / "cache", BODIES)) == 4
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_bodies_a_state_names_are_in_the_file_before_it_is_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    # A build stopped right after saving its state (killed, a power cut) must not leave a
+    # state naming bodies the cache never got: the next build would render their pages
+    # again from nothing and have to build every note anew.
+    from notes_render.build import pipeline
+
+    src = tmp_path / "notes"
+    src.mkdir()
+    for index in range(4):
+        (src / f"n{index}.md").write_text(f"# Note {index}\n\nSay $x_{index} + y$.\n", encoding="utf-8")
+    seen: list[int] = []
+    save_state = pipeline._save_state
+
+    def saving(*args: Any) -> None:
+        seen.append(len(_in_file(tmp_path / "cache", BODIES)))
+        save_state(*args)
+
+    monkeypatch.setattr(pipeline, "_save_state", saving)
+    config = make_config(src=src, out=tmp_path / "site", cache_dir=tmp_path / "cache", jobs=jobs)
+    report = build_site(config, pool_min_bytes=0)
+    assert report.workers == (0 if jobs == 1 else 2)
+    assert seen == [4]
+
+
 def test_a_worker_that_cannot_write_its_notes_entries_says_so_once(tmp_path: Path) -> None:
     # Its lookups work, and its first write is the one before its pages: a disk full by then
     # must still be a warning, not a cache silently short of the notes' entries. A process
