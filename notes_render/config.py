@@ -23,16 +23,17 @@ keep their caches out of the project's)."""
 
 def usable_cpus() -> int:
     """The CPUs this process may run on: its affinity where the system keeps one (a
-    container's cpuset, `taskset`), which os.cpu_count ignores, else the machine's count."""
-    process_count = getattr(os, "process_cpu_count", None)  # Python 3.13+
-    if process_count is not None:
-        return int(process_count() or 1)
+    container's cpuset, `taskset`), which os.cpu_count ignores, else the machine's count.
+    A CPU quota (`docker --cpus`) is no affinity and is not seen."""
+    process_count = getattr(os, "process_cpu_count", None)  # Python 3.13+: the affinity's
     affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS nor Windows
-    if affinity is not None:
-        try:
+    try:
+        if process_count is not None:
+            return max(1, process_count() or 1)
+        if affinity is not None:
             return max(1, len(affinity(0)))
-        except OSError:
-            pass
+    except OSError:  # neither catches what the system call refuses
+        pass
     return os.cpu_count() or 1
 
 

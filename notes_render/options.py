@@ -192,7 +192,7 @@ def _add_build_options(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=None,
         metavar="N",
-        help="worker processes for a big build (default: the CPUs it may use; small builds always use one)",
+        help="worker processes for a big build (default: the CPUs of its affinity; small builds use one)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only problems")
     parser.add_argument(

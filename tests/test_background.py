@@ -132,7 +132,12 @@ def test_workers_that_overlap_v8_and_python_build_the_same_site(
     outputs = {}
     asked: list[int] = []
     for cores in (2, 8):  # two workers overlap only with a core for each of their threads
-        monkeypatch.setattr(workers, "usable_cpus", lambda cores=cores: asked.append(cores) or cores)
+
+        def usable_cpus(cores: int = cores) -> int:
+            asked.append(cores)
+            return cores
+
+        monkeypatch.setattr(workers, "usable_cpus", usable_cpus)
         out = tmp_path / f"out{cores}"
         report = build_site(Config(src=src, out=out, jobs=2), pool_min_bytes=0)
         assert report.workers == 2
@@ -141,25 +146,29 @@ def test_workers_that_overlap_v8_and_python_build_the_same_site(
     assert outputs[2] == outputs[8]
 
 
+def _refused(*args: object) -> int:
+    raise OSError(22, "Invalid argument")
+
+
 def test_the_default_jobs_are_the_cpus_this_process_may_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from notes_render import config
 
-    monkeypatch.delattr(os, "process_cpu_count", raising=False)  # Python 3.13 counts the same way
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)  # Python 3.11 and 3.12
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)  # taskset -c 0,5
     assert config.usable_cpus() == 2
     (tmp_path / "src").mkdir()
     made = config.make_config(src=tmp_path / "src", out=tmp_path / "out", project_dir=tmp_path)
     assert made.jobs == 2
-
-    def refused(pid: int) -> set[int]:
-        raise OSError(22, "Invalid argument")
-
-    monkeypatch.setattr(os, "sched_getaffinity", refused)
+    monkeypatch.setattr(os, "sched_getaffinity", _refused)
     assert config.usable_cpus() == 8
     monkeypatch.delattr(os, "sched_getaffinity")  # macOS, Windows
+    assert config.usable_cpus() == 8
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)  # Python 3.13
+    assert config.usable_cpus() == 3
+    monkeypatch.setattr(os, "process_cpu_count", _refused)  # 3.13 lets the system's error through
     assert config.usable_cpus() == 8
 
 

@@ -93,8 +93,8 @@ def test_the_bodies_a_state_names_are_in_the_file_before_it_is_saved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
 ) -> None:
     # A build stopped right after saving its state (killed, a power cut) must not leave a
-    # state naming bodies the cache never got: the next build would render their pages
-    # again from nothing and have to build every note anew.
+    # state naming bodies the cache never got: a later build that renders those pages
+    # again (a template changed) would have to build their notes anew.
     from notes_render.build import pipeline
 
     src = tmp_path / "notes"

@@ -33,7 +33,7 @@ def test_a_relation_built_over_another_loses_its_mo_wrapper(katex_engine: MiniRa
 
 def test_a_tagged_display_has_no_cell_widths(katex_engine: MiniRacerEngine) -> None:
     result = katex_engine.render_batch([MathRequest(r"x = 1 \tag{3}", True)], {})[0]
-    assert result.html is not None
+    assert result.html is not None and result.error is None
     html = result.html.decode("utf-8")
     assert "<mtd>" in html and "(3)" in html
     assert "<mtd width" not in html
