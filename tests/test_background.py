@@ -257,6 +257,22 @@ def test_workers_are_not_forked_while_an_engine_thread_loads_v8() -> None:
         engine.close()
 
 
+def test_templates_compiled_ahead_include_those_the_pages_extend_or_include(tmp_path: Path) -> None:
+    # Compiled while V8 typesets, so that the first page rendered compiles nothing.
+    from notes_render.site import templates
+
+    folder = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", folder)
+    (folder / "parts").mkdir()
+    (folder / "parts" / "footer.html").write_text("<footer>{{ site_title }}</footer>", encoding="utf-8")
+    index = folder / "index.html"
+    before, after = index.read_text(encoding="utf-8").rsplit("{% endblock %}", 1)
+    index.write_text(f'{before}{{% include "parts/footer.html" %}}{{% endblock %}}{after}', encoding="utf-8")
+    environment = templates.compile_templates(folder).environment
+    compiled = {name for _, name in environment.cache or {}}
+    assert {"note.html", "index.html", "base.html", "parts/footer.html"} <= compiled
+
+
 def test_templates_compiled_ahead_are_read_again_if_one_changes_before_the_pages(tmp_path: Path) -> None:
     from notes_render.site import templates
 
