@@ -257,20 +257,35 @@ def test_workers_are_not_forked_while_an_engine_thread_loads_v8() -> None:
         engine.close()
 
 
-def test_templates_compiled_ahead_include_those_the_pages_extend_or_include(tmp_path: Path) -> None:
-    # Compiled while V8 typesets, so that the first page rendered compiles nothing.
+def test_templates_compiled_ahead_include_those_the_pages_extend_or_include(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compiled while V8 typesets, so that the first page rendered compiles nothing; one
+    # that is broken but never rendered (a branch not taken) changes nothing of that.
     from notes_render.site import templates
 
     folder = tmp_path / "templates"
     shutil.copytree(REPO / "templates", folder)
     (folder / "parts").mkdir()
     (folder / "parts" / "footer.html").write_text("<footer>{{ site_title }}</footer>", encoding="utf-8")
+    (folder / "latin.html").write_bytes(b"<p>caf\xe9</p>\n")
     index = folder / "index.html"
     before, after = index.read_text(encoding="utf-8").rsplit("{% endblock %}", 1)
-    index.write_text(f'{before}{{% include "parts/footer.html" %}}{{% endblock %}}{after}', encoding="utf-8")
-    environment = templates.compile_templates(folder).environment
-    compiled = {name for _, name in environment.cache or {}}
-    assert {"note.html", "index.html", "base.html", "parts/footer.html"} <= compiled
+    uses = '{% include "parts/footer.html" %}{% if false %}{% include "latin.html" %}{% endif %}'
+    index.write_text(f"{before}{uses}{{% endblock %}}{after}", encoding="utf-8")
+    prepared = templates.prepared_environment(folder)
+    assert prepared is not None
+    environment = prepared.environment
+    compiled: list[object] = []
+
+    def compile_again(*args: object, **options: object) -> object:
+        compiled.append(args)
+        raise AssertionError("compiled when rendered")
+
+    monkeypatch.setattr(environment, "compile", compile_again)
+    for name in ("note.html", "index.html", "base.html", "parts/footer.html"):
+        environment.get_template(name)
+    assert compiled == []
 
 
 def test_templates_compiled_ahead_are_read_again_if_one_changes_before_the_pages(tmp_path: Path) -> None:

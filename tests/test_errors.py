@@ -52,6 +52,30 @@ def test_a_runtime_error_in_a_parent_template_names_the_parent(
     assert result.stderr == f"notes-render: error: {base}:3: template error: 'no_such_name' is undefined\n"
 
 
+def test_a_template_that_is_not_utf8_is_named_with_its_first_bad_byte(
+    build_notes: Callable[..., BuildResult], templates: Path
+) -> None:
+    # Jinja's UnicodeDecodeError names no file; the one a page uses is found and named.
+    base = templates / "base.html"
+    base.write_bytes(base.read_bytes().replace(b"<head>", b"<head>\n<!-- caf\xe9 -->", 1))
+    line = base.read_bytes().split(b"\xe9")[0].count(b"\n") + 1
+    result = build_notes({"a.md": "# A\n\nSee $x$.\n"}, "--templates", str(templates))
+    assert result.code == 2
+    assert result.stderr == f"notes-render: error: {base}:{line}:9: template is not valid UTF-8 (byte 0xe9)\n"
+
+
+def test_a_broken_template_that_is_never_rendered_does_not_stop_the_build(
+    build_notes: Callable[..., BuildResult], templates: Path
+) -> None:
+    (templates / "latin.html").write_bytes(b"<p>caf\xe9</p>\n")
+    index = templates / "index.html"
+    before, after = index.read_text(encoding="utf-8").rsplit("{% endblock %}", 1)
+    unused = '{% if false %}{% include "latin.html" %}{% include "missing.html" %}{% endif %}'
+    index.write_text(f"{before}{unused}{{% endblock %}}{after}", encoding="utf-8")
+    result = build_notes({"a.md": "# A\n\nSee $x$.\n", "b.md": "# B\n"}, "--templates", str(templates), "-q")
+    assert (result.code, result.stderr) == (0, "")
+
+
 def test_a_file_of_the_notes_that_cannot_be_read_is_a_content_problem(
     build_notes: Callable[..., BuildResult], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

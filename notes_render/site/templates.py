@@ -7,6 +7,7 @@ worker processes that built notes can render those notes' pages themselves.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -60,16 +61,24 @@ class CompiledTemplates:
         return only_prints(self.environment, "content", "note.html")
 
 
+PAGE_TEMPLATES = ("note.html", "index.html")
+"""The templates pages are rendered from (the rest are extended or included by them)."""
+
+
 def compile_templates(templates_dir: Path) -> CompiledTemplates:
     """The environment of templates_dir with its page templates compiled, read for how they
     use the body (raises what make_environment and Jinja raise)."""
     environment = make_environment(templates_dir)
     stamps = template_stats(templates_dir)
-    # With the templates they extend or include: else the first page compiles base.html
-    # (~2 ms, at the end of a small build's critical path).
-    for name, _ in _template_trees(environment, ["note.html", "index.html"]):
-        if name is not None:
-            environment.get_template(name)  # raises what is wrong with it, as rendering would
+    for page in PAGE_TEMPLATES:
+        environment.get_template(page)
+    # And the templates they extend or include: else the first page compiles base.html
+    # (~2 ms, at the end of a small build's critical path). One that is broken or missing
+    # may never be rendered (a branch not taken, `ignore missing`): reported if it is.
+    for name, tree in _template_trees(environment, list(PAGE_TEMPLATES)):
+        if name is not None and tree is not None:
+            with contextlib.suppress(jinja2.TemplateError, OSError, ValueError):
+                environment.get_template(name)
     return CompiledTemplates(environment, only_prints(environment, "content", "note.html"), stamps)
 
 
@@ -78,7 +87,7 @@ def prepared_environment(templates_dir: Path) -> CompiledTemplates | None:
     typesets, see build/work.py); None if they have a problem, which rendering then reports."""
     try:
         return compile_templates(templates_dir)
-    except (ConfigError, jinja2.TemplateError, OSError):
+    except (ConfigError, jinja2.TemplateError, OSError, UnicodeDecodeError):
         return None
 
 
@@ -96,6 +105,29 @@ def render_page(environment: jinja2.Environment, name: str, context: dict[str, A
         raise ConfigError(f"{_failed_at(environment, exc, name)}: template error: {exc}") from exc
     except OSError as exc:  # a template that cannot be read (no permission)
         raise ConfigError(f"{name}: template cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:  # Jinja does not say which file
+        raise ConfigError(_not_utf8(environment, name)) from exc
+
+
+def _not_utf8(environment: jinja2.Environment, name: str) -> str:
+    """`file:line:column: …` of the first byte that is not UTF-8 in the template name or in
+    one it extends or includes."""
+    loader = environment.loader
+    folders = [Path(p) for p in loader.searchpath] if isinstance(loader, jinja2.FileSystemLoader) else []
+    for current, tree in _template_trees(environment, [name]):
+        if current is None or tree is not None:
+            continue
+        found = next((folder / current for folder in folders if (folder / current).is_file()), None)
+        data = found.read_bytes() if found is not None else b""
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            assert found is not None
+            line = data[: exc.start].count(b"\n") + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            where = f"{display_path(found)}:{line}:{column}"
+            return f"{where}: template is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+    return f"{name}: a template it uses is not valid UTF-8"
 
 
 def _failed_at(environment: jinja2.Environment, exc: BaseException, name: str) -> str:
@@ -153,7 +185,7 @@ def _template_trees(
         seen.add(current)
         try:
             tree = environment.parse(loader.get_source(environment, current)[0])
-        except jinja2.TemplateError:
+        except (jinja2.TemplateError, UnicodeDecodeError):
             yield current, None
             continue
         yield current, tree
