@@ -37,6 +37,14 @@ class SourcePosition:
         return where
 
 
+def not_utf8(path: Path, data: bytes, exc: UnicodeDecodeError) -> tuple[SourcePosition, str]:
+    """Where the first byte of data that is not UTF-8 is (exc: what decoding data raised),
+    in the file at path (as messages print it), and the words for it."""
+    line = data[: exc.start].count(b"\n") + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return SourcePosition(path, line, column), f"not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     """A content problem found while building one note; the build goes on after it."""

@@ -17,7 +17,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
-from ..errors import ContentError, Diagnostic, SourcePosition
+from ..errors import ContentError, Diagnostic, SourcePosition, not_utf8
 from ..sources import NoteSource
 from .citesyntax import citations_plugin
 from .dialects import DEFAULT_DIALECT, DIALECTS, find_dialect, unknown_dialect
@@ -161,10 +161,7 @@ def decode_note(source: NoteSource, data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        position = SourcePosition(source.display_path, line, column)
-        raise ContentError(position, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})") from exc
+        raise ContentError(*not_utf8(source.display_path, data, exc)) from exc
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from ..errors import Diagnostic, SourcePosition
+from ..errors import Diagnostic, SourcePosition, not_utf8
 from ..sources import display_path
 
 if TYPE_CHECKING:
@@ -121,10 +121,8 @@ def _load(path: Path, mtime_ns: int, size: int) -> Bibliography:
         bibliography.diagnostics.append(Diagnostic(SourcePosition(display_path(path), 0, 0), message))
         return bibliography
     except UnicodeDecodeError as exc:  # where the first bad byte is, as for a note
-        line = data[: exc.start].count(b"\n") + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the .bib file as UTF-8"
-        bibliography.diagnostics.append(Diagnostic(SourcePosition(display_path(path), line, column), message))
+        position, message = not_utf8(display_path(path), data, exc)
+        bibliography.diagnostics.append(Diagnostic(position, f"{message}; save the .bib file as UTF-8"))
         return bibliography
     starts = _entry_starts(text)
 

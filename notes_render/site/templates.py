@@ -17,14 +17,14 @@ import jinja2
 from jinja2 import meta, nodes
 from markupsafe import Markup
 
-from ..errors import ConfigError, display_path
+from ..errors import ConfigError, display_path, not_utf8
 from ..passes.previews import fill_note_references, stylesheet
 from ..sources import HOME, Stat, relative_url, template_stats
 from ..typeset.fonts import page_fonts
 from .navigation import Navigation
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from ..build.record import NoteRecord, Site
     from .navigation import TocEntry
@@ -75,8 +75,8 @@ def compile_templates(templates_dir: Path) -> CompiledTemplates:
     # And the templates they extend or include: else the first page compiles base.html
     # (~2 ms, at the end of a small build's critical path). One that is broken or missing
     # may never be rendered (a branch not taken, `ignore missing`): reported if it is.
-    for name, tree in _template_trees(environment, list(PAGE_TEMPLATES)):
-        if name is not None and tree is not None:
+    for name, tree in _template_trees(environment, PAGE_TEMPLATES):
+        if name is not None and name not in PAGE_TEMPLATES and tree is not None:
             with contextlib.suppress(jinja2.TemplateError, OSError, ValueError):
                 environment.get_template(name)
     return CompiledTemplates(environment, only_prints(environment, "content", "note.html"), stamps)
@@ -112,30 +112,36 @@ def render_page(environment: jinja2.Environment, name: str, context: dict[str, A
 def _not_utf8(environment: jinja2.Environment, name: str) -> str:
     """`file:line:column: …` of the first byte that is not UTF-8 in the template name or in
     one it extends or includes."""
-    loader = environment.loader
-    folders = [Path(p) for p in loader.searchpath] if isinstance(loader, jinja2.FileSystemLoader) else []
     for current, tree in _template_trees(environment, [name]):
-        if current is None or tree is not None:
+        found = _template_file(environment, current) if tree is None else None
+        if found is None:
             continue
-        found = next((folder / current for folder in folders if (folder / current).is_file()), None)
-        data = found.read_bytes() if found is not None else b""
+        data = found.read_bytes()
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            assert found is not None
-            line = data[: exc.start].count(b"\n") + 1
-            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-            where = f"{display_path(found)}:{line}:{column}"
-            return f"{where}: template is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+            position, message = not_utf8(display_path(found), data, exc)
+            return f"{position}: template is {message}"
     return f"{name}: a template it uses is not valid UTF-8"
+
+
+def _template_file(environment: jinja2.Environment, name: str | None) -> Path | None:
+    """The file the environment's loader reads for the template name, if it reads files."""
+    files = [folder / name for folder in _template_folders(environment)] if name is not None else []
+    return next((path for path in files if path.is_file()), None)
+
+
+def _template_folders(environment: jinja2.Environment) -> list[Path]:
+    """The folders the environment's loader reads templates from, in its order."""
+    loader = environment.loader
+    return [Path(p) for p in loader.searchpath] if isinstance(loader, jinja2.FileSystemLoader) else []
 
 
 def _failed_at(environment: jinja2.Environment, exc: BaseException, name: str) -> str:
     """`file:line` of the template line that raised exc at render time (an undefined name, a
     failing filter): Jinja rewrites the traceback so that a template's frames carry its file
     and line; the innermost one is where it failed (in an included or parent template too)."""
-    loader = environment.loader
-    folders = [Path(p) for p in loader.searchpath] if isinstance(loader, jinja2.FileSystemLoader) else []
+    folders = _template_folders(environment)
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.lineno and any(Path(frame.filename).is_relative_to(folder) for folder in folders):
             return f"{display_path(Path(frame.filename))}:{frame.lineno}"
@@ -170,7 +176,7 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
 
 
 def _template_trees(
-    environment: jinja2.Environment, names: list[str]
+    environment: jinja2.Environment, names: Sequence[str]
 ) -> Iterator[tuple[str | None, nodes.Template | None]]:
     """Each template named and every one they extend, include or import, once, parsed: a
     tree of None for one that does not parse, a name of None for one chosen at render time."""
