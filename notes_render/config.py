@@ -29,7 +29,7 @@ def usable_cpus() -> int:
     affinity = getattr(os, "sched_getaffinity", None)  # Linux; not macOS nor Windows
     try:
         if process_count is not None:
-            return max(1, process_count() or 1)
+            return process_count() or 1
         if affinity is not None:
             return max(1, len(affinity(0)))
     except OSError:  # neither catches what the system call refuses

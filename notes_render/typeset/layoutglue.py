@@ -71,16 +71,12 @@ var notesLayout = (function () {
     var count = 0;  // the katex-base children, which must come first
     while (count < kids.length && isBase(html, kids[count])) count++;
     if (count === 0 || kids.slice(count).some(function (kid) { return isBase(html, kid); })) return html;
-    ANY_QUAD.lastIndex = inner;
-    if (!ANY_QUAD.test(html)) {  // nothing to cut (most displays): every base in one part
-      var bases = html.slice(kids[0][0], kids[0][1]);
-      for (var k = 1; k < count; k++) bases += html.slice(kids[k][0], kids[k][1]);
-      return html.slice(0, inner) + '<span class="math-lines"><span class="math-part">' + bases +
-        "</span></span>" + html.slice(kids[count - 1][1]);
-    }
     var parts = [[]], gaps = [];
+    ANY_QUAD.lastIndex = inner;
+    var cut = ANY_QUAD.test(html);  // else nothing to cut (most displays): every base in one part
     for (var i = 0; i < count; i++) {
-      splitAtQuads(html.slice(kids[i][0], kids[i][1])).forEach(function (item) {
+      var base = html.slice(kids[i][0], kids[i][1]);
+      (cut ? splitAtQuads(base) : [base]).forEach(function (item) {
         var last = parts[parts.length - 1];
         if (item.charAt(0) === "<") last.push(item);
         else if (last.length) { parts.push([]); gaps.push(item); }
