@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .katex import MAX_EXPAND
+from .katexglue import MAX_EXPAND
 
 _EQUIVALENTS = {
     "\\bbox": "KaTeX has \\boxed, \\fbox, \\colorbox and \\fcolorbox",
