@@ -19,11 +19,12 @@ import pytest
 from conftest import FIXTURES, REPO
 
 from notes_render.build import workers
-from notes_render.build.pipeline import build_site
+from notes_render.build.pipeline import build_site, default_engine
 from notes_render.config import Config
 from notes_render.errors import ConfigError
 from notes_render.markdown import parsing
-from notes_render.typeset.katex import MathRequest, MathResult, MiniRacerEngine
+from notes_render.typeset import katex
+from notes_render.typeset.katex import MathEngine, MathRequest, MathResult, MiniRacerEngine, find_katex
 
 WAIT_S = 10.0
 
@@ -123,27 +124,61 @@ def test_prestarting_the_default_engine_imports_mini_racer_on_the_calling_thread
     assert done.stdout.split() == ["False", "True"]
 
 
-def test_workers_that_overlap_v8_and_python_build_the_same_site(
+def test_workers_fit_their_threads_to_the_cores_and_build_the_same_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two workers overlap Python and V8, and V8 keeps its helper threads, only with a core
+    for each of their threads; the site is the same either way."""
     src = tmp_path / "src"
     shutil.copytree(FIXTURES / "site-basic", src)
     shutil.copy(REPO / "notes" / "n1.md", src / "n1.md")
-    outputs = {}
+    flags_seen = tmp_path / "flags.txt"
+    monkeypatch.setenv("FLAGS_SEEN", str(flags_seen))  # for the workers, forked or spawned
+    outputs, flags = {}, {}
     asked: list[int] = []
-    for cores in (2, 8):  # two workers overlap only with a core for each of their threads
+    for cores in (2, 8):
 
         def usable_cpus(cores: int = cores) -> int:
             asked.append(cores)
             return cores
 
         monkeypatch.setattr(workers, "usable_cpus", usable_cpus)
+        flags_seen.write_text("", encoding="utf-8")
         out = tmp_path / f"out{cores}"
-        report = build_site(Config(src=src, out=out, jobs=2), pool_min_bytes=0)
+        report = build_site(Config(src=src, out=out, jobs=2), _noting_v8_flags, pool_min_bytes=0)
         assert report.workers == 2
         outputs[cores] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        flags[cores] = flags_seen.read_text(encoding="utf-8").splitlines()
     assert asked == [2, 8]
     assert outputs[2] == outputs[8]
+    assert flags[2] == ["--max-semi-space-size=64 --efficiency-mode"] * 2  # one V8 a worker
+    assert flags[8] == ["--max-semi-space-size=64"] * 2
+
+
+def _noting_v8_flags(dist: Path, config: Config) -> MathEngine:
+    """The default engine, after noting the flags its process's V8 starts with."""
+    with Path(os.environ["FLAGS_SEEN"]).open("a", encoding="utf-8") as seen:
+        seen.write(" ".join(katex.v8_flags()) + "\n")
+    return default_engine(dist, config)
+
+
+def test_an_engine_starts_v8_with_the_flags_of_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a worker's engine gives V8 once use_busy_cores has said the cores are busy."""
+    import py_mini_racer
+
+    given: list[tuple[str, ...]] = []
+    real_init = py_mini_racer.init_mini_racer
+
+    def noting_init(flags: Sequence[str] = (), **options: bool) -> object:
+        given.append(tuple(flags))
+        return real_init(flags=katex.V8_FLAGS, **options)  # this process's V8 stays as it is
+
+    monkeypatch.setattr(py_mini_racer, "init_mini_racer", noting_init)
+    monkeypatch.setattr(katex, "_flags", katex.V8_FLAGS)  # restored for the tests after this one
+    MiniRacerEngine(find_katex(None)).close()
+    katex.use_busy_cores()
+    MiniRacerEngine(find_katex(None)).close()
+    assert given == [("--max-semi-space-size=64",), ("--max-semi-space-size=64", "--efficiency-mode")]
 
 
 def _refused(*args: object) -> int:

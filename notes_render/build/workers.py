@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ..config import Config, usable_cpus
 from ..errors import BuildError, Diagnostic
 from ..sources import NoteSource, Stat
+from ..typeset import katex
 from ..typeset.background import ENGINE_THREAD
 from ..typeset.forked import fork_is_sound
 from .engine import EngineFactory, LazyEngine
@@ -136,9 +137,11 @@ class WorkerPool:
         """Why a worker stopped using the cache, if one did (the first to say)."""
         # Two threads a worker (Python, V8) pay only where each has a core: on two cores, two
         # workers that each finish a note before starting the next were 5 % faster than two
-        # that overlap them (corpus200), which only add thread switches to busy cores.
-        self._ahead = AHEAD if 2 * jobs <= usable_cpus() else 0
-        setup = WorkerSetup(config, dist, engine_factory, os.getpid(), prestart, self._ahead)
+        # that overlap them (corpus200), which only add thread switches to busy cores. For
+        # the same reason V8 then keeps its work on its own thread (katex.use_busy_cores).
+        busy = 2 * jobs > usable_cpus()
+        self._ahead = 0 if busy else AHEAD
+        setup = WorkerSetup(config, dist, engine_factory, os.getpid(), prestart, self._ahead, busy)
         try:
             for _ in range(jobs):
                 ours, theirs = context.Pipe()
@@ -257,6 +260,8 @@ class WorkerSetup:
     """Start the engine at once (see Executor.build)."""
     ahead: int
     """Notes started before the oldest started one is finished (see _serve)."""
+    busy_cores: bool
+    """The workers' threads keep every core busy: V8 adds no threads of its own."""
 
 
 def _serve(connection: Connection, setup: WorkerSetup) -> None:
@@ -267,6 +272,8 @@ def _serve(connection: Connection, setup: WorkerSetup) -> None:
     wait behind it or none is there to start: V8 typesets one note while Python parses the next."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
     config, parent = setup.config, setup.parent
+    if setup.busy_cores:
+        katex.use_busy_cores()
     engine = LazyEngine(config, setup.dist, setup.engine_factory)
     if setup.prestart:
         engine.prestart()
