@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from conftest import FIXTURES, REPO, BuildResult
+
+from notes_render.build.pipeline import build_site
+from notes_render.config import Config
 
 _REF = re.compile(r"<(link|script|img|iframe|source)\b[^>]*?\b(?:src|href)\s*=\s*[\"']([^\"']*)", re.I)
 
@@ -24,12 +28,16 @@ def test_katex_css_and_every_font_it_references_are_copied(
     site = _build(run_cli, tmp_path)
     css = (site.out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
     fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))
-    assert len(fonts) > 50
     # Text is drawn at once, in KaTeX's fonts as soon as they arrive, never hidden meanwhile.
     faces = re.findall(r"@font-face\{[^}]*\}", css)
     assert len(faces) > 15 and all("font-display:swap" in face for face in faces)
-    for font in fonts:
-        assert (site.out / "assets" / "katex" / font).is_file(), font
+    # One WOFF2 file a face, and none of KaTeX's WOFF and TTF copies for older browsers.
+    assert len(fonts) == len(faces) and all(font.endswith(".woff2") for font in fonts)
+    assert all(face.count("url(") == 1 for face in faces)
+    copied = {
+        path.relative_to(site.out / "assets" / "katex").as_posix() for path in site.out.rglob("fonts/*")
+    }
+    assert copied == fonts
     assert (site.out / "assets" / "style.css").is_file()
     copy_tex = site.out / "assets" / "katex" / "contrib" / "copy-tex.min.js"
     assert copy_tex.read_bytes() == (REPO / "node_modules/katex/dist/contrib/copy-tex.min.js").read_bytes()
@@ -80,3 +88,29 @@ def test_pages_preload_exactly_the_katex_fonts_their_formulas_use(
     ]
     for font in preload.findall(result.page("sets.html")):
         assert (result.out / "assets" / "katex" / "fonts" / font).is_file()
+
+
+def test_a_font_face_without_a_woff2_file_keeps_its_sources(tmp_path: Path) -> None:
+    """Only KaTeX's WOFF2 copies replace the others: a face that has none (a KaTeX of
+    another make) keeps every source it names, and its files are copied."""
+    katex = tmp_path / "katex"
+    shutil.copytree(REPO / "node_modules" / "katex" / "dist", katex / "dist")
+    shutil.copy(REPO / "node_modules" / "katex" / "package.json", katex)
+    css = (katex / "dist" / "katex.min.css").read_text(encoding="utf-8")
+    face = re.search(r"@font-face\{[^}]*KaTeX_AMS-Regular[^}]*\}", css)
+    assert face is not None
+    without_woff2 = (
+        "@font-face{font-family:KaTeX_AMS;src:url(fonts/KaTeX_AMS-Regular.woff) format('woff'), "
+        "url(fonts/KaTeX_AMS-Regular.ttf) format('truetype')}"
+    )
+    (katex / "dist" / "katex.min.css").write_text(css.replace(face.group(0), without_woff2), encoding="utf-8")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.md").write_text("# A\n\n$x$\n", encoding="utf-8")
+    out = tmp_path / "out"
+    build_site(Config(src=tmp_path / "src", out=out, katex_dir=katex / "dist"))
+    served = (out / "assets" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    assert without_woff2 in served
+    copied = {path.name for path in (out / "assets" / "katex" / "fonts").iterdir()}
+    assert {"KaTeX_AMS-Regular.woff", "KaTeX_AMS-Regular.ttf"} <= copied
+    others = {name for name in copied if not name.startswith("KaTeX_AMS-")}
+    assert len(others) == served.count("@font-face") - 1 and all(name.endswith(".woff2") for name in others)

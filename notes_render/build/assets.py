@@ -18,6 +18,9 @@ from .record import NoteRecord
 from .state import BuildState
 
 _KATEX_FONT_URL = re.compile(r"url\((fonts/[^)]+)\)")
+_FONT_SOURCES = re.compile(r"(@font-face\s*\{[^}]*?\bsrc\s*:)([^;}]*)")
+_SOURCE_SEPARATOR = re.compile(r",(?![^()]*\))")  # a comma between sources, not inside url(…)
+_WOFF2 = re.compile(r"""format\(\s*["']?woff2["']?\s*\)|\.woff2\)""")
 
 COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
 """KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
@@ -85,12 +88,27 @@ def write_stylesheets(out: Path, dist: Path, previous: BuildState, current: Buil
         writer.write_atomic(out / HIGHLIGHT_CSS, highlight.stylesheet().encode("utf-8"))
     remember(out, current, HIGHLIGHT_CSS)
     if not untouched(out, previous, current, KATEX_CSS):
-        # Its fonts swapped in rather than blocking text: KaTeX hides text until its fonts
-        # arrive (font-display: block), so on a slow phone the formulas stay blank.
-        css = (dist / "katex.min.css").read_text(encoding="utf-8")
-        shown = css.replace("font-display:block", "font-display:swap")
-        writer.write_atomic(out / KATEX_CSS, shown.encode("utf-8"))
+        writer.write_atomic(out / KATEX_CSS, _katex_stylesheet(dist).encode("utf-8"))
     remember(out, current, KATEX_CSS)
+
+
+def _katex_stylesheet(dist: Path) -> str:
+    """KaTeX's stylesheet as the site serves it.
+
+    Its fonts are swapped in rather than blocking text: KaTeX hides text until its fonts
+    arrive (font-display: block), so on a slow phone the formulas stay blank. And a face
+    with a WOFF2 file names only that: every browser that shows the rest of the site reads
+    WOFF2 (KaTeX's WOFF and TTF copies are for older ones), and a browser takes the first
+    source it can read, so the other two were 40 of the site's files and 0.9 MB never
+    fetched. KaTeX's own build can leave them out the same way (USE_TTF, USE_WOFF)."""
+    css = (dist / "katex.min.css").read_text(encoding="utf-8")
+    return _FONT_SOURCES.sub(_woff2_only, css.replace("font-display:block", "font-display:swap"))
+
+
+def _woff2_only(face: re.Match[str]) -> str:
+    sources = _SOURCE_SEPARATOR.split(face.group(2))
+    woff2 = [source for source in sources if _WOFF2.search(source)]
+    return face.group(1) + ",".join(woff2 or sources)
 
 
 def untouched(out: Path, previous: BuildState, current: BuildState, output: PurePosixPath) -> bool:
@@ -107,9 +125,9 @@ def remember(out: Path, current: BuildState, output: PurePosixPath) -> None:
 
 
 def _katex_files(dist: Path) -> dict[PurePosixPath, Path | None]:
-    """Every font file KaTeX's stylesheet references and copy-tex, under assets/katex/, and
-    the stylesheet itself, made by write_stylesheets."""
-    css = (dist / "katex.min.css").read_text(encoding="utf-8")
+    """Every font file the site's KaTeX stylesheet references (_katex_stylesheet) and
+    copy-tex, under assets/katex/, and the stylesheet itself, made by write_stylesheets."""
+    css = _katex_stylesheet(dist)
     target = PurePosixPath("assets/katex")
     # The page's only script, copy-tex: copying a selection puts the formulas' TeX on the clipboard.
     names = [*sorted(set(_KATEX_FONT_URL.findall(css))), COPY_TEX_SCRIPT]
