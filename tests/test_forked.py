@@ -424,3 +424,32 @@ def test_a_child_killed_mid_build_stops_it_with_one_line(tmp_path: Path) -> None
         1,
         "notes-render: error: KaTeX's process ended: killed by signal 9\n",
     )
+
+
+def test_the_child_starts_v8_without_openssl() -> None:
+    """asyncio, which mini-racer imports, would load OpenSSL for nothing: the child never
+    opens a TLS connection."""
+    if not Path("/proc/self/maps").is_file():
+        pytest.skip("reads the child's libraries from Linux's /proc")
+    answer = _run("""
+from notes_render.typeset.katex import MathRequest, find_katex
+assert "ssl" not in sys.modules
+dist = find_katex(None)
+assert forked.start(dist, trust_links=False)
+engine = forked.take().open(dist, trust_links=False)
+html = engine.render_batch([MathRequest("x^2", False)], {})[0].html
+maps = Path(f"/proc/{engine.pid}/maps").read_text()
+print(json.dumps({"typeset": b"<msup>" in html, "ssl": "_ssl" in maps or "libssl" in maps}))
+""")
+    assert answer == {"typeset": True, "ssl": False}
+
+
+def test_a_mini_racer_that_needs_ssl_is_imported_with_it(tmp_path: Path) -> None:
+    (tmp_path / "py_mini_racer.py").write_text("import ssl\nSSL = ssl.OPENSSL_VERSION\n", encoding="utf-8")
+    answer = _run(f"""
+sys.path.insert(0, {str(tmp_path)!r})
+forked._import_mini_racer()
+imported, ssl = sys.modules["py_mini_racer"], sys.modules["ssl"]
+print(json.dumps({{"imported": bool(imported.SSL), "ssl": ssl is not None}}))
+""")
+    assert answer == {"imported": True, "ssl": True}
