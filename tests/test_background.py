@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from notes_render.build import workers
+from notes_render.build import assets, workers
 from notes_render.build.pipeline import build_site, default_engine
 from notes_render.config import Config
 from notes_render.errors import ConfigError
@@ -245,6 +245,15 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
         return only_prints(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(templates, "only_prints", read_use)
+    # So is what the stylesheets and the pages' site need of Pygments and of KaTeX's CSS.
+    shared_while_waiting: list[bool] = []
+    prepare_shared = assets.prepare
+
+    def prepare_assets(dist: Path) -> None:
+        shared_while_waiting.append(not (engines and engines[0].opened))
+        prepare_shared(dist)
+
+    monkeypatch.setattr(assets, "prepare", prepare_assets)
 
     def factory(dist: Path, config: Config) -> GatedEngine:
         engines.append(GatedEngine(dist, config, "a^2", ready))
@@ -252,6 +261,7 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
 
     build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"), factory)
     assert engines[0].opened == [True]  # both were done while the formula waited
+    assert shared_while_waiting == [True]
     assert coloured == ["x = 1\n", "y = 2\n"]  # once each: the renderer took the colouring made ahead
     assert len(prepared) == 1  # once, for the page renderer
     assert while_waiting == [True]

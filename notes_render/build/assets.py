@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path, PurePosixPath
 
 from .. import sources
@@ -60,6 +61,18 @@ def plan_outputs(
         planned[rel] = config.src / rel
         taken[sources.url_key(rel)] = rel  # `x.txt` and `X.TXT` are one file on macOS and Windows
     return planned
+
+
+@cache
+def prepare(dist: Path) -> None:
+    """Work out what the site's stylesheets and every page's site (fonts to preload) need
+    of Pygments and of KaTeX's stylesheet, in time a build would wait anyway: the functions
+    that make them keep what they made."""
+    from ..markdown import highlight
+    from ..typeset.fonts import font_map
+
+    highlight.stylesheet()
+    font_map((dist / "katex.min.css").read_text(encoding="utf-8"))
 
 
 def left_by_last_build(previous: BuildState) -> dict[PurePosixPath, Stat]:

@@ -9,6 +9,7 @@ its page is written there.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -83,12 +84,15 @@ class Executor:
             return self._pool.build(notes, sizes)
         if prestart:
             self._engine.prestart()
+        from . import assets
         from .work import PreparedTemplates, build_all
 
         if self._templates is None:
             self._templates = PreparedTemplates(self._config.templates_dir)
+        # What this process writes after the notes, worked out while V8 typesets them.
+        shared = functools.partial(assets.prepare, self._dist)
         records: list[NoteRecord | Diagnostic] = []
-        for built in build_all(notes, self._config, self._engine, self._templates):
+        for built in build_all(notes, self._config, self._engine, self._templates, (shared,)):
             if isinstance(built, Diagnostic):
                 records.append(built)
             else:

@@ -136,7 +136,7 @@ def start_note(
 
 
 def finish_note(
-    started: StartedNote, store: Store | None = None, idle: Sequence[Callable[[], None]] = ()
+    started: StartedNote, store: Store | None = None, idle: Sequence[Callable[[], object]] = ()
 ) -> BuiltNote:
     """A started note's record and body, once its formulas are typeset. With a store,
     highlighted code comes from and goes to the cache. `idle`: work for later that may be
@@ -238,7 +238,7 @@ def _render_body(
 
 
 def _wait_usefully(
-    started: StartedNote, highlighter: CachedHighlighter, idle: Sequence[Callable[[], None]]
+    started: StartedNote, highlighter: CachedHighlighter, idle: Sequence[Callable[[], object]]
 ) -> None:
     """While V8 still typesets the note's formulas, do what the build needs next: colour
     the note's code (finding and compiling a lexer is tens of milliseconds) and whatever

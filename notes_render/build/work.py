@@ -5,7 +5,7 @@ keep its body in the cache, and write a note's page or the home page.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -56,16 +56,17 @@ def build_all(
     config: Config,
     get_engine: LazyEngine,
     templates: PreparedTemplates | None = None,
+    idle: Sequence[Callable[[], object]] = (),
 ) -> Iterator[BuiltNote | Diagnostic]:
     """Build notes in order, each started AHEAD notes before it is finished, so that V8
-    typesets one note's formulas while the next is parsed."""
+    typesets one note's formulas while the next is parsed; `idle` as finish_and_keep's."""
     started: deque[StartedNote | Diagnostic] = deque()
     for note in notes:
         started.append(start_note(note, config, get_engine))
         if len(started) > AHEAD:
-            yield finish_and_keep(started.popleft(), config, get_engine, templates)
+            yield finish_and_keep(started.popleft(), config, get_engine, templates, idle)
     while started:
-        yield finish_and_keep(started.popleft(), config, get_engine, templates)
+        yield finish_and_keep(started.popleft(), config, get_engine, templates, idle)
 
 
 def finish_and_keep(
@@ -73,13 +74,15 @@ def finish_and_keep(
     config: Config,
     get_engine: LazyEngine,
     templates: PreparedTemplates | None = None,
+    idle: Sequence[Callable[[], object]] = (),
 ) -> BuiltNote | Diagnostic:
     """Finish a started note and keep its body in the cache, where it was built (so in
     parallel); its formulas, code and body go to the cache in one transaction. While V8 is
-    still at work on it, `templates` are compiled."""
+    still at work on it, `templates` are compiled, then the `idle` tasks are done (for
+    each note: a task is the caller's to make cheap once done)."""
     if isinstance(started, Diagnostic):
         return started
-    idle = [templates.prepare] if templates is not None else []
+    idle = [templates.prepare, *idle] if templates is not None else list(idle)
     if config.cache_dir is None:
         return finish_note(started, idle=idle)
     store = get_engine.store()

@@ -129,8 +129,10 @@ def _own_digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
+@cache
 def stylesheet() -> str:
-    """Token colours for light pages, and for dark ones under prefers-color-scheme."""
+    """Token colours for light pages, and for dark ones under prefers-color-scheme (made
+    once a process: they follow only the installed Pygments)."""
     from pygments.formatters import HtmlFormatter
 
     selector = f".{CSS_CLASS}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _FACE = re.compile(r"@font-face\{([^}]*)\}")
 _RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
@@ -18,6 +19,7 @@ BASE_FACE = ("KaTeX_Main", "normal", "400")
 """Every formula's own face (`.katex` is set in KaTeX_Main)."""
 
 
+@lru_cache(maxsize=4)  # the build's one stylesheet, made into the map while V8 typesets
 def font_map(css: str) -> tuple[tuple[tuple[str, ...], str], ...]:
     """From KaTeX's stylesheet: (classes an element must all have, woff2 file of the face
     they select), the base face first with no classes."""
