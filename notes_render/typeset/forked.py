@@ -240,12 +240,12 @@ def _serve(commands: IO[bytes], answers: IO[bytes], dist: Path, trust_links: boo
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
-    from .katex import MiniRacerEngine  # light: mini-racer itself is imported by the engine
+    from .katex import MiniRacerEngine  # imported before the fork, for find_katex
 
-    _import_mini_racer()
     engine = None
     failure: Exception | None = None
     try:
+        _import_mini_racer()
         engine = MiniRacerEngine(dist, trust_links=trust_links)
     except Exception as exc:  # told when the parent first asks, where it can report it
         failure = exc
@@ -271,20 +271,23 @@ def _import_mini_racer() -> None:
     loads the ssl module only to offer TLS, which this child never uses: ~5 ms of a small
     cold build's critical path (2-note corpus: 284.8 against 290.0 ms, medians of 40
     alternating runs). A None in sys.modules makes `import ssl` fail, which asyncio takes
-    for a Python built without ssl; the block is lifted once mini-racer is in, and if it
-    needs ssl after all, it is imported again with it."""
+    for a Python built without ssl; the block is lifted once mini-racer is in. If it fails
+    without ssl, whatever it imported meanwhile is dropped and imported again with ssl."""
     if "ssl" in sys.modules:  # loaded already (fork copied it): nothing to save
         import py_mini_racer  # noqa: F401
 
         return
+    before = set(sys.modules)
     sys.modules["ssl"] = None  # type: ignore[assignment]
     try:
         import py_mini_racer  # noqa: F401
     except ImportError:
-        del sys.modules["ssl"]
+        for name in set(sys.modules) - before:
+            del sys.modules[name]  # the block too: what saw it is imported again, with ssl
         import py_mini_racer  # noqa: F401, F811
-    else:
-        del sys.modules["ssl"]
+    finally:
+        if "ssl" in sys.modules and sys.modules["ssl"] is None:
+            del sys.modules["ssl"]
 
 
 def _portable(exc: Exception) -> Exception:
