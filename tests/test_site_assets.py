@@ -7,8 +7,10 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, REPO, BuildResult
 
+from notes_render.build.assets import served_katex_css
 from notes_render.build.pipeline import build_site
 from notes_render.config import Config
 
@@ -114,3 +116,24 @@ def test_a_font_face_without_a_woff2_file_keeps_its_sources(tmp_path: Path) -> N
     assert {"KaTeX_AMS-Regular.woff", "KaTeX_AMS-Regular.ttf"} <= copied
     others = {name for name in copied if not name.startswith("KaTeX_AMS-")}
     assert len(others) == served.count("@font-face") - 1 and all(name.endswith(".woff2") for name in others)
+
+
+FONT_FACES = Path(__file__).parent / "fixtures" / "katex_font_faces.txt"
+
+
+def _font_face_cases() -> list[tuple[str, str, str]]:
+    """(title, stylesheet, served) for each case of fixtures/katex_font_faces.txt."""
+    blocks = FONT_FACES.read_text(encoding="utf-8").strip().split("\n\n")[1:]
+    cases = []
+    for block in blocks:
+        title, dot, given, dot2, served, dot3 = block.split("\n")
+        assert dot == dot2 == dot3 == ".", block
+        cases.append((title, given, served))
+    return cases
+
+
+@pytest.mark.parametrize(("title", "given", "served"), _font_face_cases(), ids=lambda v: str(v)[:40])
+def test_the_served_katex_stylesheet_keeps_one_woff2_source_a_face(
+    title: str, given: str, served: str
+) -> None:
+    assert served_katex_css(given) == served, title

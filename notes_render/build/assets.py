@@ -19,9 +19,11 @@ from .record import NoteRecord
 from .state import BuildState
 
 _KATEX_FONT_URL = re.compile(r"url\((fonts/[^)]+)\)")
-_FONT_SOURCES = re.compile(r"(@font-face\s*\{[^}]*?\bsrc\s*:)([^;}]*)")
+_FONT_SOURCES = re.compile(r"(@font-face\s*\{[^}]*?\bsrc\s*:)([^;}]*)", re.IGNORECASE)
 _SOURCE_SEPARATOR = re.compile(r",(?![^()]*\))")  # a comma between sources, not inside url(…)
-_WOFF2 = re.compile(r"""format\(\s*["']?woff2["']?\s*\)|\.woff2\)""")
+# KaTeX's kind of source: a font file of its own and its format. A face with any other
+# (local(), a data: URI, a comment) is left as it is.
+_FONT_FILE = re.compile(r"""\s*url\(fonts/[^)"'\s]+\)\s*format\(\s*(["']?)([\w-]+)\1\s*\)\s*""")
 
 COPY_TEX_SCRIPT = "contrib/copy-tex.min.js"
 """KaTeX's copy-tex extension, relative to its dist/ folder and to assets/katex/."""
@@ -64,15 +66,17 @@ def plan_outputs(
 
 
 @cache
-def prepare(dist: Path) -> None:
-    """Work out what the site's stylesheets and every page's site (fonts to preload) need
-    of Pygments and of KaTeX's stylesheet, in time a build would wait anyway: the functions
-    that make them keep what they made."""
-    from ..markdown import highlight
+def prepare(dist: Path, *, stylesheet: bool) -> None:
+    """Work out what every page's site (the fonts to preload) needs of KaTeX's stylesheet,
+    and with `stylesheet` Pygments' (when write_stylesheets will write it), in time a build
+    would wait anyway: the functions that make them keep what they made."""
     from ..typeset.fonts import font_map
 
-    highlight.stylesheet()
     font_map((dist / "katex.min.css").read_text(encoding="utf-8"))
+    if stylesheet:
+        from ..markdown import highlight
+
+        highlight.stylesheet()
 
 
 def left_by_last_build(previous: BuildState) -> dict[PurePosixPath, Stat]:
@@ -112,16 +116,22 @@ def _katex_stylesheet(dist: Path) -> str:
     arrive (font-display: block), so on a slow phone the formulas stay blank. And a face
     with a WOFF2 file names only that: every browser that shows the rest of the site reads
     WOFF2 (KaTeX's WOFF and TTF copies are for older ones), and a browser takes the first
-    source it can read, so the other two were 40 of the site's files and 0.9 MB never
+    source it can read, so the other two were 40 of the site's files and 0.8 MB never
     fetched. KaTeX's own build can leave them out the same way (USE_TTF, USE_WOFF)."""
-    css = (dist / "katex.min.css").read_text(encoding="utf-8")
+    return served_katex_css((dist / "katex.min.css").read_text(encoding="utf-8"))
+
+
+def served_katex_css(css: str) -> str:
+    """KaTeX's stylesheet (its text) as _katex_stylesheet serves it."""
     return _FONT_SOURCES.sub(_woff2_only, css.replace("font-display:block", "font-display:swap"))
 
 
 def _woff2_only(face: re.Match[str]) -> str:
-    sources = _SOURCE_SEPARATOR.split(face.group(2))
-    woff2 = [source for source in sources if _WOFF2.search(source)]
-    return face.group(1) + ",".join(woff2 or sources)
+    sources = [_FONT_FILE.fullmatch(source) for source in _SOURCE_SEPARATOR.split(face.group(2))]
+    woff2 = [source.group(0) for source in sources if source and source.group(2).lower() == "woff2"]
+    if not woff2 or not all(sources):
+        return face.group(0)
+    return face.group(1) + ",".join(woff2)
 
 
 def untouched(out: Path, previous: BuildState, current: BuildState, output: PurePosixPath) -> bool:
