@@ -24,7 +24,7 @@ from notes_render.config import Config
 from notes_render.errors import ConfigError
 from notes_render.markdown import parsing
 from notes_render.typeset import katex
-from notes_render.typeset.katex import MathEngine, MathRequest, MathResult, MiniRacerEngine, find_katex
+from notes_render.typeset.katex import MathEngine, MathRequest, MathResult, MiniRacerEngine
 
 WAIT_S = 10.0
 
@@ -151,8 +151,9 @@ def test_workers_fit_their_threads_to_the_cores_and_build_the_same_site(
         flags[cores] = flags_seen.read_text(encoding="utf-8").splitlines()
     assert asked == [2, 8]
     assert outputs[2] == outputs[8]
-    assert flags[2] == ["--max-semi-space-size=64 --efficiency-mode"] * 2  # one V8 a worker
-    assert flags[8] == ["--max-semi-space-size=64"] * 2
+    assert flags[2] == [" ".join(katex.V8_FLAGS + katex.BUSY_CORES_V8_FLAGS)] * 2  # one V8 a worker
+    assert flags[8] == [" ".join(katex.V8_FLAGS)] * 2
+    assert katex.BUSY_CORES_V8_FLAGS == ("--efficiency-mode",)
 
 
 def _noting_v8_flags(dist: Path, config: Config) -> MathEngine:
@@ -162,23 +163,26 @@ def _noting_v8_flags(dist: Path, config: Config) -> MathEngine:
     return default_engine(dist, config)
 
 
-def test_an_engine_starts_v8_with_the_flags_of_its_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What a worker's engine gives V8 once use_busy_cores has said the cores are busy."""
-    import py_mini_racer
-
-    given: list[tuple[str, ...]] = []
-    real_init = py_mini_racer.init_mini_racer
-
-    def noting_init(flags: Sequence[str] = (), **options: bool) -> object:
-        given.append(tuple(flags))
-        return real_init(flags=katex.V8_FLAGS, **options)  # this process's V8 stays as it is
-
-    monkeypatch.setattr(py_mini_racer, "init_mini_racer", noting_init)
-    monkeypatch.setattr(katex, "_flags", katex.V8_FLAGS)  # restored for the tests after this one
-    MiniRacerEngine(find_katex(None)).close()
-    katex.use_busy_cores()
-    MiniRacerEngine(find_katex(None)).close()
-    assert given == [("--max-semi-space-size=64",), ("--max-semi-space-size=64", "--efficiency-mode")]
+def test_an_engine_starts_v8_with_the_flags_of_its_process() -> None:
+    """What a worker's engine gives V8 once use_busy_cores has said the cores are busy (in
+    a new interpreter: V8's flags are the process's)."""
+    probe = (
+        "import py_mini_racer\n"
+        "from notes_render.typeset import katex\n"
+        "given = []\n"
+        "real_init = py_mini_racer.init_mini_racer\n"
+        "def noting_init(flags=(), **options):\n"
+        "    given.append(list(flags))\n"
+        "    return real_init(flags=flags, **options)\n"
+        "py_mini_racer.init_mini_racer = noting_init\n"
+        "katex.use_busy_cores()\n"
+        "katex.MiniRacerEngine(katex.find_katex(None)).close()\n"
+        "print(given)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == str([list(katex.V8_FLAGS + katex.BUSY_CORES_V8_FLAGS)])
 
 
 def _refused(*args: object) -> int:
@@ -212,6 +216,7 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
 ) -> None:
     from notes_render.markdown import highlight
     from notes_render.site import templates
+    from notes_render.typeset.fonts import font_map
 
     src = tmp_path / "src"
     src.mkdir()
@@ -246,12 +251,12 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
 
     monkeypatch.setattr(templates, "only_prints", read_use)
     # So is what the stylesheets and the pages' site need of Pygments and of KaTeX's CSS.
-    shared_while_waiting: list[bool] = []
+    shared_while_waiting: list[tuple[bool, bool]] = []
     prepare_shared = assets.prepare
 
-    def prepare_assets(dist: Path) -> None:
-        shared_while_waiting.append(not (engines and engines[0].opened))
-        prepare_shared(dist)
+    def prepare_assets(dist: Path, *, stylesheet: bool) -> None:
+        shared_while_waiting.append((not (engines and engines[0].opened), stylesheet))
+        prepare_shared(dist, stylesheet=stylesheet)
 
     monkeypatch.setattr(assets, "prepare", prepare_assets)
 
@@ -259,9 +264,11 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
         engines.append(GatedEngine(dist, config, "a^2", ready))
         return engines[-1]
 
+    font_maps_reused = font_map.cache_info().hits
     build_site(Config(src=src, out=tmp_path / "out", cache_dir=tmp_path / "cache"), factory)
     assert engines[0].opened == [True]  # both were done while the formula waited
-    assert shared_while_waiting == [True]
+    assert shared_while_waiting == [(True, True)]  # Pygments' too: a new site writes its stylesheet
+    assert font_map.cache_info().hits > font_maps_reused  # the pages' site took the map made
     assert coloured == ["x = 1\n", "y = 2\n"]  # once each: the renderer took the colouring made ahead
     assert len(prepared) == 1  # once, for the page renderer
     assert while_waiting == [True]

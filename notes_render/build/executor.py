@@ -9,7 +9,6 @@ its page is written there.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -66,11 +65,18 @@ class Executor:
         """How many worker processes this build started (0: it ran in this process)."""
         return 0 if self._pool is None else self._pool.size
 
-    def build(self, notes: Sequence[NoteSource], *, prestart: bool = False) -> list[NoteRecord | Diagnostic]:
+    def build(
+        self,
+        notes: Sequence[NoteSource],
+        *,
+        prestart: bool = False,
+        idle: Sequence[Callable[[], object]] = (),
+    ) -> list[NoteRecord | Diagnostic]:
         """Build notes, in their order; each gives its record, or a Diagnostic if unreadable.
         Each body stays where the note was built, to write its page. With `prestart` (a note
         the cache is unlikely to know), the engine starts at once, while the first note is
-        still being parsed, rather than on the first formula the cache does not know."""
+        still being parsed, rather than on the first formula the cache does not know. The
+        `idle` tasks are done here while V8 typesets (not in workers, whose parent waits)."""
         sizes = [_size(note) for note in notes]  # decide on workers, and feed them biggest first
         if self._pool is None and self._wants_pool(sizes):
             from ..typeset import forked
@@ -84,15 +90,12 @@ class Executor:
             return self._pool.build(notes, sizes)
         if prestart:
             self._engine.prestart()
-        from . import assets
         from .work import PreparedTemplates, build_all
 
         if self._templates is None:
             self._templates = PreparedTemplates(self._config.templates_dir)
-        # What this process writes after the notes, worked out while V8 typesets them.
-        shared = functools.partial(assets.prepare, self._dist)
         records: list[NoteRecord | Diagnostic] = []
-        for built in build_all(notes, self._config, self._engine, self._templates, (shared,)):
+        for built in build_all(notes, self._config, self._engine, self._templates, idle):
             if isinstance(built, Diagnostic):
                 records.append(built)
             else:

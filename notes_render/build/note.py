@@ -240,9 +240,10 @@ def _render_body(
 def _wait_usefully(
     started: StartedNote, highlighter: CachedHighlighter, idle: Sequence[Callable[[], object]]
 ) -> None:
-    """While V8 still typesets the note's formulas, do what the build needs next: colour
-    the note's code (finding and compiling a lexer is tens of milliseconds) and whatever
-    the caller adds (the templates). Stops at the first task after V8 is done."""
+    """While V8 still typesets the note's formulas, do what the build needs next: what the
+    caller adds (the templates, the site's shared parts), then colour the note's code
+    (finding and compiling a lexer is tens of milliseconds). Stops at the first task after
+    V8 is done."""
     from markdown_it.utils import OptionsDict, OptionsType
 
     pending = started.typesetting

@@ -11,6 +11,7 @@ so a rebuild where nothing changed costs little more than a stat of every file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -196,7 +197,10 @@ def _build_notes(build: _Build, notes: Sequence[NoteSource]) -> None:
     # A note the last build did not build is new to the cache too (or there is no cache):
     # its formulas will need the engine, which may as well start now.
     prestart = any(note.rel not in build.previous.notes for note in notes)
-    for note, built in zip(notes, build.executor.build(notes, prestart=prestart), strict=True):
+    # What this process makes after the notes, made while V8 typesets them.
+    stylesheet = not assets.untouched(build.config.out, build.previous, build.current, assets.HIGHLIGHT_CSS)
+    shared = functools.partial(assets.prepare, build.dist, stylesheet=stylesheet)
+    for note, built in zip(notes, build.executor.build(notes, prestart=prestart, idle=[shared]), strict=True):
         if isinstance(built, Diagnostic):
             build.unreadable[note.rel] = built
             build.current.notes.pop(note.rel, None)

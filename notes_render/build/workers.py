@@ -261,7 +261,8 @@ class WorkerSetup:
     ahead: int
     """Notes started before the oldest started one is finished (see _serve)."""
     busy_cores: bool
-    """The workers' threads keep every core busy: V8 adds no threads of its own."""
+    """The workers' threads keep every core busy: V8 compiles and collects on its own
+    thread rather than on helpers (katex.use_busy_cores)."""
 
 
 def _serve(connection: Connection, setup: WorkerSetup) -> None:
