@@ -277,7 +277,7 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     assert shared_while_waiting == [(True, True)]  # Pygments' too: a new site writes its stylesheet
     assert font_map.cache_info().hits > font_maps_reused  # the pages' site took the map made
     cut = assets.served_katex_css.cache_info()
-    assert (cut.misses, cut.hits) == (1, 2)  # KaTeX's stylesheet cut ahead, then claimed and written
+    assert (cut.misses, cut.hits) == (1, 2)  # cut once, ahead; then the plan's and the write's
     assert coloured == ["x = 1\n", "y = 2\n"]  # once each: the renderer took the colouring made ahead
     assert len(prepared) == 1  # once, for the page renderer
     assert while_waiting == [True]

@@ -67,13 +67,13 @@ def plan_outputs(
 
 @cache
 def prepare(dist: Path, *, stylesheet: bool) -> None:
-    """Work out what every page's site (the fonts to preload) needs of KaTeX's stylesheet,
-    the stylesheet as served, and with `stylesheet` Pygments' (when write_stylesheets will
-    write it), in time a build would wait anyway: the functions that make them keep what
+    """Make now, while V8 typesets, what the build's tail asks for: from KaTeX's stylesheet,
+    the fonts every page preloads and the stylesheet as served; with `stylesheet` (when
+    write_stylesheets will write it), Pygments'. The functions that make them keep what
     they made."""
     from ..typeset.fonts import font_map
 
-    css = katex_css(dist)
+    css = installed_katex_css(dist)
     font_map(css)
     served_katex_css(css)
     if stylesheet:
@@ -121,15 +121,15 @@ def _katex_stylesheet(dist: Path) -> str:
     WOFF2 (KaTeX's WOFF and TTF copies are for older ones), and a browser takes the first
     source it can read, so the other two were 40 of the site's files and 0.8 MB never
     fetched. KaTeX's own build can leave them out the same way (USE_TTF, USE_WOFF)."""
-    return served_katex_css(katex_css(dist))
+    return served_katex_css(installed_katex_css(dist))
 
 
-def katex_css(dist: Path) -> str:
+def installed_katex_css(dist: Path) -> str:
     """KaTeX's stylesheet as installed, read each time: a preview outlives an `npm ci`."""
     return (dist / "katex.min.css").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=4)  # by the text itself, so it is never stale: claimed, then written
+@lru_cache(maxsize=4)  # keyed by the text, so never stale: made by prepare, read by the plan and the write
 def served_katex_css(css: str) -> str:
     """KaTeX's stylesheet (its text) as _katex_stylesheet serves it."""
     return _FONT_SOURCES.sub(_woff2_only, css.replace("font-display:block", "font-display:swap"))

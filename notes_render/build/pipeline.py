@@ -297,7 +297,7 @@ def _site(build: _Build, records: list[NoteRecord]) -> Site:
     from ..typeset.fonts import font_map
 
     notes = tuple(r.listing_entry for r in records)
-    fonts = font_map(assets.katex_css(build.dist))
+    fonts = font_map(assets.installed_katex_css(build.dist))
     version = katex_version(build.dist)
     return Site(build.config.site_title, version, build.config.templates_dir, notes, fonts)
 
