@@ -113,14 +113,7 @@ def write_stylesheets(out: Path, dist: Path, previous: BuildState, current: Buil
 
 
 def _katex_stylesheet(dist: Path) -> str:
-    """KaTeX's stylesheet as the site serves it.
-
-    Its fonts are swapped in rather than blocking text: KaTeX hides text until its fonts
-    arrive (font-display: block), so on a slow phone the formulas stay blank. And a face
-    with a WOFF2 file names only that: every browser that shows the rest of the site reads
-    WOFF2 (KaTeX's WOFF and TTF copies are for older ones), and a browser takes the first
-    source it can read, so the other two were 40 of the site's files and 0.8 MB never
-    fetched. KaTeX's own build can leave them out the same way (USE_TTF, USE_WOFF)."""
+    """KaTeX's stylesheet as the site serves it (served_katex_css)."""
     return served_katex_css(installed_katex_css(dist))
 
 
@@ -131,7 +124,14 @@ def installed_katex_css(dist: Path) -> str:
 
 @lru_cache(maxsize=4)  # keyed by the text, so never stale: made by prepare, read by the plan and the write
 def served_katex_css(css: str) -> str:
-    """KaTeX's stylesheet (its text) as _katex_stylesheet serves it."""
+    """KaTeX's stylesheet (its text) as the site serves it.
+
+    Its fonts are swapped in rather than blocking text: KaTeX hides text until its fonts
+    arrive (font-display: block), so on a slow phone the formulas stay blank. And a face
+    with a WOFF2 file names only that: every browser that shows the rest of the site reads
+    WOFF2 (KaTeX's WOFF and TTF copies are for older ones), and a browser takes the first
+    source it can read, so the other two were 40 of the site's files and 0.8 MB never
+    fetched. KaTeX's own build can leave them out the same way (USE_TTF, USE_WOFF)."""
     return _FONT_SOURCES.sub(_woff2_only, css.replace("font-display:block", "font-display:swap"))
 
 
