@@ -92,7 +92,7 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
-    katex_started = _start_katex(config)  # before the pipeline's imports, which it overlaps
+    forking = _start_katex(config)  # before the pipeline's imports, which it overlaps
     try:
         from .build.pipeline import build_site
 
@@ -101,7 +101,7 @@ def _build(args: argparse.Namespace) -> int:
         own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
         raise file_error(exc, notes=config.src, own=own) from exc
     finally:
-        if katex_started:
+        if forking:
             from .typeset import forked
 
             forked.end_all()
@@ -129,17 +129,19 @@ def _build(args: argparse.Namespace) -> int:
 
 def _start_katex(config: Config) -> bool:
     """Start KaTeX in a child process now, for a build that has no state yet (a new site,
-    an emptied cache, CI): every note is new, so its formulas will be typeset. Whether it
-    was started (not where fork is unsound: typeset/forked.py)."""
+    an emptied cache, CI): every note is new, so its formulas will be typeset. A rebuild
+    is only permitted to start it, on its first formula the cache does not know. Whether
+    a child was started or permitted (none where fork is unsound: typeset/forked.py)."""
     from .build.statefile import state_path
+    from .typeset import forked
 
     state = state_path(config)
     try:
         if state is not None and state.exists():
-            return False
+            forked.permit()
+            return True
     except OSError:  # an unreadable cache: the build warns and goes on without a state
         pass
-    from .typeset import forked
     from .typeset.katex import find_katex
 
     try:

@@ -463,3 +463,50 @@ imported, ssl = sys.modules["py_mini_racer"], sys.modules["ssl"]
 print(json.dumps({{"imported": bool(imported.SSL), "asyncio's": asyncio.base_events.ssl is ssl is not None}}))
 """)
     assert answer == {"imported": True, "asyncio's": True}
+
+
+REBUILDS = """
+from notes_render import cli
+from notes_render.build.pipeline import build_site
+from notes_render.config import make_config
+src, out, cache, edits = {args}
+note = Path(src, "sums.md")
+seen = []
+for edit in edits:
+    if edit == "library":  # a caller of build_site, not the command line: never forks
+        note.write_text(note.read_text(encoding="utf-8") + "\\nThen $z^3$.\\n", encoding="utf-8")
+        build_site(make_config(src=Path(src), out=Path(out), cache_dir=Path(cache)))
+        code = 0
+    else:
+        if edit:
+            note.write_text(note.read_text(encoding="utf-8") + edit, encoding="utf-8")
+        code = cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q"])
+    seen.append([code, len(forked._started), "py_mini_racer" in sys.modules])
+print(json.dumps(seen))
+"""
+
+
+def test_a_rebuild_forks_the_child_on_its_first_formula_the_cache_does_not_know(tmp_path: Path) -> None:
+    src = _site(tmp_path)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    edits = ["", "\nA sentence.\n", "", "\nAnd $y_{2}$ too.\n", "library"]
+    answer = _run(REBUILDS.format(args=repr((str(src), str(out), str(cache), edits))))
+    # [exit code, children started so far, mini-racer imported here]
+    assert answer == [
+        [0, 1, False],  # cold: the child forked at the start
+        [0, 1, False],  # prose edited: every formula cached, no child
+        [0, 1, False],  # nothing changed
+        [0, 2, False],  # a new formula: a child forked for it, V8 not loaded here
+        [0, 2, True],  # build_site called by a library: V8 on a thread of this process
+    ]
+    page = (out / "sums.html").read_text(encoding="utf-8")
+    assert "<mi>y</mi>" in page and "<mi>z</mi>" in page
+    assert page == _pages_with_a_thread(tmp_path, src)["sums.html"].decode("utf-8")
+
+
+def _pages_with_a_thread(tmp_path: Path, src: Path) -> dict[str, bytes]:
+    """The pages of src built cold with V8 on a thread (a second thread running forbids the fork)."""
+    build = (str(src), str(tmp_path / "threaded"), str(tmp_path / "threaded-cache"), False, ())
+    answer = _run(BUILD.format(args=repr(([build], True))))
+    assert answer["opened"] == []
+    return _pages(tmp_path / "threaded")
