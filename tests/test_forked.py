@@ -1,4 +1,5 @@
-"""KaTeX started in a child process at the start of a cold build (typeset/forked.py).
+"""KaTeX started in a child process: at the start of a cold build, or by a rebuild on its first
+formula the cache does not know (typeset/forked.py).
 
 Each case runs in a fresh interpreter: whether a process may fork depends on what it has
 loaded and which threads it runs, which a test session does not control.

@@ -22,8 +22,8 @@ EngineFactory = Callable[[Path, Config], MathEngine]
 
 
 def default_engine(dist: Path, config: Config) -> MathEngine:
-    """One embedded KaTeX per process: the one the command line started in a child (see
-    typeset/forked.py), else one in this process."""
+    """One embedded KaTeX per process: the one started in a child by the command line, or
+    by a rebuild it permitted to (see typeset/forked.py), else one in this process."""
     early = forked.take()
     opened = None if early is None else early.open(dist, trust_links=config.trust_links)
     return opened or MiniRacerEngine(dist, trust_links=config.trust_links)
