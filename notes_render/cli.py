@@ -92,7 +92,7 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dialect=args.dialect,
     )
-    forking = _start_katex(config)  # before the pipeline's imports, which it overlaps
+    katex_child = _start_katex(config)  # before the pipeline's imports, which it overlaps
     try:
         from .build.pipeline import build_site
 
@@ -101,7 +101,7 @@ def _build(args: argparse.Namespace) -> int:
         own = [config.out, config.templates_dir, *([config.cache_dir] if config.cache_dir else [])]
         raise file_error(exc, notes=config.src, own=own) from exc
     finally:
-        if forking:
+        if katex_child:
             from .typeset import forked
 
             forked.end_all()
@@ -130,8 +130,9 @@ def _build(args: argparse.Namespace) -> int:
 def _start_katex(config: Config) -> bool:
     """Start KaTeX in a child process now, for a build that has no state yet (a new site,
     an emptied cache, CI): every note is new, so its formulas will be typeset. A rebuild
-    is only permitted to start it, on its first formula the cache does not know. Whether
-    a child was started or permitted (none where fork is unsound: typeset/forked.py)."""
+    is only permitted to start it, on its first formula the cache does not know (neither
+    forks where fork is unsound: typeset/forked.py). Whether the build leaves something
+    for forked.end_all(): a child started, or the permission."""
     from .build.statefile import state_path
     from .typeset import forked
 

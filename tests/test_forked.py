@@ -479,10 +479,17 @@ for edit in edits:
         build_site(make_config(src=Path(src), out=Path(out), cache_dir=Path(cache)))
         code = 0
     else:
-        if edit:
+        if edit.startswith("new "):  # a note the last build did not have
+            Path(src, edit.removeprefix("new ")).write_text("# New\\n\\nThen $w^4$.\\n", encoding="utf-8")
+        elif edit:
             note.write_text(note.read_text(encoding="utf-8") + edit, encoding="utf-8")
         code = cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q"])
-    seen.append([code, len(forked._started), "py_mini_racer" in sys.modules])
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        left = True
+    except ChildProcessError:
+        left = False
+    seen.append([code, len(forked._started), "py_mini_racer" in sys.modules, left])
 print(json.dumps(seen))
 """
 
@@ -490,19 +497,43 @@ print(json.dumps(seen))
 def test_a_rebuild_forks_the_child_on_its_first_formula_the_cache_does_not_know(tmp_path: Path) -> None:
     src = _site(tmp_path)
     out, cache = tmp_path / "out", tmp_path / "cache"
-    edits = ["", "\nA sentence.\n", "", "\nAnd $y_{2}$ too.\n", "library"]
+    edits = ["", "\nA sentence.\n", "", "\nAnd $y_{2}$ too.\n", "new late.md", "library"]
     answer = _run(REBUILDS.format(args=repr((str(src), str(out), str(cache), edits))))
-    # [exit code, children started so far, mini-racer imported here]
+    # [exit code, children started so far, mini-racer imported here, a child left unreaped]
     assert answer == [
-        [0, 1, False],  # cold: the child forked at the start
-        [0, 1, False],  # prose edited: every formula cached, no child
-        [0, 1, False],  # nothing changed
-        [0, 2, False],  # a new formula: a child forked for it, V8 not loaded here
-        [0, 2, True],  # build_site called by a library: V8 on a thread of this process
+        [0, 1, False, False],  # cold: the child forked at the start
+        [0, 1, False, False],  # prose edited: every formula cached, no child
+        [0, 1, False, False],  # nothing changed
+        [0, 2, False, False],  # a new formula: a child forked for it, V8 not loaded here
+        [0, 3, False, False],  # a new note: a child forked before its parse
+        [0, 3, True, False],  # build_site called by a library: V8 on a thread of this process
     ]
     page = (out / "sums.html").read_text(encoding="utf-8")
     assert "<mi>y</mi>" in page and "<mi>z</mi>" in page
+    assert "<mi>w</mi>" in (out / "late.html").read_text(encoding="utf-8")
     assert page == _pages_with_a_thread(tmp_path, src)["sums.html"].decode("utf-8")
+
+
+def test_a_rebuild_for_workers_forks_no_child(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    prose = "Words that take room but no typesetting, over and over again. " * 1200
+    for n in range(4):  # 4 × 75 KB: past the 256 KB from which a build uses workers
+        (src / f"n{n}.md").write_text(f"# Note {n}\n\n$x_{n}$ {prose}\n", encoding="utf-8")
+    answer = _run(f"""
+from notes_render import cli
+src = Path({str(src)!r})
+arguments = ["--src", str(src), "--out", {str(tmp_path / "out")!r}, "--cache-dir",
+             {str(tmp_path / "cache")!r}, "-q", "--jobs", "2"]
+codes = [cli.main(arguments)]
+for note in sorted(src.iterdir()):  # every note gets a formula the cache does not know
+    note.write_text(note.read_text(encoding="utf-8") + "\\nThen $v^5$.\\n", encoding="utf-8")
+codes.append(cli.main(arguments))
+print(json.dumps({{"codes": codes, "started": len(forked._started), "here": "py_mini_racer" in sys.modules}}))
+""")
+    # the cold build's child, stopped unused; the rebuild's workers typeset with their own V8
+    assert answer == {"codes": [0, 0], "started": 1, "here": False}
+    assert "<mi>v</mi>" in (tmp_path / "out" / "n3.html").read_text(encoding="utf-8")
 
 
 def _pages_with_a_thread(tmp_path: Path, src: Path) -> dict[str, bytes]:

@@ -74,13 +74,15 @@ class LazyEngine:
     def _real(self) -> ThreadedEngine:
         if self._threaded is None:
             if self._factory is default_engine:
-                self._fork_if_permitted()  # the first formula the cache does not know
+                # First use: a formula the cache does not know, whose V8 start a child
+                # overlaps with the rest of the build where the command line permits it.
+                self._fork_if_permitted()
             dist, config, factory = self._dist, self._config, self._factory
             self._threaded = ThreadedEngine(lambda: factory(dist, config), katex_version(dist))
         return self._threaded
 
     def _fork_if_permitted(self) -> None:
-        """KaTeX's child, forked now where the command line permits it (a rebuild: see
+        """Fork KaTeX's child now if the command line permitted it (a rebuild: see
         typeset/forked.py); default_engine takes it on the engine's thread."""
         forked.start_if_permitted(self._dist, trust_links=self._config.trust_links)
 

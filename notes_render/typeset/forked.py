@@ -9,24 +9,28 @@ command line right after reading its settings runs it on the other core: the 2-n
 build took 0.506 s with the thread and 0.426 s this way (medians of 21 alternating runs).
 
 The child is forked only where fork is sound (not Windows, not macOS; no other thread yet,
-no V8 in this process, children reaped by this process) and holds nothing of the build: it
-starts V8 and KaTeX with the settings it was forked with (KaTeX's folder, trust-links),
-then reads batches from a pipe, answers each on another, and ends when its pipe closes or
-it is stopped. A build that turns out not to need it (a pool of workers, each with its own
-V8) stops it at once; one whose child died before its first use, or that asks for other
-settings than it was started with, typesets in-process.
+no V8 in this process, children reaped by this process) and uses nothing of the build (one
+forked by a rebuild inherits its objects and the cache's open files, never touches them and
+leaves by os._exit; its collector is kept off what it inherited): it starts V8 and KaTeX
+with the settings it was forked with (KaTeX's folder, trust-links), then reads batches from
+a pipe, answers each on another, and ends when its pipe closes or it is stopped. A build
+that turns out not to need it (a pool of workers, each with its own V8) stops it at once;
+one whose child died before its first use, or that asks for other settings than it was
+started with, typesets in-process.
 
 A rebuild (the cache holds the last build's state) mostly finds its formulas cached, so
 the command line only permits the child there: the build forks it on the first formula the
-cache does not know, and V8's start (~95 ms) overlaps the rest of the note, the templates
-and the code instead of sharing the GIL with them on a thread. One formula added to one
-note of corpus200: 397 ms with the thread, 329 ms this way (medians of 20 alternating
-runs); a rebuild whose formulas are all cached forks nothing (prose edited: 243 and 241 ms).
+cache does not know, and mini-racer's import and V8's start (~85 ms) overlap the rest of
+the note, the templates and the code instead of sharing the GIL with them on a thread. One
+formula added to one note of corpus200: 397 ms with the thread, 329 ms this way (medians of
+20 alternating runs); a rebuild whose formulas are all cached forks nothing (prose edited:
+243 and 241 ms).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -158,6 +162,9 @@ def start(dist: Path, *, trust_links: bool) -> bool:
         return False
     commands_in, commands_out, answers_in, answers_out = pipes
     if pid == 0:  # the child: never returns to the caller
+        # What it inherited is never collected here: a finalizer (a file object's flush) run
+        # by this copy would act on the parent's files. It costs nothing (two lists moved).
+        gc.freeze()
         code = 1
         try:
             os.close(commands_out)
