@@ -250,9 +250,9 @@ def test_code_is_coloured_and_templates_compiled_while_v8_typesets(
     while_waiting: list[bool] = []
     only_prints = templates.only_prints
 
-    def read_use(*args: object) -> bool:
+    def read_use(*args: object, **kwargs: object) -> bool:
         while_waiting.append(not (engines and engines[0].opened))
-        return only_prints(*args)  # type: ignore[arg-type]
+        return only_prints(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(templates, "only_prints", read_use)
     # So is what the stylesheets and the pages' site need of Pygments and of KaTeX's CSS.

@@ -75,11 +75,13 @@ def compile_templates(templates_dir: Path) -> CompiledTemplates:
     # And the templates they extend or include: else the first page compiles base.html
     # (~2 ms, at the end of a small build's critical path). One that is broken or missing
     # may never be rendered (a branch not taken, `ignore missing`): reported if it is.
-    for name, tree in _template_trees(environment, PAGE_TEMPLATES):
+    parsed: dict[str, nodes.Template | None] = {}  # read once for both questions (~4 ms)
+    for name, tree in _template_trees(environment, PAGE_TEMPLATES, parsed):
         if name is not None and name not in PAGE_TEMPLATES and tree is not None:
             with contextlib.suppress(jinja2.TemplateError, OSError, ValueError):
                 environment.get_template(name)
-    return CompiledTemplates(environment, only_prints(environment, "content", "note.html"), stamps)
+    splice_body = only_prints(environment, "content", "note.html", parsed)
+    return CompiledTemplates(environment, splice_body, stamps)
 
 
 def prepared_environment(templates_dir: Path) -> CompiledTemplates | None:
@@ -152,7 +154,12 @@ _CONTENT_MARK = "\x00notes-render-content\x00"
 """Printed where a note's body goes when the templates only print it (see only_prints)."""
 
 
-def only_prints(environment: jinja2.Environment, name: str, template: str) -> bool:
+def only_prints(
+    environment: jinja2.Environment,
+    name: str,
+    template: str,
+    parsed: dict[str, nodes.Template | None] | None = None,
+) -> bool:
     """True when the template, and every template it extends, includes or imports, uses the
     variable `name` only to print it as it is (`{{ content }}`): no filter, test, condition
     or assignment sees its value.
@@ -160,8 +167,9 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
     Then a page can be rendered around a marker and the note's body joined in as bytes,
     which is the same page without the body ever being text (see build.note.BuiltNote.body); a template
     that looks at its content (`{{ content|striptags|wordcount }}`) gets the real text.
+    `parsed` as _template_trees'.
     """
-    for current, tree in _template_trees(environment, [template]):
+    for current, tree in _template_trees(environment, [template], parsed):
         if current is None or tree is None:
             return False  # chosen at render time, or broken (reported when rendered): unread
         printed = {
@@ -176,12 +184,16 @@ def only_prints(environment: jinja2.Environment, name: str, template: str) -> bo
 
 
 def _template_trees(
-    environment: jinja2.Environment, names: Sequence[str]
+    environment: jinja2.Environment,
+    names: Sequence[str],
+    parsed: dict[str, nodes.Template | None] | None = None,
 ) -> Iterator[tuple[str | None, nodes.Template | None]]:
     """Each template named and every one they extend, include or import, once, parsed: a
-    tree of None for one that does not parse, a name of None for one chosen at render time."""
+    tree of None for one that does not parse, a name of None for one chosen at render time.
+    `parsed`: trees read earlier, by name, taken from and added to (for several questions)."""
     loader = environment.loader
     assert loader is not None
+    known = {} if parsed is None else parsed
     seen: set[str] = set()
     todo = list(names)
     while todo:
@@ -189,9 +201,13 @@ def _template_trees(
         if current in seen:
             continue
         seen.add(current)
-        try:
-            tree = environment.parse(loader.get_source(environment, current)[0])
-        except (jinja2.TemplateError, UnicodeDecodeError):
+        if current not in known:
+            try:
+                known[current] = environment.parse(loader.get_source(environment, current)[0])
+            except (jinja2.TemplateError, UnicodeDecodeError):
+                known[current] = None
+        tree = known[current]
+        if tree is None:
             yield current, None
             continue
         yield current, tree
