@@ -44,6 +44,16 @@ def _site(tmp_path: Path) -> Path:
     return src
 
 
+def _site_for_workers(tmp_path: Path) -> Path:
+    """tmp_path/src with 4 notes of 75 KB: past the 256 KB from which a build uses workers."""
+    src = tmp_path / "src"
+    src.mkdir()
+    prose = "Words that take room but no typesetting, over and over again. " * 1200
+    for n in range(4):
+        (src / f"n{n}.md").write_text(f"# Note {n}\n\n$x_{n}$ {prose}\n", encoding="utf-8")
+    return src
+
+
 def _pages(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.html"))}
 
@@ -154,11 +164,7 @@ def test_a_build_after_a_failed_one_starts_its_own_child(tmp_path: Path) -> None
 
 
 def test_a_build_for_workers_stops_its_child_unused(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    prose = "Words that take room but no typesetting, over and over again. " * 1200
-    for n in range(4):  # 4 × 75 KB: past the 256 KB from which a build uses workers
-        (src / f"n{n}.md").write_text(f"# Note {n}\n\n$x_{n}$ {prose}\n", encoding="utf-8")
+    _site_for_workers(tmp_path)
     answer = _build(tmp_path, "pooled", times=1, arguments=("--jobs", "2"))
     # stopped as soon as the build chose workers (the one child started by then)
     assert answer == {
@@ -515,11 +521,7 @@ def test_a_rebuild_forks_the_child_on_its_first_formula_the_cache_does_not_know(
 
 
 def test_a_rebuild_for_workers_forks_no_child(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    prose = "Words that take room but no typesetting, over and over again. " * 1200
-    for n in range(4):  # 4 × 75 KB: past the 256 KB from which a build uses workers
-        (src / f"n{n}.md").write_text(f"# Note {n}\n\n$x_{n}$ {prose}\n", encoding="utf-8")
+    src = _site_for_workers(tmp_path)
     answer = _run(f"""
 from notes_render import cli
 src = Path({str(src)!r})
