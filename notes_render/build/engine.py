@@ -62,29 +62,29 @@ class LazyEngine:
 
     def prestart(self) -> None:
         """Start the real engine now, in the background, for a build that will need it."""
-        if self._factory is default_engine and self._threaded is None:
-            self._fork_if_permitted()  # before mini-racer is imported here, which forbids a fork
-            if not forked.waiting():
-                # mini-racer's import (asyncio with it: ~35 ms of Python) is done on this thread
-                # first: on the engine's, it shared the GIL with markdown-it's import here, and
-                # V8's start, which lets go of the GIL, waited behind it (2-note cold build -7 %).
-                import py_mini_racer  # noqa: F401
+        self._fork_if_permitted()  # before mini-racer is imported here, which forbids a fork
+        if self._factory is default_engine and self._threaded is None and not forked.waiting():
+            # mini-racer's import (asyncio with it: ~35 ms of Python) is done on this thread
+            # first: on the engine's, it shared the GIL with markdown-it's import here, and
+            # V8's start, which lets go of the GIL, waited behind it (2-note cold build -7 %).
+            import py_mini_racer  # noqa: F401
         self._real()
 
     def _real(self) -> ThreadedEngine:
         if self._threaded is None:
-            if self._factory is default_engine:
-                # First use: a formula the cache does not know, whose V8 start a child
-                # overlaps with the rest of the build where the command line permits it.
-                self._fork_if_permitted()
+            # First use: a formula the cache does not know, whose V8 start a child overlaps
+            # with the rest of the build where the command line permits it.
+            self._fork_if_permitted()
             dist, config, factory = self._dist, self._config, self._factory
             self._threaded = ThreadedEngine(lambda: factory(dist, config), katex_version(dist))
         return self._threaded
 
     def _fork_if_permitted(self) -> None:
         """Fork KaTeX's child now if the command line permitted it (a rebuild: see
-        typeset/forked.py); default_engine takes it on the engine's thread."""
-        forked.start_if_permitted(self._dist, trust_links=self._config.trust_links)
+        typeset/forked.py) and this engine is not made yet; default_engine takes it on the
+        engine's thread. Another factory (a test's) never gets a child."""
+        if self._factory is default_engine and self._threaded is None:
+            forked.start_if_permitted(self._dist, trust_links=self._config.trust_links)
 
     def store(self) -> Store:
         """The cache's store, opened on first use (config.cache_dir must be set)."""

@@ -207,10 +207,9 @@ def _template_trees(
             except (jinja2.TemplateError, UnicodeDecodeError):
                 known[current] = None
         tree = known[current]
-        if tree is None:
-            yield current, None
-            continue
         yield current, tree
+        if tree is None:
+            continue
         for referenced in meta.find_referenced_templates(tree):
             if referenced is None:
                 yield None, None
