@@ -121,6 +121,23 @@ def test_prestarting_the_default_engine_imports_mini_racer_on_the_calling_thread
     assert _run_probe(probe).split() == ["False", "True"]
 
 
+def test_an_engine_started_on_another_thread_is_used_and_let_go_on_this_one() -> None:
+    """Where the CPU has memory protection keys, a V8 started on a thread that has ended
+    (the engine's, in a library build or the preview) killed the process with SIGSEGV
+    when this thread later let it go; the rule V8 needs is in katex.V8_FLAGS."""
+    probe = (
+        "import threading\n"
+        "from notes_render.typeset.katex import MathRequest, MiniRacerEngine, find_katex\n"
+        "made = []\n"
+        "thread = threading.Thread(target=lambda: made.append(MiniRacerEngine(find_katex(None))))\n"
+        "thread.start()\nthread.join()\n"
+        "[result] = made[0].render_batch([MathRequest(tex='x^2', display=False)], {})\n"
+        "made[0].close()\n"
+        "print('<msup>' in result.html.decode(), 'closed')\n"
+    )
+    assert _run_probe(probe).split() == ["True", "closed"]
+
+
 def _run_probe(probe: str) -> str:
     """What Python code printed, run in a new interpreter at the repository root."""
     done = subprocess.run(

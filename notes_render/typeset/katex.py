@@ -32,13 +32,18 @@ BATCH_TIME_BASE_S = 5.0
 """A batch may take this long plus FORMULA_BATCH_SHARE_S per formula before it is split."""
 FORMULA_BATCH_SHARE_S = 0.01
 
-V8_FLAGS = ("--max-semi-space-size=64",)
+V8_FLAGS = ("--max-semi-space-size=64", "--no-memory-protection-keys")
 """A young generation (MB) big enough for KaTeX's many short-lived objects: about 10 % less
-CPU on a 15,000-formula corpus. Unlike mini-racer's default (`--single-threaded`), V8 may
-compile and collect on threads of its own: 5 % less CPU and wall time for corpus200 on two
-cores, 12 % less for notes/ (fork is safe: workers are forked before V8 starts, see
-workers.py). V8 takes flags once per process, so they apply only if this engine is the first
-V8 of the process."""
+CPU on a 15,000-formula corpus. No memory protection keys: on a CPU that has them (x86-64
+with `pku`, most current servers) V8 guards its heap with a key that only the thread that
+started V8, and the threads it starts later, may use (V8's issue 360909072): the engine's
+own thread starts V8 in a library build or the preview, and the main thread, which lets it
+go at exit, took SIGSEGV there (the same typesetting time either way).
+
+Unlike mini-racer's default (`--single-threaded`), V8 may compile and collect on threads of
+its own: 5 % less CPU and wall time for corpus200 on two cores, 12 % less for notes/ (fork
+is safe: workers are forked before V8 starts, see workers.py). V8 takes flags once per
+process, so they apply only if this engine is the first V8 of the process."""
 
 BUSY_CORES_V8_FLAGS = ("--efficiency-mode",)
 """Added where the build's own threads keep every core busy (see use_busy_cores): V8's
