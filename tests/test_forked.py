@@ -26,15 +26,26 @@ pytestmark = pytest.mark.skipif(
 NOTE = "# Sums\n\nInline $\\sum_{k=1}^n k = \\frac{n(n+1)}{2}$ and a display:\n\n$$\ne^{i\\pi} + 1 = 0\n$$\n"
 
 
-def _run(code: str) -> dict[str, object]:
+PREAMBLE = """import json, os, sys
+from pathlib import Path
+from notes_render.typeset import forked
+def unreaped():
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        return True
+    except ChildProcessError:
+        return False
+"""
+"""What every case's code starts with; unreaped(): whether a child of its process is left."""
+
+
+def _run(code: str) -> Any:
     """Run Python code in a new interpreter at the repository root; what it printed last, as JSON."""
-    preamble = "import json, os, sys\nfrom pathlib import Path\nfrom notes_render.typeset import forked\n"
     done = subprocess.run(
-        [sys.executable, "-c", preamble + code], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", PREAMBLE + code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    answer: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return answer
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _site(tmp_path: Path) -> Path:
@@ -72,11 +83,7 @@ for src, out, cache, add_note, arguments in builds:
     if add_note:  # after a build that failed for want of notes
         Path(src, "late.md").write_text("# Late\\n\\nThen $a^2$.\\n", encoding="utf-8")
     codes.append(cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q", *arguments]))
-try:
-    os.waitpid(-1, os.WNOHANG)
-    left = True
-except ChildProcessError:
-    left = False
+left = unreaped()
 print(json.dumps({{"codes": codes, "opened": [bool(child.version) for child in forked._started],
                   "mini_racer_here": "py_mini_racer" in sys.modules, "children left": left,
                   "discarded": discarded}}))
@@ -85,7 +92,7 @@ print(json.dumps({{"codes": codes, "opened": [bool(child.version) for child in f
 
 def _build(
     tmp_path: Path, name: str, *, thread: bool = False, times: int = 2, arguments: tuple[str, ...] = ()
-) -> dict[str, object]:
+) -> Any:
     """Build tmp_path/src `times` in one new interpreter (with `thread`, one that cannot fork)."""
     build = (str(tmp_path / "src"), str(tmp_path / name), str(tmp_path / f"{name}-cache"), False, arguments)
     return _run(BUILD.format(args=repr(([build] * times, thread))))
@@ -490,11 +497,7 @@ for edit in edits:
         elif edit:
             note.write_text(note.read_text(encoding="utf-8") + edit, encoding="utf-8")
         code = cli.main(["--src", src, "--out", out, "--cache-dir", cache, "-q"])
-    try:
-        os.waitpid(-1, os.WNOHANG)
-        left = True
-    except ChildProcessError:
-        left = False
+    left = unreaped()
     seen.append([code, len(forked._started), "py_mini_racer" in sys.modules, left])
 print(json.dumps(seen))
 """
@@ -518,6 +521,30 @@ def test_a_rebuild_forks_the_child_on_its_first_formula_the_cache_does_not_know(
     assert "<mi>y</mi>" in page and "<mi>z</mi>" in page
     assert "<mi>w</mi>" in (out / "late.html").read_text(encoding="utf-8")
     assert page == _pages_with_a_thread(tmp_path, src)["sums.html"].decode("utf-8")
+
+
+def test_a_child_stopped_before_its_engine_took_it_leaves_no_v8_here(tmp_path: Path) -> None:
+    # A cold build into a new output folder whose formulas are all in the cache: the build
+    # stops the child forked for it, as nothing more is typeset, and the engine's thread
+    # (held back here until then) finds it stopped. It used to start V8 in this process
+    # instead, which the build's end waited for.
+    src = _site(tmp_path)
+    answer = _run(f"""
+import threading
+from notes_render import cli
+def build(out):
+    return cli.main(["--src", {str(src)!r}, "--out", out, "--cache-dir", {str(tmp_path / "cache")!r}, "-q"])
+codes = [build({str(tmp_path / "out")!r})]
+stopped = threading.Event()
+stop_all, open_child = forked.stop_all, forked.ForkedEngine.open
+forked.stop_all = lambda: (stop_all(), stopped.set())[0]
+forked.ForkedEngine.open = lambda child, *a, **k: (stopped.wait(60), open_child(child, *a, **k))[1]
+codes.append(build({str(tmp_path / "out2")!r}))
+print(json.dumps({{"codes": codes, "children": len(forked._started), "left": unreaped(),
+                  "mini_racer_here": "py_mini_racer" in sys.modules}}))
+""")
+    assert answer == {"codes": [0, 0], "children": 2, "left": False, "mini_racer_here": False}
+    assert _pages(tmp_path / "out2") == _pages(tmp_path / "out")
 
 
 def test_a_rebuild_for_workers_forks_no_child(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ with the settings it was forked with (KaTeX's folder, trust-links), then reads b
 a pipe, answers each on another, and ends when its pipe closes or it is stopped. A build
 that turns out not to need it (a pool of workers, each with its own V8) stops it at once;
 one whose child died before its first use, or that asks for other settings than it was
-started with, typesets in-process.
+started with, typesets in-process; one that stopped it before its engine's thread took it
+(every formula came from the cache) starts no V8 at all.
 
 A rebuild (the cache holds the last build's state) mostly finds its formulas cached, so
 the command line only permits the child there: the build forks it on the first formula the
@@ -62,6 +63,8 @@ class ForkedEngine:
         self.settings = settings
         """KaTeX's dist/ folder and trust-links, as the child was started with them."""
         self.version = ""
+        self.stopped = False
+        """Whether the build asked it to end (stop()): it typesets nothing more."""
         self._commands = commands
         self._answers = answers
         self._status: str | None = None  # how it ended, once it has
@@ -110,6 +113,7 @@ class ForkedEngine:
         typeset everything, and the child's exit, a few milliseconds of the kernel letting
         go of V8's memory, then overlaps the pages being written."""
         with self._ending:
+            self.stopped = True
             if self._status is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(self.pid, signal.SIGTERM)
@@ -227,7 +231,7 @@ def discard() -> None:
 def stop_all() -> None:
     """Ask every child this process started to end, without waiting (see ForkedEngine.stop):
     nothing more is typeset in this build. One not taken yet ends too; a later taker finds
-    it gone and starts V8 itself."""
+    it stopped and starts no V8 (engine.default_engine)."""
     for engine in _started:
         if engine.parent == os.getpid():
             engine.stop()
