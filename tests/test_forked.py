@@ -523,11 +523,11 @@ def test_a_rebuild_forks_the_child_on_its_first_formula_the_cache_does_not_know(
     assert page == _pages_with_a_thread(tmp_path, src)["sums.html"].decode("utf-8")
 
 
-def test_a_child_stopped_before_its_engine_took_it_leaves_no_v8_here(tmp_path: Path) -> None:
+def test_a_child_stopped_before_it_answered_the_engine_leaves_no_v8_here(tmp_path: Path) -> None:
     # A cold build into a new output folder whose formulas are all in the cache: the build
-    # stops the child forked for it, as nothing more is typeset, and the engine's thread
-    # (held back here until then) finds it stopped. It used to start V8 in this process
-    # instead, which the build's end waited for.
+    # stops the child forked for it, as nothing more is typeset, before the child answers
+    # the engine's thread (held back here until then). That thread used to start V8 in
+    # this process instead, which the build's end waited for.
     src = _site(tmp_path)
     answer = _run(f"""
 import threading
@@ -538,12 +538,24 @@ codes = [build({str(tmp_path / "out")!r})]
 stopped = threading.Event()
 stop_all, open_child = forked.stop_all, forked.ForkedEngine.open
 forked.stop_all = lambda: (stop_all(), stopped.set())[0]
-forked.ForkedEngine.open = lambda child, *a, **k: (stopped.wait(60), open_child(child, *a, **k))[1]
+held = []
+def open_when_stopped(child, *args, **settings):
+    held.append(stopped.wait(60))
+    return open_child(child, *args, **settings)
+forked.ForkedEngine.open = open_when_stopped
 codes.append(build({str(tmp_path / "out2")!r}))
-print(json.dumps({{"codes": codes, "children": len(forked._started), "left": unreaped(),
+print(json.dumps({{"codes": codes, "children": len(forked._started), "held": held, "left": unreaped(),
+                  "answered": [bool(child.version) for child in forked._started],
                   "mini_racer_here": "py_mini_racer" in sys.modules}}))
 """)
-    assert answer == {"codes": [0, 0], "children": 2, "left": False, "mini_racer_here": False}
+    assert answer == {
+        "codes": [0, 0],
+        "children": 2,
+        "held": [True],  # the engine's thread reached the child after the build stopped it
+        "left": False,
+        "answered": [True, False],
+        "mini_racer_here": False,
+    }
     assert _pages(tmp_path / "out2") == _pages(tmp_path / "out")
 
 

@@ -16,8 +16,8 @@ with the settings it was forked with (KaTeX's folder, trust-links), then reads b
 a pipe, answers each on another, and ends when its pipe closes or it is stopped. A build
 that turns out not to need it (a pool of workers, each with its own V8) stops it at once;
 one whose child died before its first use, or that asks for other settings than it was
-started with, typesets in-process; one that stopped it before its engine's thread took it
-(every formula came from the cache) starts no V8 at all.
+started with, typesets in-process; one that stopped it before it answered the engine's
+thread (every formula came from the cache) starts no V8 at all.
 
 A rebuild (the cache holds the last build's state) mostly finds its formulas cached, so
 the command line only permits the child there: the build forks it on the first formula the
@@ -77,8 +77,9 @@ class ForkedEngine:
 
     def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine | None:
         """This engine once the child's KaTeX is ready, if the child was started with these
-        settings and did not die before its first use; else None, the child stopped. An
-        error starting KaTeX there (a broken dist/ folder) is raised here."""
+        settings and did not die before its first use; else None, the child stopped (if the
+        build stopped it, `stopped` says so). An error starting KaTeX there (a broken dist/
+        folder) is raised here."""
         if (dist, trust_links) != self.settings:
             self.end()
             return None

@@ -35,10 +35,11 @@ FORMULA_BATCH_SHARE_S = 0.01
 V8_FLAGS = ("--max-semi-space-size=64", "--no-memory-protection-keys")
 """A young generation (MB) big enough for KaTeX's many short-lived objects: about 10 % less
 CPU on a 15,000-formula corpus. No memory protection keys: on a CPU that has them (x86-64
-with `pku`, most current servers) V8 guards its heap with a key that only the thread that
-started V8, and the threads it starts later, may use (V8's issue 360909072): the engine's
-own thread starts V8 in a library build or the preview, and the main thread, which lets it
-go at exit, took SIGSEGV there (the same typesetting time either way).
+with `pku`, most current servers) V8 guards its code memory with a key that only the thread
+that started V8, and the threads it starts later, may use (Chromium issue 360909072); V8
+is started on the engine's thread (background.py) and let go on the main thread at exit
+(_close_engine), which took SIGSEGV there. The typesetting time is the same (bench/README,
+round 25).
 
 Unlike mini-racer's default (`--single-threaded`), V8 may compile and collect on threads of
 its own: 5 % less CPU and wall time for corpus200 on two cores, 12 % less for notes/ (fork
