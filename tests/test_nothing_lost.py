@@ -260,12 +260,14 @@ def _state_file(cache: Path) -> Path:
         lambda note, state: note.update(files=["../secret.txt"]),
         lambda note, state: note.update(title=["not", "text"]),
         lambda note, state: note.update(outline="no outline"),
+        lambda note, state: note["outline"]["toc"].append([2, "b", "B", [[3, "c", "C", [], "more"]]]),
         lambda note, state: note.update(date={"year": 2026}),
     ],
     ids=[
         "file-outside",
         "title-list",
         "outline-text",
+        "toc-entry-too-long",
         "date-mapping",
     ],
 )
