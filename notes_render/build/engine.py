@@ -26,10 +26,6 @@ def default_engine(dist: Path, config: Config) -> MathEngine:
     by a rebuild it permitted to (see typeset/forked.py), else one in this process."""
     early = forked.take()
     opened = None if early is None else early.open(dist, trust_links=config.trust_links)
-    if opened is None and early is not None and early.stopped:
-        # Its build stopped it before it answered this thread: every formula came from
-        # the cache, and a V8 started here now would only hold up the build's end.
-        raise forked.ChildGone("KaTeX's process was stopped: its build typesets nothing more")
     return opened or MiniRacerEngine(dist, trust_links=config.trust_links)
 
 

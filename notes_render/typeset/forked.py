@@ -77,16 +77,19 @@ class ForkedEngine:
 
     def open(self, dist: Path, *, trust_links: bool) -> ForkedEngine | None:
         """This engine once the child's KaTeX is ready, if the child was started with these
-        settings and did not die before its first use; else None, the child stopped (if the
-        build stopped it, `stopped` says so). An error starting KaTeX there (a broken dist/
-        folder) is raised here."""
+        settings and did not die before its first use; else None, the child stopped, for the
+        caller to typeset in-process. ChildGone if its build stopped it first (stop()): it
+        typesets nothing more, so no V8 is to start instead. An error starting KaTeX there
+        (a broken dist/ folder) is raised here."""
         if (dist, trust_links) != self.settings:
             self.end()
             return None
         try:
             self.version = str(self._ask(("version",)))
-        except ChildGone:  # killed, out of memory: V8 is started by the caller instead
-            return None
+        except ChildGone:
+            if self.stopped:  # every formula came from the cache; a V8 now would hold up the end
+                raise ChildGone("KaTeX's process was stopped: its build typesets nothing more") from None
+            return None  # killed, out of memory: V8 is started by the caller instead
         return self
 
     def render_batch(self, requests: Sequence[MathRequest], macros: Mapping[str, str]) -> list[MathResult]:
@@ -232,7 +235,7 @@ def discard() -> None:
 def stop_all() -> None:
     """Ask every child this process started to end, without waiting (see ForkedEngine.stop):
     nothing more is typeset in this build. One not taken yet ends too; a later taker finds
-    it stopped and starts no V8 (engine.default_engine)."""
+    it stopped and starts no V8 (ForkedEngine.open)."""
     for engine in _started:
         if engine.parent == os.getpid():
             engine.stop()
